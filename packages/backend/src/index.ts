@@ -1,0 +1,9 @@
+export {
+  BACKENDS,
+  BackendError,
+  type BackendName,
+  type BackendRequest,
+  type SelectBackendOptions,
+  type SelectedBackend,
+  selectBackend,
+} from './select';

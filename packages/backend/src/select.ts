@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** Backends gradq can run on, fastest first. `tensorflow-gpu` is only used when asked for. */
+export const BACKENDS = ['tensorflow', 'tensorflow-gpu', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+export type BackendRequest = BackendName | 'auto';
+
+export class BackendError extends Error {
+  override readonly name = 'BackendError';
+}
+
+export interface SelectedBackend {
+  readonly name: BackendName;
+  /** Why faster backends were passed over, e.g. "tensorflow: Cannot find module '@tensorflow/tfjs-node'". */
+  readonly skipped: readonly string[];
+}
+
+export interface SelectBackendOptions {
+  /** Default: `TFJS_BACKEND` from the environment, else `auto`. */
+  request?: string;
+  /** Receives the one line naming the chosen backend. Default: stderr. */
+  log?: (line: string) => void;
+}
+
+/** Native TensorFlow bindings; any failure to load them (missing package, missing libtensorflow, wrong glibc...) is a reason to fall back, never a crash. */
+async function loadNative(gpu: boolean): Promise<void> {
+  // The specifier is a variable so that bundlers and type-checkers do not require the optional package.
+  const specifier = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  await import(specifier);
+  if (!(await tf.setBackend('tensorflow'))) throw new Error('the tensorflow backend did not initialise');
+}
+
+async function loadWasm(): Promise<void> {
+  await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+}
+
+async function loadCpu(): Promise<void> {
+  if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
+}
+
+const LOADERS: Record<BackendName, () => Promise<void>> = {
+  tensorflow: () => loadNative(false),
+  'tensorflow-gpu': () => loadNative(true),
+  wasm: loadWasm,
+  cpu: loadCpu,
+};
+
+let selected: Promise<SelectedBackend> | undefined;
+
+/**
+ * Chooses and initialises the TensorFlow.js backend once per process. `auto` tries tfjs-node, then wasm, then cpu;
+ * a named backend must load or this throws. Entry points call this before creating any model.
+ */
+export function selectBackend(options: SelectBackendOptions = {}): Promise<SelectedBackend> {
+  selected ??= choose(options);
+  return selected;
+}
+
+async function choose({
+  request = process.env.TFJS_BACKEND || 'auto',
+  log = (l) => process.stderr.write(`${l}\n`),
+}: SelectBackendOptions): Promise<SelectedBackend> {
+  if (request !== 'auto' && !(BACKENDS as readonly string[]).includes(request)) {
+    throw new BackendError(`TFJS_BACKEND must be one of auto, ${BACKENDS.join(', ')}; got '${request}'`);
+  }
+  const candidates: BackendName[] = request === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [request as BackendName];
+  const skipped: string[] = [];
+  for (const name of candidates) {
+    try {
+      await LOADERS[name]();
+      await tf.ready();
+      log(`gradq: TensorFlow.js backend ${name}${skipped.length ? ` (skipped ${skipped.join('; ')})` : ''}`);
+      return { name, skipped };
+    } catch (err) {
+      skipped.push(`${name}: ${firstLine(err)}`);
+    }
+  }
+  throw new BackendError(`no TensorFlow.js backend could be loaded: ${skipped.join('; ')}`);
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0] ?? message;
+}

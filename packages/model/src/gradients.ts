@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BoundModel } from './params';
+
+/** What a worker returns for one shard: the mean-loss gradient over its samples, the loss, and the sample count. */
+export interface ShardGradient {
+  readonly grad: Float32Array;
+  readonly loss: number;
+  readonly count: number;
+}
+
+/** Mean squared error over every pixel of every sample: the autoencoder's loss. */
+export function reconstructionLoss(model: tf.LayersModel, inputs: tf.Tensor2D): tf.Scalar {
+  const outputs = model.apply(inputs, { training: true }) as tf.Tensor2D;
+  return tf.mean(tf.squaredDifference(outputs, inputs));
+}
+
+/**
+ * The gradient of the mean reconstruction loss over `count` samples (`inputs` holds count x inputSize values in
+ * [0, 1]) with respect to every trainable variable, flattened in layout order.
+ */
+export function shardGradient(bound: BoundModel, inputs: Float32Array, count: number): ShardGradient {
+  const inputSize = inputs.length / count;
+  if (!Number.isInteger(inputSize) || count < 1) {
+    throw new RangeError(`shardGradient: ${inputs.length} input values do not split into ${count} samples`);
+  }
+  const grad = new Float32Array(bound.layout.size);
+  const loss = tf.tidy(() => {
+    const x = tf.tensor2d(inputs, [count, inputSize], 'float32');
+    const { value, grads } = tf.variableGrads(
+      () => reconstructionLoss(bound.model, x),
+      bound.variables as tf.Variable[],
+    );
+    bound.layout.entries.forEach((entry, i) => {
+      const g = grads[(bound.variables[i] as tf.Variable).name];
+      if (!g) throw new Error(`shardGradient: no gradient for ${entry.name}`);
+      grad.set(g.dataSync() as Float32Array, entry.offset);
+    });
+    return value.dataSync()[0] as number;
+  });
+  return { grad, loss, count };
+}
+
+/**
+ * Mean squared reconstruction error over every pixel of `count` samples, evaluated in chunks so that the test set
+ * never sits in memory as one float tensor. Sums are accumulated in float64 in chunk order (deterministic).
+ */
+export function evaluateMse(bound: BoundModel, inputs: Float32Array, count: number, chunk = 1000): number {
+  const inputSize = inputs.length / count;
+  let sum = 0;
+  for (let start = 0; start < count; start += chunk) {
+    const n = Math.min(chunk, count - start);
+    sum += tf.tidy(() => {
+      const x = tf.tensor2d(inputs.subarray(start * inputSize, (start + n) * inputSize), [n, inputSize], 'float32');
+      const y = bound.model.predict(x) as tf.Tensor2D;
+      return tf.sum(tf.squaredDifference(y, x)).dataSync()[0] as number;
+    });
+  }
+  return sum / (count * inputSize);
+}

@@ -1,0 +1,15 @@
+export { type AdamOptions, type AdamState, AdamStep } from './adam';
+export {
+  type AutoencoderOptions,
+  createAutoencoder,
+  DEFAULT_LAYER_SIZES,
+  OUTPUT_ACTIVATIONS,
+  type OutputActivation,
+} from './autoencoder';
+export { type WeightedGradient, weightedAverage } from './average';
+export { fromBytes, toBytes } from './codec';
+export { evaluateMse, reconstructionLoss, type ShardGradient, shardGradient } from './gradients';
+export { type LayoutEntry, layoutOf, makeLayout, type ParamLayout } from './layout';
+export * from './mnist/index';
+export { type BoundModel, bindModel, getParams, type NamedTensor, setParams, splitByVariable } from './params';
+export { scalePixels } from './pixels';

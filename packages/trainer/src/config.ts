@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_LAYER_SIZES, MNIST_PIXELS, OUTPUT_ACTIVATIONS } from '@gradq/model';
+import { z } from 'zod';
+import type { OptionSpec } from './options';
+
+const int = (min: number) => z.coerce.number().int(`must be an integer`).min(min, `must be at least ${min}`);
+
+/**
+ * Training hyperparameters: everything that decides the numbers a run produces. Unknown keys are rejected; the
+ * whole object is saved in every checkpoint and a resumed run must use the same one.
+ */
+export const hyperparamsShape = {
+  /** Passes over the training set. Default 10. */
+  epochs: int(1).default(10),
+  /** Samples per optimizer step (global batch). Default 128. */
+  batchSize: int(1).default(128),
+  /** Shards each batch is split into, one job each; independent of the number of workers. Default 4. */
+  shardsPerStep: int(1).default(4),
+  /** Output layer activation. Default relu (the seed network). */
+  outputActivation: z.enum(OUTPUT_ACTIVATIONS).default('relu'),
+  /** Units per layer, input first. Default 784,392,196,392,784. */
+  layerSizes: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? v.split(',').map((s) => Number(s.trim())) : v),
+      z.array(z.number().int('sizes must be integers').min(1, 'sizes must be positive')).min(2),
+    )
+    .default([...DEFAULT_LAYER_SIZES]),
+  /** Adam learning rate. Default 1e-3. */
+  learningRate: z.coerce.number().positive('must be positive').finite().default(1e-3),
+  /** Seeds initial weights and every epoch's shuffle. Default 1. */
+  seed: int(0).default(1),
+  /** Train on the first N samples only (0 = all 60,000). Default 0. */
+  limit: int(0).default(0),
+};
+
+/** Rules across hyperparameters; add to any schema that spreads {@link hyperparamsShape}. */
+export function checkHyperparams(
+  h: { shardsPerStep: number; batchSize: number; layerSizes: number[] },
+  ctx: z.RefinementCtx,
+): void {
+  if (h.shardsPerStep > h.batchSize) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['shardsPerStep'],
+      message: `must not exceed the batch size (${h.batchSize})`,
+    });
+  }
+  if (h.layerSizes[0] !== MNIST_PIXELS || h.layerSizes[h.layerSizes.length - 1] !== MNIST_PIXELS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['layerSizes'],
+      message: `must start and end with ${MNIST_PIXELS} (MNIST pixels)`,
+    });
+  }
+}
+
+export const hyperparamsSchema = z.strictObject(hyperparamsShape).superRefine(checkHyperparams);
+export type Hyperparams = z.infer<typeof hyperparamsSchema>;
+
+/** The hyperparameters out of a larger config object. */
+export function pickHyperparams(config: Hyperparams): Hyperparams {
+  const { epochs, batchSize, shardsPerStep, outputActivation, layerSizes, learningRate, seed, limit } = config;
+  return { epochs, batchSize, shardsPerStep, outputActivation, layerSizes, learningRate, seed, limit };
+}
+
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const runIdSchema = z
+  .string()
+  .regex(
+    RUN_ID_PATTERN,
+    'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
+  );
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `run-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+export const HYPERPARAM_OPTIONS: readonly OptionSpec[] = [
+  { key: 'epochs', flag: 'epochs', env: 'EPOCHS', doc: 'passes over the training set (default 10)' },
+  { key: 'batchSize', flag: 'batch-size', env: 'BATCH_SIZE', doc: 'samples per optimizer step (default 128)' },
+  { key: 'shardsPerStep', flag: 'shards-per-step', env: 'SHARDS_PER_STEP', doc: 'gradient jobs per step (default 4)' },
+  {
+    key: 'outputActivation',
+    flag: 'output-activation',
+    env: 'OUTPUT_ACTIVATION',
+    doc: 'relu | sigmoid | linear (default relu)',
+  },
+  { key: 'layerSizes', flag: 'layers', env: 'LAYERS', doc: 'units per layer (default 784,392,196,392,784)' },
+  { key: 'learningRate', flag: 'learning-rate', env: 'LEARNING_RATE', doc: 'Adam learning rate (default 0.001)' },
+  { key: 'seed', flag: 'seed', env: 'SEED', doc: 'initial weights and shuffles (default 1)' },
+  { key: 'limit', flag: 'limit', env: 'LIMIT', doc: 'train on the first N samples, 0 = all (default 0)' },
+];
+
+export const DATA_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    env: 'MNIST_DIR',
+    doc: 'MNIST .gz files; downloaded there when absent (default data/mnist)',
+  },
+  { key: 'summaryPath', flag: 'summary', env: 'SUMMARY_PATH', doc: 'also write the summary JSON to this file' },
+  { key: 'runId', flag: 'run-id', env: 'RUN_ID', doc: 'names the run (default run-<time>-<random>)' },
+];
+
+export const dataOptionsShape = {
+  dataDir: z.string().min(1).default('data/mnist'),
+  summaryPath: z.string().min(1).optional(),
+  runId: runIdSchema.optional(),
+};

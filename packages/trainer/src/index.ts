@@ -1,0 +1,33 @@
+export {
+  checkHyperparams,
+  DATA_OPTIONS,
+  dataOptionsShape,
+  HYPERPARAM_OPTIONS,
+  type Hyperparams,
+  hyperparamsSchema,
+  hyperparamsShape,
+  newRunId,
+  pickHyperparams,
+  RUN_ID_PATTERN,
+  runIdSchema,
+} from './config';
+export { localGradientSource } from './local-source';
+export {
+  createTrainee,
+  type EpochReport,
+  type GradientSource,
+  type StepReport,
+  type StepWork,
+  type Trainee,
+  type TrainHooks,
+  type TrainingPosition,
+  type TrainResult,
+  train,
+  trainingSet,
+} from './loop';
+export { runMain } from './main';
+export { ConfigError, type OptionSpec, readOptions, usage } from './options';
+export { gatherSamples, type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
+export { Progress, type ProgressOptions } from './progress';
+export { epochRng, Rng, shuffledOrder } from './rng';
+export { paramsSha256, type RunSummary, writeSummary } from './summary';

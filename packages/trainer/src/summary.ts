@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** What every training command prints and writes at the end; shared by the baseline and the distributed trainer. */
+export interface RunSummary {
+  run_id: string;
+  backend: string;
+  epochs: number;
+  steps: number;
+  samples: number;
+  /** Index 0 is the initial parameters; index e is after epoch e. */
+  test_mse_by_epoch: number[];
+  train_samples_per_s: number;
+  /** sha256 of the final flat float32 parameter bytes. */
+  params_sha256: string;
+}
+
+export function paramsSha256(params: Float32Array): string {
+  return createHash('sha256')
+    .update(new Uint8Array(params.buffer, params.byteOffset, params.byteLength))
+    .digest('hex');
+}
+
+/** Writes the summary next to any partial file name, then renames, so readers never see half a summary. */
+export async function writeSummary(path: string, summary: RunSummary): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const partial = `${path}.partial-${process.pid}`;
+  await writeFile(partial, `${JSON.stringify(summary, null, 2)}\n`);
+  await rename(partial, path);
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Runs node's built-in test runner over TypeScript tests (through tsx): unit tests beside the source
+// (`src/**/*.test.ts`) and integration tests on real services (`test/**/*.test.ts`).
+//   pnpm test                 everything
+//   pnpm test --unit          unit tests only (no services needed)
+//   pnpm test path/to/dir ... only tests under these paths
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = process.argv.slice(2);
+const unitOnly = args.includes('--unit');
+const roots = args.filter((a) => !a.startsWith('--'));
+
+function walk(dir, out) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path, out);
+    else if (name.endsWith('.test.ts')) out.push(path);
+  }
+  return out;
+}
+
+let files = ['packages', 'services'].flatMap((d) => walk(join(root, d), []));
+if (unitOnly) files = files.filter((f) => relative(root, f).split('/')[2] === 'src');
+if (roots.length) files = files.filter((f) => roots.some((r) => f.startsWith(join(process.cwd(), r))));
+files.sort();
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { stdio: 'inherit', cwd: root },
+);
+process.exit(result.status ?? 1);
