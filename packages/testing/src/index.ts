@@ -1,0 +1,8 @@
+export {
+  freePort,
+  S3RVER_CREDENTIALS,
+  type S3rverInstance,
+  type S3rverOptions,
+  S3rverStartError,
+  startS3rver,
+} from './s3rver';
