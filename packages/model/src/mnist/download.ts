@@ -31,7 +31,8 @@ export async function ensureMnist(dir: string, options: DownloadOptions = {}): P
     const failures: string[] = [];
     let done = false;
     for (const mirror of mirrors) {
-      const url = new URL(name, mirror).toString();
+      // new URL('f', 'https://host/mnist') would resolve to https://host/f: a base must end with '/'.
+      const url = new URL(name, mirror.endsWith('/') ? mirror : `${mirror}/`).toString();
       try {
         const bytes = await fetchBytes(url, options.timeoutMs ?? 60_000);
         const actual = createHash('sha256').update(bytes).digest('hex');
