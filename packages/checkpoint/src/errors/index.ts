@@ -1,0 +1,4 @@
+export { CheckpointConfigError } from './config-error';
+export { CheckpointNotFoundError } from './not-found-error';
+export { UnsafeKeyError } from './unsafe-key-error';
+export { CheckpointVerificationError } from './verification-error';

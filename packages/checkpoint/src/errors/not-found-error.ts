@@ -1,0 +1,4 @@
+/** No such run, checkpoint or object. */
+export class CheckpointNotFoundError extends Error {
+  override readonly name = 'CheckpointNotFoundError';
+}
