@@ -1,6 +1,7 @@
 import { CheckpointNotFoundError, CheckpointVerificationError } from './errors/index';
 import { decodeCheckpoint, type LoadedCheckpoint } from './files/index';
 import {
+  assertRunId,
   CHECKPOINT_FILES,
   checkpointFileKey,
   checkpointsPrefix,
@@ -114,6 +115,7 @@ export async function loadLatestValid(
   runId: string,
   options: LoadLatestOptions = {},
 ): Promise<LoadedCheckpoint | undefined> {
+  assertRunId(runId);
   const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
   let latest: number | undefined;
   try {
