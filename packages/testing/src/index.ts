@@ -1,4 +1,14 @@
 export {
+  findPrometheus,
+  type PrometheusInstance,
+  type PrometheusOptions,
+  PrometheusQueryError,
+  PrometheusStartError,
+  type PrometheusTarget,
+  type PromSample,
+  startPrometheus,
+} from './prometheus';
+export {
   freePort,
   S3RVER_CREDENTIALS,
   type S3rverInstance,
