@@ -1,0 +1,31 @@
+// Runs Prometheus's own checker over infra/prometheus: config syntax (including the rule files it references),
+// rule syntax, and the rule unit tests in alerts.test.yml.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { ALERTS_FILE, ALERTS_TEST_FILE, PROMETHEUS_CONFIG_FILE } from './support/infra-files';
+
+const PROMTOOL = process.env.PROMTOOL_BIN ?? 'promtool';
+const available = !spawnSync(PROMTOOL, ['--version'], { stdio: 'ignore' }).error;
+const skip = available ? false : `${PROMTOOL} not found: install Prometheus (Debian: apt-get install prometheus)`;
+
+function promtool(...args: string[]): string {
+  const run = spawnSync(PROMTOOL, args, { encoding: 'utf8', timeout: 60_000 });
+  const output = `${run.stdout}${run.stderr}`;
+  assert.equal(run.status, 0, `promtool ${args.join(' ')} failed:\n${output}`);
+  return output;
+}
+
+describe('promtool', { skip }, () => {
+  test('check config: prometheus.yml (and the alert rules it loads) is valid', () => {
+    assert.match(promtool('check', 'config', PROMETHEUS_CONFIG_FILE), /SUCCESS/);
+  });
+
+  test('check rules: alerts.yml is valid', () => {
+    assert.match(promtool('check', 'rules', ALERTS_FILE), /SUCCESS: \d+ rules found/);
+  });
+
+  test('test rules: every alert fires, and stays quiet, when alerts.test.yml says it should', () => {
+    assert.match(promtool('test', 'rules', ALERTS_TEST_FILE), /SUCCESS/);
+  });
+});
