@@ -8,6 +8,7 @@ export {
 } from './autoencoder';
 export { type WeightedGradient, weightedAverage } from './average';
 export { fromBytes, toBytes } from './codec';
+export { type AdamUpdateFn, adamUpdateJs, FlatAdam, FlatAdamError, type FlatAdamOptions } from './flat-adam';
 export { evaluateMse, reconstructionLoss, type ShardGradient, shardGradient } from './gradients';
 export { type LayoutEntry, layoutOf, makeLayout, type ParamLayout } from './layout';
 export * from './mnist/index';
