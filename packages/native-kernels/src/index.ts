@@ -1,0 +1,11 @@
+export { type AdamUpdate, nativeAdamUpdate } from './adam';
+export {
+  ADDON_PATH,
+  DEFAULT_BLAS_THREADS,
+  type LoadAddonOptions,
+  loadAddon,
+  type NativeAddon,
+  NativeKernelsConfigError,
+  NativeKernelsUnavailableError,
+} from './addon';
+export { NATIVE_BACKEND_NAME, NATIVE_KERNELS, type RegisteredNativeBackend, registerNativeBackend } from './backend';
