@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** Backends gradq can run on, fastest first. `tensorflow-gpu` is only used when asked for. */
-export const BACKENDS = ['tensorflow', 'tensorflow-gpu', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['tensorflow', 'tensorflow-gpu', 'cpu-native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export type BackendRequest = BackendName | 'auto';
 
@@ -30,6 +30,16 @@ async function loadNative(gpu: boolean): Promise<void> {
   if (!(await tf.setBackend('tensorflow'))) throw new Error('the tensorflow backend did not initialise');
 }
 
+/**
+ * tfjs-backend-cpu with OpenBLAS GEMMs and C kernels (@gradq/native-kernels), for where tfjs-node cannot install;
+ * unavailable when its addon was not built at install (no compiler or no libopenblas-dev).
+ */
+async function loadCpuNative(): Promise<void> {
+  const { registerNativeBackend, NATIVE_BACKEND_NAME } = await import('@gradq/native-kernels');
+  registerNativeBackend();
+  if (!(await tf.setBackend(NATIVE_BACKEND_NAME))) throw new Error('the cpu-native backend did not initialise');
+}
+
 async function loadWasm(): Promise<void> {
   await import('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
@@ -42,6 +52,7 @@ async function loadCpu(): Promise<void> {
 const LOADERS: Record<BackendName, () => Promise<void>> = {
   tensorflow: () => loadNative(false),
   'tensorflow-gpu': () => loadNative(true),
+  'cpu-native': loadCpuNative,
   wasm: loadWasm,
   cpu: loadCpu,
 };
@@ -49,7 +60,8 @@ const LOADERS: Record<BackendName, () => Promise<void>> = {
 let selected: Promise<SelectedBackend> | undefined;
 
 /**
- * Chooses and initialises the TensorFlow.js backend once per process. `auto` tries tfjs-node, then wasm, then cpu;
+ * Chooses and initialises the TensorFlow.js backend once per process. `auto` tries tfjs-node, then cpu-native, then
+ * wasm, then cpu;
  * a named backend must load or this throws. Entry points call this before creating any model.
  */
 export function selectBackend(options: SelectBackendOptions = {}): Promise<SelectedBackend> {
@@ -64,7 +76,8 @@ async function choose({
   if (request !== 'auto' && !(BACKENDS as readonly string[]).includes(request)) {
     throw new BackendError(`TFJS_BACKEND must be one of auto, ${BACKENDS.join(', ')}; got '${request}'`);
   }
-  const candidates: BackendName[] = request === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [request as BackendName];
+  const candidates: BackendName[] =
+    request === 'auto' ? ['tensorflow', 'cpu-native', 'wasm', 'cpu'] : [request as BackendName];
   const skipped: string[] = [];
   for (const name of candidates) {
     try {
