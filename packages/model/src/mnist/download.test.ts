@@ -119,7 +119,7 @@ describe('ensureMnist', () => {
     const dir = freshDir();
     const mirrors = [`${base}/missing/`, `${base}/corrupt/`, `${base}/cut/`];
     await assert.rejects(ensureMnist(dir, { mirrors }), (err: Error) => {
-      assert.ok(err instanceof DownloadError);
+      assert.ok(err instanceof DownloadError, `not a DownloadError: ${err}`);
       assert.equal(err.name, 'DownloadError');
       const first = MNIST_FILES.trainImages.name;
       assert.match(err.message, new RegExp(`could not download ${first.replace(/\./g, '\\.')} into`));

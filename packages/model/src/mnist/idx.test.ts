@@ -60,7 +60,10 @@ describe('the real MNIST files', () => {
       const lab = parseLabels(new Uint8Array(await readFile(join(MNIST_DIR, labelsName))), labelsName);
       assert.deepEqual([img.count, img.rows, img.cols, img.pixels.length], [count, 28, 28, count * 784]);
       assert.deepEqual([lab.count, lab.labels.length], [count, count]);
-      assert.ok(lab.labels.every((l) => l <= 9));
+      assert.ok(
+        lab.labels.every((l) => l <= 9),
+        `${labelsName} has a label above 9`,
+      );
     }
   });
 

@@ -72,7 +72,7 @@ describe('loadMnist', () => {
   test('a label count that differs from the image count names both files', async () => {
     const dir = await smallDir('mismatch', { trainImages: 20, trainLabels: 20, testImages: 10, testLabels: 9 });
     await assert.rejects(loadMnist(dir, { download: false }), (err: Error) => {
-      assert.ok(err instanceof IdxFormatError);
+      assert.ok(err instanceof IdxFormatError, `not an IdxFormatError: ${err}`);
       assert.ok(err.message.includes(join(dir, MNIST_FILES.testImages.name)), err.message);
       assert.ok(err.message.includes(join(dir, MNIST_FILES.testLabels.name)), err.message);
       assert.match(err.message, /has 10 images but .* has 9 labels/);
