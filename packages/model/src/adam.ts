@@ -53,6 +53,8 @@ export class AdamStep {
   async getState(): Promise<AdamState> {
     const { size, entries } = this.bound.layout;
     const weights = await this.optimizer.getWeights();
+    // weights[0] is a scalar tfjs creates on every call to hold the iteration count; the rest are Adam's own variables.
+    weights[0]?.tensor.dispose();
     const moments = weights.slice(1);
     const firstMoment = new Float32Array(size);
     const secondMoment = new Float32Array(size);
