@@ -1,0 +1,16 @@
+export {
+  GRADIENT_JOB_OPTIONS,
+  GRADIENT_QUEUE,
+  type GradientJob,
+  type GradientJobResult,
+  gradientJobId,
+  gradientJobSchema,
+  PROTOCOL_VERSION,
+  type ShardResult,
+  type SubmitStatus,
+  shardResultSchema,
+} from './jobs';
+export { QUEUE_PREFIX, type RunKeys, runKeys } from './keys';
+export { type RunMeta, runMetaSchema } from './meta';
+export { createRedis, type RedisClient, type RedisSettings, redactUrl, waitForRedis } from './redis';
+export { DATA_TTL_SECONDS, submitGradient } from './submit';

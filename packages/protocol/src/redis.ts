@@ -1,0 +1,78 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisSettings {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS; with `cluster`, comma-separated seed nodes. */
+  readonly url: string;
+  /** Connect to a Redis Cluster, using `url`'s nodes as seeds. Default false. */
+  readonly cluster: boolean;
+}
+
+/** The URL with any password replaced, for logs and errors. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):([^@/]*)@/g, (_m, user) => `//${user}:***@`);
+}
+
+function nodeOptions(url: string): { host: string; port: number; options: RedisOptions } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RangeError(
+      `REDIS_URL: '${redactUrl(url)}' is not a URL (expected redis://host:port or rediss://host:port)`,
+    );
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new RangeError(`REDIS_URL: scheme must be redis:// or rediss://, got '${parsed.protocol}//'`);
+  }
+  const options: RedisOptions = {};
+  if (parsed.username) options.username = decodeURIComponent(parsed.username);
+  if (parsed.password) options.password = decodeURIComponent(parsed.password);
+  if (parsed.protocol === 'rediss:') options.tls = { servername: parsed.hostname };
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db) options.db = Number(db);
+  return { host: parsed.hostname, port: Number(parsed.port || 6379), options };
+}
+
+/**
+ * A connection for gradq. `maxRetriesPerRequest: null` makes commands wait across reconnects instead of failing
+ * (BullMQ requires it for workers, and a training run should ride out a Redis restart). Every connection gets an
+ * error listener: ioredis emits 'error' on each failed reconnect, which would otherwise crash the process.
+ */
+export function createRedis(settings: RedisSettings, onError: (err: Error) => void = () => {}): RedisClient {
+  const common: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false };
+  let client: RedisClient;
+  if (settings.cluster) {
+    const seeds = settings.url.split(',').map((u) => nodeOptions(u.trim()));
+    const first = seeds[0];
+    if (!first) throw new RangeError('REDIS_URL: no cluster nodes given');
+    client = new Cluster(
+      seeds.map(({ host, port }) => ({ host, port })),
+      { redisOptions: { ...common, ...first.options, db: undefined }, enableReadyCheck: true },
+    );
+  } else {
+    const { host, port, options } = nodeOptions(settings.url);
+    client = new Redis({ ...common, ...options, host, port });
+  }
+  client.on('error', onError);
+  return client;
+}
+
+/** Resolves once the client answers PING, or rejects after `timeoutMs` naming the (redacted) URL. */
+export async function waitForRedis(client: RedisClient, url: string, timeoutMs = 10_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`Redis at ${redactUrl(url)} did not answer within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

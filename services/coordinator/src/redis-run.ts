@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { DATA_TTL_SECONDS, type RedisClient, type RunKeys, type RunMeta, runKeys } from '@gradq/protocol';
+
+/**
+ * The coordinator's side of a run's data plane: what it writes (meta, training bytes, epoch orders, parameters,
+ * the accepting step) and deletes (everything a step no longer needs), so that a long run does not grow Redis.
+ */
+export class RedisRun {
+  readonly keys: RunKeys;
+
+  constructor(
+    private readonly redis: RedisClient,
+    readonly runId: string,
+  ) {
+    this.keys = runKeys(runId);
+  }
+
+  /** Writes the run description and, unless Redis already holds the same bytes, the training samples. */
+  async seed(meta: Omit<RunMeta, 'trainSha256'>, train: Uint8Array): Promise<{ uploadedBytes: number }> {
+    const trainSha256 = createHash('sha256').update(train).digest('hex');
+    const existing = await this.redis.get(this.keys.meta);
+    const same = existing !== null && (JSON.parse(existing) as RunMeta).trainSha256 === trainSha256;
+    const sameLength = same && (await this.redis.strlen(this.keys.train)) === train.byteLength;
+    let uploadedBytes = 0;
+    if (!sameLength) {
+      await this.redis.set(
+        this.keys.train,
+        Buffer.from(train.buffer, train.byteOffset, train.byteLength),
+        'EX',
+        DATA_TTL_SECONDS * 7,
+      );
+      uploadedBytes = train.byteLength;
+    }
+    await this.redis.set(this.keys.meta, JSON.stringify({ ...meta, trainSha256 }), 'EX', DATA_TTL_SECONDS * 7);
+    return { uploadedBytes };
+  }
+
+  /** Is the run still in Redis? False after a Redis restart that lost its data. */
+  async present(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.meta, this.keys.train)) === 2;
+  }
+
+  async publishOrder(epoch: number, order: Uint32Array): Promise<number> {
+    const bytes = Buffer.from(order.buffer, order.byteOffset, order.byteLength);
+    await this.redis.set(this.keys.order(epoch), bytes, 'EX', DATA_TTL_SECONDS);
+    if (epoch > 0) await this.redis.del(this.keys.order(epoch - 1));
+    return bytes.byteLength;
+  }
+
+  /** Makes parameters `version` available and opens step `version` for gradients. */
+  async publishParams(version: number, params: Float32Array): Promise<number> {
+    const bytes = Buffer.from(params.buffer, params.byteOffset, params.byteLength);
+    await this.redis.set(this.keys.params(version), bytes, 'EX', DATA_TTL_SECONDS);
+    await this.redis.set(this.keys.step, String(version), 'EX', DATA_TTL_SECONDS * 7);
+    return bytes.byteLength;
+  }
+
+  /** Closes `step`: from now on its late gradients are stale. */
+  async closeStep(step: number): Promise<void> {
+    await this.redis.set(this.keys.step, String(step + 1), 'EX', DATA_TTL_SECONDS * 7);
+  }
+
+  /** The accepted gradients of `step`, in the order of `shards`; a missing one is an error. */
+  async readGradients(step: number, shards: readonly number[]): Promise<Buffer[]> {
+    const pipeline = this.redis.pipeline();
+    for (const shard of shards) pipeline.getBuffer(this.keys.grad(step, shard));
+    const replies = (await pipeline.exec()) ?? [];
+    return shards.map((shard, i) => {
+      const [err, value] = replies[i] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      if (!(value instanceof Buffer)) throw new Error(`gradient of step ${step} shard ${shard} vanished from Redis`);
+      return value;
+    });
+  }
+
+  /** Drops everything step `step` used. */
+  async dropStep(step: number, shards: readonly number[]): Promise<void> {
+    await this.redis.del(this.keys.params(step), this.keys.done(step), ...shards.map((s) => this.keys.grad(step, s)));
+  }
+
+  async stats(): Promise<{ duplicates: number; stale: number }> {
+    const raw = await this.redis.hgetall(this.keys.stats);
+    return { duplicates: Number(raw.duplicates ?? 0), stale: Number(raw.stale ?? 0) };
+  }
+
+  /** Removes the whole run from Redis (its keys share one hash tag, so SCAN on one node finds them all). */
+  async remove(): Promise<void> {
+    const k = this.keys;
+    const fixed = [k.meta, k.train, k.step, k.stats, k.results];
+    await this.redis.del(...fixed);
+    const pattern = `gradq:{${this.runId}}:*`;
+    const nodes = 'nodes' in this.redis ? this.redis.nodes('master') : [this.redis];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (found.length) await node.del(...found);
+      } while (cursor !== '0');
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { hostname } from 'node:os';
+import type { OptionSpec } from '@gradq/trainer';
+import { z } from 'zod';
+
+export const WORKER_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'redisUrl',
+    flag: 'redis-url',
+    env: 'REDIS_URL',
+    doc: 'Redis to take jobs from (default redis://127.0.0.1:6379)',
+  },
+  {
+    key: 'redisCluster',
+    flag: 'redis-cluster',
+    env: 'REDIS_CLUSTER',
+    type: 'boolean',
+    doc: 'REDIS_URL lists Redis Cluster seed nodes (default off)',
+  },
+  { key: 'workerId', flag: 'worker-id', env: 'WORKER_ID', doc: 'name in logs and results (default <hostname>-<pid>)' },
+  {
+    key: 'lockMs',
+    flag: 'lock-ms',
+    env: 'WORKER_LOCK_MS',
+    doc: 'job lock; a worker silent this long is presumed dead and its job retried (default 30000)',
+  },
+  { key: 'help', flag: 'help', type: 'boolean', doc: 'print this help' },
+];
+
+export const workerConfigSchema = z.object({
+  /** Default redis://127.0.0.1:6379. */
+  redisUrl: z.string().min(1).default('redis://127.0.0.1:6379'),
+  /** Default false. */
+  redisCluster: z.boolean().default(false),
+  /** Default `<hostname>-<pid>`. */
+  workerId: z.string().min(1).max(100).default(`${hostname()}-${process.pid}`),
+  /**
+   * BullMQ lock duration in ms. A gradient job blocks the event loop for well under a second, so the lock (renewed
+   * every half period) is never lost to compute; a killed worker's job comes back after about this long.
+   * Default 30000.
+   */
+  lockMs: z.coerce.number().int().min(1000, 'must be at least 1000').default(30_000),
+  help: z.boolean().optional(),
+});
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;

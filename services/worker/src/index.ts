@@ -1,0 +1,3 @@
+export { WORKER_OPTIONS, type WorkerConfig, workerConfigSchema } from './config';
+export { GradientProcessor, type ProcessorEvents } from './processor';
+export { type RunningWorker, startWorker, type WorkerOptions } from './worker';

@@ -1,0 +1,72 @@
+import {
+  createRedis,
+  GRADIENT_QUEUE,
+  type GradientJobResult,
+  QUEUE_PREFIX,
+  type RedisSettings,
+  redactUrl,
+} from '@gradq/protocol';
+import { Worker } from 'bullmq';
+import { GradientProcessor, type ProcessorEvents } from './processor';
+
+export interface WorkerOptions {
+  readonly redis: RedisSettings;
+  readonly workerId: string;
+  /** BullMQ lock duration, ms. */
+  readonly lockMs: number;
+  readonly log: (line: string) => void;
+  readonly events?: ProcessorEvents;
+}
+
+export interface RunningWorker {
+  /** Finishes the job in hand, then closes the BullMQ worker and the Redis connection. */
+  close(): Promise<void>;
+}
+
+/** Starts taking gradient jobs of any run. Registers nothing: it simply starts consuming the shared queue. */
+export function startWorker(options: WorkerOptions): RunningWorker {
+  const { log } = options;
+  let lastRedisError = '';
+  const connection = createRedis(options.redis, (err) => {
+    // ioredis reports every failed reconnect; one line per distinct error is enough.
+    if (err.message !== lastRedisError) log(`redis: ${err.message}`);
+    lastRedisError = err.message;
+  });
+  connection.on('ready', () => {
+    if (lastRedisError) log(`redis: reconnected to ${redactUrl(options.redis.url)}`);
+    lastRedisError = '';
+  });
+  const processor = new GradientProcessor(connection, options.workerId, options.events);
+  const worker = new Worker<unknown, GradientJobResult>(GRADIENT_QUEUE, (job) => processor.process(job.data, job.id), {
+    connection,
+    prefix: QUEUE_PREFIX,
+    concurrency: 1,
+    lockDuration: options.lockMs,
+    stalledInterval: options.lockMs,
+    // A job whose worker died is "stalled"; BullMQ fails it after this many stalls. Workers die often here, by design.
+    maxStalledCount: 100,
+  });
+  worker.on('error', (err) => log(`worker error: ${err.message}`));
+  worker.on('completed', (job, result) => {
+    // Accepted gradients are the normal case; dropped ones are worth a line (they mean retries or stragglers).
+    if (result.status !== 'accepted') log(`job ${job.id}: ${result.status}, dropped`);
+  });
+  worker.on('failed', (job, err) => {
+    options.events?.onOutcome?.('failed');
+    log(`job ${job?.id ?? '?'} failed: ${err.message}`);
+  });
+
+  return {
+    async close() {
+      // Each step runs even if an earlier one failed: workers, then the processor's models, then Redis.
+      const results = [await settle(worker.close())];
+      processor.dispose();
+      results.push(await settle(connection.quit()));
+      for (const r of results) if (r.status === 'rejected') log(`shutdown: ${(r.reason as Error).message}`);
+    },
+  };
+}
+
+function settle(p: Promise<unknown>): Promise<PromiseSettledResult<unknown>> {
+  return Promise.allSettled([p]).then(([r]) => r as PromiseSettledResult<unknown>);
+}
