@@ -4,7 +4,7 @@
       "target_name": "gradq_native",
       "sources": ["native/addon.c", "native/kernels.c"],
       "cflags!": ["-ffast-math"],
-      "cflags": ["-std=c11", "-fno-fast-math", "-ffp-contract=off", "-fno-strict-aliasing", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-std=c11", "-fno-fast-math", "-ffp-contract=off", "-fno-math-errno", "-fno-strict-aliasing", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["-lopenblas"],
       "defines": ["NAPI_VERSION=8"]
     }

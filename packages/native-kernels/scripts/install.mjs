@@ -28,14 +28,17 @@ function onPath(name) {
   return (process.env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, name)));
 }
 
-// pnpm and npm put their bundled node-gyp on PATH for lifecycle scripts (npm_config_node_gyp points at it).
-const gypScript = process.env.npm_config_node_gyp;
+// pnpm and npm put their bundled node-gyp on PATH for lifecycle scripts (npm_config_node_gyp points at it); run
+// by hand, use npm's copy next to this node.
+const prefix = dirname(dirname(process.execPath));
+const npmGyp = join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+let gypScript = process.env.npm_config_node_gyp;
+if (!gypScript && !onPath('node-gyp') && existsSync(npmGyp)) gypScript = npmGyp;
+if (!gypScript && !onPath('node-gyp')) done(false, 'node-gyp not found; run through pnpm install or npm');
 const command = gypScript?.endsWith('.js') ? process.execPath : gypScript || 'node-gyp';
 const args = gypScript?.endsWith('.js') ? [gypScript] : [];
-if (!gypScript && !onPath('node-gyp')) done(false, 'node-gyp not found; run through pnpm install or npm');
 args.push('rebuild');
 // Offline machines cannot download headers: use the running node's own when it ships them.
-const prefix = dirname(dirname(process.execPath));
 if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'common.gypi'))) {
   args.push(`--nodedir=${prefix}`);
 }

@@ -33,6 +33,7 @@ export interface NativeAddon {
     accBeta1: number,
     accBeta2: number,
   ): void;
+  weightedAverage(grads: readonly Float32Array[], counts: readonly number[], out: Float32Array): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   blasConfig(): string;
