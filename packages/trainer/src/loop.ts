@@ -50,7 +50,11 @@ export interface StepReport {
   /** Sample-weighted mean of the shard losses. */
   readonly loss: number;
   readonly samples: number;
+  /** Whole step, wall time. */
   readonly seconds: number;
+  /** Of which averaging the shard gradients, and the optimizer update. */
+  readonly averageSeconds: number;
+  readonly optimizerSeconds: number;
 }
 
 export interface EpochReport {
@@ -135,12 +139,16 @@ export async function train(
         order,
         shards,
       });
-      adam.apply(weightedAverage(grads));
+      const averageStart = performance.now();
+      const averaged = weightedAverage(grads);
+      const optimizerStart = performance.now();
+      adam.apply(averaged);
+      const optimizerEnd = performance.now();
 
       const samples = grads.reduce((sum, g) => sum + g.count, 0);
       const loss = grads.reduce((sum, g) => sum + g.loss * g.count, 0) / samples;
-      const seconds = (performance.now() - started) / 1000;
-      const report = {
+      const seconds = (optimizerEnd - started) / 1000;
+      const report: StepReport = {
         step: position.step,
         epoch: position.epoch,
         stepInEpoch: position.stepInEpoch,
@@ -148,6 +156,8 @@ export async function train(
         loss,
         samples,
         seconds,
+        averageSeconds: (optimizerStart - averageStart) / 1000,
+        optimizerSeconds: (optimizerEnd - optimizerStart) / 1000,
       };
       position.step += 1;
       position.stepInEpoch += 1;

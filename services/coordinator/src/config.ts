@@ -5,6 +5,7 @@ import {
   HYPERPARAM_OPTIONS,
   hyperparamsShape,
   type OptionSpec,
+  runIdSchema,
 } from '@gradq/trainer';
 import { z } from 'zod';
 
@@ -28,6 +29,20 @@ export const COORDINATOR_OPTIONS: readonly OptionSpec[] = [
   ...HYPERPARAM_OPTIONS,
   ...DATA_OPTIONS,
   ...REDIS_OPTIONS,
+  { key: 'resume', flag: 'resume', env: 'RESUME', doc: 'continue this run from its latest valid checkpoint' },
+  {
+    key: 'checkpointEvery',
+    flag: 'checkpoint-every',
+    env: 'CHECKPOINT_EVERY',
+    doc: 'checkpoint every N steps, 0 = epoch ends only (default 100)',
+  },
+  {
+    key: 'metricsPort',
+    flag: 'metrics-port',
+    env: 'METRICS_PORT',
+    doc: '/metrics port, 0 = any free port (default 9400)',
+  },
+  { key: 'metricsHost', flag: 'metrics-host', env: 'METRICS_HOST', doc: '/metrics interface (default 0.0.0.0)' },
   {
     key: 'checkAfterMs',
     flag: 'check-after-ms',
@@ -55,6 +70,14 @@ export const coordinatorShape = {
   ...hyperparamsShape,
   ...dataOptionsShape,
   ...redisShape,
+  /** Run id to continue from its latest valid checkpoint; its saved hyperparameters apply. */
+  resume: runIdSchema.optional(),
+  /** Steps between checkpoints; every epoch end is checkpointed too. 0 = epoch ends only. Default 100. */
+  checkpointEvery: z.coerce.number().int().min(0, 'must be at least 0').default(100),
+  /** Default 9400; 0 = any free port. */
+  metricsPort: z.coerce.number().int().min(0).max(65535, 'must be a port number').default(9400),
+  /** Default 0.0.0.0. */
+  metricsHost: z.string().min(1).default('0.0.0.0'),
   /** Default 5000 ms. */
   checkAfterMs: z.coerce.number().int().min(100, 'must be at least 100').default(5000),
   /** Default false: a finished run's keys are deleted. */
@@ -62,7 +85,12 @@ export const coordinatorShape = {
   help: z.boolean().optional(),
 };
 
-export const coordinatorConfigSchema = z.object(coordinatorShape).superRefine(checkHyperparams);
+export const coordinatorConfigSchema = z.object(coordinatorShape).superRefine((c, ctx) => {
+  checkHyperparams(c, ctx);
+  if (c.resume && c.runId && c.resume !== c.runId) {
+    ctx.addIssue({ code: 'custom', path: ['runId'], message: `conflicts with --resume ${c.resume}` });
+  }
+});
 export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';

@@ -1,9 +1,19 @@
 import type { SelectedBackend } from '@gradq/backend';
-import { getParams, loadMnist, MNIST_PIXELS } from '@gradq/model';
+import {
+  CheckpointWriter,
+  createStore,
+  type LoadedCheckpoint,
+  loadCheckpointConfig,
+  loadLatestValid,
+  type ObjectStore,
+  previewDigitsFrom,
+} from '@gradq/checkpoint';
+import { getParams, loadMnist, MNIST_PIXELS, setParams } from '@gradq/model';
 import { createRedis, GRADIENT_QUEUE, PROTOCOL_VERSION, QUEUE_PREFIX, redactUrl, waitForRedis } from '@gradq/protocol';
 import {
   createTrainee,
   type EpochReport,
+  type Hyperparams,
   newRunId,
   paramsSha256,
   pickHyperparams,
@@ -14,9 +24,11 @@ import {
   writeSummary,
 } from '@gradq/trainer';
 import { Queue } from 'bullmq';
+import { Checkpointer } from './checkpointing';
 import { type CoordinatorConfig, DEFAULT_REDIS_URL } from './config';
 import { QueueGradientSource } from './queue-source';
 import { RedisRun } from './redis-run';
+import { CoordinatorTelemetry } from './telemetry';
 
 /** The summary of a distributed run: the shared format plus the exactly-once counters. */
 export interface CoordinatorSummary extends RunSummary {
@@ -28,19 +40,24 @@ export interface CoordinatorSummary extends RunSummary {
     reissued: number;
     rejected: Record<string, number>;
     workers_seen: number;
+    resumed_from_step: number | null;
+    checkpoints_saved: number;
   };
 }
 
 export interface CoordinatorHooks {
   readonly log: (line: string) => void;
   readonly signal?: AbortSignal;
+  /** Where checkpoints go; default: from the environment (S3_BUCKET, else CHECKPOINT_DIR). */
+  readonly store?: ObjectStore;
   onStep?(report: StepReport, source: QueueGradientSource): void;
   onEpoch?(report: EpochReport, previousMse: number | undefined): void;
 }
 
 /**
- * One training run, top to bottom: load MNIST, put the run into Redis, train through the queue, report.
- * Workers need nothing from here but Redis: any number may come and go while this runs.
+ * One training run, top to bottom: load MNIST, resume from a checkpoint if asked, put the run into Redis, train
+ * through the queue while checkpointing and exporting metrics, report. Workers need nothing from here but Redis:
+ * any number may come and go while this runs.
  */
 export async function runCoordinator(
   config: CoordinatorConfig,
@@ -48,8 +65,12 @@ export async function runCoordinator(
   hooks: CoordinatorHooks,
 ): Promise<CoordinatorSummary> {
   const { log, signal } = hooks;
-  const h = pickHyperparams(config);
-  const runId = config.runId ?? newRunId();
+  const checkpoints = loadCheckpointConfig(process.env);
+  const store = hooks.store ?? createStore(checkpoints.store);
+  const resumed = config.resume ? await resumeFrom(store, config.resume, backend, log) : undefined;
+  const h: Hyperparams = resumed?.hyperparams ?? pickHyperparams(config);
+  const runId = config.resume ?? config.runId ?? newRunId();
+
   const redisUrl = config.redisUrl ?? DEFAULT_REDIS_URL;
   const settings = { url: redisUrl, cluster: config.redisCluster };
   let lastError = '';
@@ -60,15 +81,23 @@ export async function runCoordinator(
   const redis = createRedis(settings, onRedisError);
   const blocking = createRedis(settings, onRedisError);
   const queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
-  queue.on('error', (err) => onRedisError(err));
+  queue.on('error', onRedisError);
+  const telemetry = await CoordinatorTelemetry.start({ port: config.metricsPort, host: config.metricsHost }, log);
+  const m = telemetry.metrics;
   try {
     await waitForRedis(redis, redisUrl);
     const data = await loadMnist(config.dataDir, { log });
     const trainSet = trainingSet(data.train, h.limit);
     const trainee = createTrainee(h);
     const { layout } = trainee.bound;
+    if (resumed) {
+      setParams(trainee.bound, resumed.params);
+      await trainee.adam.setState(resumed.adam);
+      Object.assign(trainee.position, structuredClone(resumed.position));
+    }
 
     const run = new RedisRun(redis, runId);
+    await run.resetSteps();
     const { uploadedBytes } = await run.seed(
       {
         protocol: PROTOCOL_VERSION,
@@ -81,11 +110,30 @@ export async function runCoordinator(
       },
       trainSet.pixels,
     );
+    m.transferBytes.inc({ kind: 'batches' }, uploadedBytes);
     log(
       `run ${runId}: ${h.epochs} epoch(s) of ${trainSet.count} samples, batch ${h.batchSize} in ${h.shardsPerStep} shard job(s) per step, ` +
-        `seed ${h.seed}, backend ${backend.name}, Redis ${redactUrl(redisUrl)} (${uploadedBytes} training bytes uploaded)`,
+        `seed ${h.seed}, backend ${backend.name}, Redis ${redactUrl(redisUrl)}, checkpoints in ${store.description}` +
+        (resumed ? `, resuming at step ${resumed.step}` : ''),
     );
 
+    const writer = new CheckpointWriter({
+      store,
+      retention: checkpoints.retention,
+      retry: checkpoints.retry,
+      previewDigits: previewDigitsFrom(data.test),
+      log,
+      hooks: {
+        onSaved: (e) => m.observeCheckpoint(e.seconds, e.bytes, e.at.getTime()),
+        onFailure: () => m.checkpointFailures.inc(),
+      },
+    });
+    const checkpointer = new Checkpointer(writer, {
+      runId,
+      hyperparams: h,
+      backend: backend.name,
+      every: config.checkpointEvery,
+    });
     const source = new QueueGradientSource({
       run,
       queue,
@@ -94,16 +142,33 @@ export async function runCoordinator(
       fingerprint: layout.fingerprint,
       checkAfterMs: config.checkAfterMs,
       ...(signal ? { signal } : {}),
-      events: { log },
+      events: telemetry.sourceEvents(log),
     });
+    telemetry.watch(queue, run);
+    m.runActive.set(1);
+
+    let lastLoss: number | undefined;
     const result = await train(h, { train: trainSet, test: data.test }, trainee, source, {
       ...(signal ? { signal } : {}),
-      onStep: (r) => hooks.onStep?.(r, source),
-      onEpoch: (r) => hooks.onEpoch?.(r, trainee.position.testMse.at(-2)),
+      onStep: async (r) => {
+        lastLoss = r.loss;
+        telemetry.step(r);
+        hooks.onStep?.(r, source);
+        await checkpointer.afterStep(trainee, r.loss);
+      },
+      onEpoch: async (r) => {
+        m.testMse.set(r.testMse);
+        hooks.onEpoch?.(r, trainee.position.testMse.at(-2));
+        await checkpointer.afterEpoch(trainee, r.testMse, lastLoss);
+      },
     });
+    const flushed = await writer.flush();
+    if (flushed.error) log(`checkpoint: the last checkpoint could not be saved: ${flushed.error.message}`);
 
     const stats = await run.stats();
-    const planned = plannedShards(trainSet.count, h.batchSize, h.shardsPerStep) * h.epochs;
+    const planned =
+      plannedShards(trainSet.count, h.batchSize, h.shardsPerStep) * h.epochs -
+      (resumed ? resumedShards(resumed, trainSet.count, h) : 0);
     const summary: CoordinatorSummary = {
       run_id: runId,
       backend: backend.name,
@@ -121,16 +186,35 @@ export async function runCoordinator(
         reissued: source.counters.reissued,
         rejected: source.counters.rejected,
         workers_seen: source.workersSeen.size,
+        resumed_from_step: resumed?.step ?? null,
+        checkpoints_saved: writer.stats.saved,
       },
     };
     if (!config.keepRun) await run.remove();
     if (config.summaryPath) await writeSummary(config.summaryPath, summary);
     return summary;
   } finally {
-    // Each close runs even if an earlier one failed: the queue, then both connections.
+    // Each close runs even if an earlier one failed: metrics, the queue, then both connections.
+    await Promise.allSettled([telemetry.close()]);
     await Promise.allSettled([queue.close()]);
     await Promise.allSettled([blocking.quit(), redis.quit()]);
   }
+}
+
+async function resumeFrom(
+  store: ObjectStore,
+  runId: string,
+  backend: SelectedBackend,
+  log: (line: string) => void,
+): Promise<LoadedCheckpoint> {
+  const checkpoint = await loadLatestValid(store, runId, { warn: log });
+  if (!checkpoint) throw new Error(`--resume ${runId}: no valid checkpoint of that run in ${store.description}`);
+  if (checkpoint.backend !== backend.name) {
+    log(
+      `resume: checkpoint was computed on ${checkpoint.backend}, continuing on ${backend.name}: results will not be bit-identical`,
+    );
+  }
+  return checkpoint;
 }
 
 /** Shards in one epoch: K per full batch, fewer for a last batch shorter than K. */
@@ -138,4 +222,11 @@ function plannedShards(samples: number, batchSize: number, shardsPerStep: number
   const full = Math.floor(samples / batchSize);
   const rest = samples - full * batchSize;
   return full * shardsPerStep + Math.min(rest, shardsPerStep);
+}
+
+/** Shards a resumed run had applied before its checkpoint (every step before it was a full or final batch). */
+function resumedShards(resumed: LoadedCheckpoint, samples: number, h: Hyperparams): number {
+  const perEpoch = plannedShards(samples, h.batchSize, h.shardsPerStep);
+  const { epoch, stepInEpoch } = resumed.position;
+  return epoch * perEpoch + Math.min(stepInEpoch * h.shardsPerStep, perEpoch);
 }

@@ -28,6 +28,8 @@ export interface SourceEvents {
   onPart?(part: 'wait_gradients' | 'publish', seconds: number): void;
   onRejected?(reason: string): void;
   onReissue?(why: string): void;
+  /** A worker delivered a gradient. */
+  onWorker?(workerId: string): void;
   log?(line: string): void;
 }
 
@@ -148,6 +150,7 @@ export class QueueGradientSource implements GradientSource {
       if (result.kind === 'accepted') {
         results.set(result.shard, result);
         this.workersSeen.set(result.worker, Date.now());
+        ev.onWorker?.(result.worker);
         lastProgress = performance.now();
         continue;
       }

@@ -83,12 +83,25 @@ export class RedisRun {
     return { duplicates: Number(raw.duplicates ?? 0), stale: Number(raw.stale ?? 0) };
   }
 
-  /** Removes the whole run from Redis (its keys share one hash tag, so SCAN on one node finds them all). */
-  async remove(): Promise<void> {
+  /**
+   * Forgets every step in flight: parameters, gradients, done sets, results, the open step. A restarted coordinator
+   * calls this first, because a dead coordinator's half-collected steps would otherwise look like fresh results.
+   * (One coordinator per run: two at once is not supported.)
+   */
+  async resetSteps(): Promise<void> {
     const k = this.keys;
-    const fixed = [k.meta, k.train, k.step, k.stats, k.results];
-    await this.redis.del(...fixed);
-    const pattern = `gradq:{${this.runId}}:*`;
+    await this.redis.del(k.step, k.results);
+    for (const part of ['params', 'grad', 'done', 'order'])
+      await this.deleteMatching(`gradq:{${this.runId}}:${part}:*`);
+  }
+
+  /** Removes the whole run from Redis. */
+  async remove(): Promise<void> {
+    await this.deleteMatching(`gradq:{${this.runId}}:*`);
+  }
+
+  /** A run's keys share one hash tag, so under Cluster they all live on the node that owns its slot. */
+  private async deleteMatching(pattern: string): Promise<void> {
     const nodes = 'nodes' in this.redis ? this.redis.nodes('master') : [this.redis];
     for (const node of nodes) {
       let cursor = '0';

@@ -23,6 +23,13 @@ export const WORKER_OPTIONS: readonly OptionSpec[] = [
     env: 'WORKER_LOCK_MS',
     doc: 'job lock; a worker silent this long is presumed dead and its job retried (default 30000)',
   },
+  {
+    key: 'metricsPort',
+    flag: 'metrics-port',
+    env: 'METRICS_PORT',
+    doc: '/metrics port, 0 = any free port (default 9401)',
+  },
+  { key: 'metricsHost', flag: 'metrics-host', env: 'METRICS_HOST', doc: '/metrics interface (default 0.0.0.0)' },
   { key: 'help', flag: 'help', type: 'boolean', doc: 'print this help' },
 ];
 
@@ -39,6 +46,10 @@ export const workerConfigSchema = z.object({
    * Default 30000.
    */
   lockMs: z.coerce.number().int().min(1000, 'must be at least 1000').default(30_000),
+  /** Default 9401; 0 = any free port. */
+  metricsPort: z.coerce.number().int().min(0).max(65535, 'must be a port number').default(9401),
+  /** Default 0.0.0.0. */
+  metricsHost: z.string().min(1).default('0.0.0.0'),
   help: z.boolean().optional(),
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;

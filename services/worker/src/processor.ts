@@ -16,6 +16,8 @@ import { RunCache } from './run-cache';
 
 /** Hooks for metrics; all optional. */
 export interface ProcessorEvents {
+  /** A job started; `createdAtMs` is when it was enqueued. */
+  onStart?(createdAtMs: number): void;
   onFetch?(kind: 'params' | 'batches', bytes: number, seconds: number): void;
   onCompute?(seconds: number): void;
   onPush?(bytes: number, seconds: number): void;
@@ -39,7 +41,8 @@ export class GradientProcessor {
     private readonly events: ProcessorEvents = {},
   ) {}
 
-  async process(data: unknown, jobId: string | undefined): Promise<GradientJobResult> {
+  async process(data: unknown, jobId: string | undefined, createdAtMs?: number): Promise<GradientJobResult> {
+    if (createdAtMs !== undefined) this.events.onStart?.(createdAtMs);
     const parsed = gradientJobSchema.safeParse(data);
     if (!parsed.success) {
       this.events.onOutcome?.('rejected');

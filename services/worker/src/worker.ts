@@ -37,15 +37,19 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     lastRedisError = '';
   });
   const processor = new GradientProcessor(connection, options.workerId, options.events);
-  const worker = new Worker<unknown, GradientJobResult>(GRADIENT_QUEUE, (job) => processor.process(job.data, job.id), {
-    connection,
-    prefix: QUEUE_PREFIX,
-    concurrency: 1,
-    lockDuration: options.lockMs,
-    stalledInterval: options.lockMs,
-    // A job whose worker died is "stalled"; BullMQ fails it after this many stalls. Workers die often here, by design.
-    maxStalledCount: 100,
-  });
+  const worker = new Worker<unknown, GradientJobResult>(
+    GRADIENT_QUEUE,
+    (job) => processor.process(job.data, job.id, job.timestamp),
+    {
+      connection,
+      prefix: QUEUE_PREFIX,
+      concurrency: 1,
+      lockDuration: options.lockMs,
+      stalledInterval: options.lockMs,
+      // A job whose worker died is "stalled"; BullMQ fails it after this many stalls. Workers die often here, by design.
+      maxStalledCount: 100,
+    },
+  );
   worker.on('error', (err) => log(`worker error: ${err.message}`));
   worker.on('completed', (job, result) => {
     // Accepted gradients are the normal case; dropped ones are worth a line (they mean retries or stragglers).

@@ -1,7 +1,9 @@
 import { selectBackend } from '@gradq/backend';
 import { redactUrl } from '@gradq/protocol';
+import { startMetricsServer } from '@gradq/telemetry';
 import { readOptions, runMain, usage } from '@gradq/trainer';
 import { WORKER_OPTIONS, workerConfigSchema } from '../config';
+import { workerTelemetry } from '../telemetry';
 import { startWorker } from '../worker';
 
 runMain(async (signal) => {

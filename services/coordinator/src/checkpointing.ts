@@ -1,0 +1,41 @@
+import type { CheckpointWriter } from '@gradq/checkpoint';
+import { getParams } from '@gradq/model';
+import { epochRng, type Hyperparams, type Trainee } from '@gradq/trainer';
+
+/**
+ * When to checkpoint, and what: every `every` steps and at each epoch end. `save` copies what it needs and
+ * returns, so the next steps run while the writer uploads (at most one upload in flight).
+ */
+export class Checkpointer {
+  constructor(
+    private readonly writer: CheckpointWriter,
+    private readonly o: { runId: string; hyperparams: Hyperparams; backend: string; every: number },
+  ) {}
+
+  async afterStep(trainee: Trainee, loss: number): Promise<void> {
+    const { step, stepInEpoch } = trainee.position;
+    // The last step of an epoch is saved by afterEpoch, with its test MSE.
+    if (this.o.every > 0 && step % this.o.every === 0 && stepInEpoch !== 0) await this.save(trainee, false, { loss });
+  }
+
+  async afterEpoch(trainee: Trainee, testMse: number, loss: number | undefined): Promise<void> {
+    await this.save(trainee, true, { testMse, ...(loss === undefined ? {} : { loss }) });
+  }
+
+  private async save(trainee: Trainee, epochEnd: boolean, metrics: { loss?: number; testMse?: number }): Promise<void> {
+    const { bound, adam, position } = trainee;
+    this.writer.save({
+      runId: this.o.runId,
+      step: position.step,
+      epochEnd,
+      hyperparams: this.o.hyperparams,
+      params: getParams(bound),
+      layoutFingerprint: bound.layout.fingerprint,
+      adam: await adam.getState(),
+      position,
+      rngState: epochRng(this.o.hyperparams.seed, position.epoch).state,
+      backend: this.o.backend,
+      metrics,
+    });
+  }
+}

@@ -1,0 +1,79 @@
+import { availableParallelism } from 'node:os';
+import { selectBackend } from '@gradq/backend';
+import { checkHyperparams, Progress, readOptions, runMain, usage } from '@gradq/trainer';
+import { z } from 'zod';
+import { COORDINATOR_OPTIONS, coordinatorShape } from '../config';
+import { runCoordinator } from '../coordinator';
+import { resolveRedis } from '../embedded-redis';
+import { LocalWorkers } from '../local-workers';
+
+const OPTIONS = [
+  ...COORDINATOR_OPTIONS.filter((o) => o.key !== 'help'),
+  {
+    key: 'workers',
+    flag: 'workers',
+    env: 'WORKERS',
+    doc: `worker processes (default: number of cores, ${availableParallelism()} here)`,
+  },
+  {
+    key: 'workerMetricsPort',
+    flag: 'worker-metrics-port',
+    env: 'WORKER_METRICS_PORT',
+    doc: 'worker i serves /metrics on this port + i - 1, 0 = any (default 9401)',
+  },
+  { key: 'help', flag: 'help', type: 'boolean' as const, doc: 'print this help' },
+];
+const schema = z
+  .object({
+    ...coordinatorShape,
+    /** Default: available cores. */
+    workers: z.coerce.number().int().min(1, 'must be at least 1').default(availableParallelism()),
+    /** Default 9401. */
+    workerMetricsPort: z.coerce.number().int().min(0).max(65535).default(9401),
+  })
+  .superRefine(checkHyperparams);
+
+runMain(async (signal) => {
+  const config = readOptions(OPTIONS, schema, process.argv.slice(2), process.env);
+  if (config.help) {
+    process.stdout.write(
+      `${usage('pnpm start', OPTIONS)}\n\nThe whole pipeline on one machine: a coordinator and --workers worker processes meeting in Redis.\n` +
+        'Checkpoints go to CHECKPOINT_DIR (default ./checkpoints), or to S3 when S3_BUCKET is set.\n',
+    );
+    return;
+  }
+  const progress = new Progress({ epochs: config.epochs, extra: () => `workers ${workersSeen}/${config.workers}` });
+  let workersSeen = 0;
+  const log = (line: string) => progress.log(line);
+  const redis = await resolveRedis(config.redisUrl, log);
+  let workers: LocalWorkers | undefined;
+  try {
+    const backend = await selectBackend({ log });
+    workers = new LocalWorkers({
+      count: config.workers,
+      // Workers use the coordinator's backend: bit-identical results need the same one everywhere.
+      env: {
+        ...process.env,
+        REDIS_URL: redis.url,
+        REDIS_CLUSTER: config.redisCluster ? '1' : '',
+        TFJS_BACKEND: backend.name,
+      },
+      metricsBasePort: config.workerMetricsPort,
+      log,
+    });
+    const summary = await runCoordinator({ ...config, redisUrl: redis.url }, backend, {
+      log: (line) => log(`coordinator: ${line}`),
+      signal,
+      onStep: (r, source) => {
+        workersSeen = source.recentWorkers();
+        progress.step(r);
+      },
+      onEpoch: (r, previous) => progress.epoch(r, previous),
+    });
+    progress.clear();
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } finally {
+    await workers?.stop();
+    await redis.stop();
+  }
+});

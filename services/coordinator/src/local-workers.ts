@@ -1,0 +1,67 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const WORKER_CLI = fileURLToPath(new URL('../../worker/src/cli/worker.ts', import.meta.url));
+
+export interface LocalWorkersOptions {
+  readonly count: number;
+  readonly env: NodeJS.ProcessEnv;
+  /** Worker i serves /metrics on basePort + i (0: any free port). */
+  readonly metricsBasePort: number;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Worker processes for `pnpm start`: one per core by default, since a gradient job keeps one core busy and
+ * tfjs-wasm has no threads in Node. A worker that dies is restarted after a second (the queue retries its job).
+ */
+export class LocalWorkers {
+  private readonly children = new Map<number, ChildProcess>();
+  private stopping = false;
+
+  constructor(private readonly o: LocalWorkersOptions) {
+    for (let i = 1; i <= o.count; i++) this.spawn(i);
+  }
+
+  private spawn(i: number): void {
+    const { env, metricsBasePort, log } = this.o;
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_CLI], {
+      env: {
+        ...env,
+        WORKER_ID: env.WORKER_ID ? `${env.WORKER_ID}-${i}` : `local-${i}`,
+        METRICS_PORT: String(metricsBasePort === 0 ? 0 : metricsBasePort + i - 1),
+      },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    this.children.set(i, child);
+    if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => log(line));
+    child.once('exit', (code, signal) => {
+      this.children.delete(i);
+      if (this.stopping) return;
+      log(`worker ${i} exited (${signal ?? `code ${code}`}); restarting it`);
+      setTimeout(() => {
+        if (!this.stopping) this.spawn(i);
+      }, 1000).unref();
+    });
+  }
+
+  /** SIGTERM: each worker finishes its job in hand and exits; SIGKILL after `graceMs`. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.children.values()].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,90 @@
+import {
+  type CoordinatorMetrics,
+  createCoordinatorMetrics,
+  createMetricsRegistry,
+  type MetricsServer,
+  QUEUE_STATES,
+  type RejectReason,
+  startMetricsServer,
+} from '@gradq/telemetry';
+import type { StepReport } from '@gradq/trainer';
+import type { Queue } from 'bullmq';
+import type { SourceEvents } from './queue-source';
+import type { RedisRun } from './redis-run';
+
+/** The coordinator's metrics: one registry, served on /metrics, fed from the step loop, the source and the writer. */
+export class CoordinatorTelemetry {
+  readonly metrics: CoordinatorMetrics;
+  private server: MetricsServer | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private duplicatesSeen = 0;
+
+  private constructor(readonly registry = createMetricsRegistry({ role: 'coordinator' })) {
+    this.metrics = createCoordinatorMetrics(registry);
+  }
+
+  /** Serves /metrics on `listen` (port 0 picks a free port). */
+  static async start(
+    listen: { port: number; host: string },
+    log: (line: string) => void,
+  ): Promise<CoordinatorTelemetry> {
+    const t = new CoordinatorTelemetry();
+    t.server = await startMetricsServer(t.registry, {
+      ...listen,
+      onError: (err: Error) => log(`metrics: ${err.message}`),
+    });
+    log(`metrics on http://${listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host}:${t.server.port}/metrics`);
+    return t;
+  }
+
+  get port(): number | undefined {
+    return this.server?.port;
+  }
+
+  sourceEvents(log: (line: string) => void): SourceEvents {
+    const m = this.metrics;
+    return {
+      log,
+      onBytes: (kind, bytes) => m.transferBytes.inc({ kind }, bytes),
+      onPart: (part, seconds) => m.stepPartDuration.observe({ part }, seconds),
+      onRejected: (reason) => m.gradientsRejected.inc({ reason: reason as RejectReason }),
+      onWorker: (worker) => m.markWorkerSeen(worker),
+    };
+  }
+
+  step(r: StepReport): void {
+    this.metrics.observeStep({
+      step: r.step + 1,
+      epoch: r.epoch,
+      loss: r.loss,
+      samples: r.samples,
+      seconds: r.seconds,
+    });
+    this.metrics.stepPartDuration.observe({ part: 'average' }, r.averageSeconds);
+    this.metrics.stepPartDuration.observe({ part: 'optimizer' }, r.optimizerSeconds);
+  }
+
+  /** Polls what only Redis knows (queue depth, duplicates dropped by the submit script) every few seconds. */
+  watch(queue: Queue, run: RedisRun, everyMs = 2000): void {
+    const poll = async () => {
+      try {
+        const counts = await queue.getJobCounts(...QUEUE_STATES);
+        for (const state of QUEUE_STATES) this.metrics.queueJobs.set({ state }, counts[state] ?? 0);
+        const { duplicates } = await run.stats();
+        if (duplicates > this.duplicatesSeen) this.metrics.duplicatesDropped.inc(duplicates - this.duplicatesSeen);
+        this.duplicatesSeen = duplicates;
+      } catch {
+        // Redis is down: the step loop reports that; the next poll catches up.
+      }
+    };
+    this.timer = setInterval(poll, everyMs);
+    this.timer.unref();
+    void poll();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.metrics.runActive.set(0);
+    await this.server?.close();
+  }
+}
