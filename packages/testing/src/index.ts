@@ -1,4 +1,20 @@
 export {
+  CLI,
+  type CliExit,
+  type CliProcess,
+  CliProcesses,
+  cliEnv,
+  freePortRange,
+  mnistDir,
+  REPO_ROOT,
+  readSummary,
+  type SpawnCliOptions,
+  spawnCli,
+  testBackend,
+  uniqueRunId,
+  waitUntil,
+} from './cli';
+export {
   findPrometheus,
   type PrometheusInstance,
   type PrometheusOptions,
@@ -8,6 +24,16 @@ export {
   type PromSample,
   startPrometheus,
 } from './prometheus';
+export {
+  findRedisServer,
+  type RedisClusterInstance,
+  type RedisClusterOptions,
+  type RedisInstance,
+  type RedisServerOptions,
+  RedisStartError,
+  startRedisCluster,
+  startRedisServer,
+} from './redis-cluster';
 export {
   freePort,
   S3RVER_CREDENTIALS,
