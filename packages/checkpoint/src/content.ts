@@ -15,13 +15,13 @@ export interface CheckpointMetrics {
  * coordinator may keep training (mutating its buffers) as soon as `save` returns.
  *
  * Invariants (checked by `save`): `params`, `adam.firstMoment` and `adam.secondMoment` have the layout's size;
- * `step === position.step === adam.iterations`; `rngState` is four uint32 words.
+ * `step === position.step === adam.iterations + position.skippedSteps`; `rngState` is four uint32 words.
  *
  * @example
  * writer.save({
  *   runId, step: trainee.position.step, epochEnd: false, hyperparams,
- *   params: getParams(trainee.bound), layoutFingerprint: trainee.bound.layout.fingerprint,
- *   adam: await trainee.adam.getState(), position: trainee.position,
+ *   params: trainee.params, layoutFingerprint: trainee.bound.layout.fingerprint,
+ *   adam: await trainee.optimizer.getState(), position: trainee.position,
  *   rngState: epochRng(hyperparams.seed, trainee.position.epoch).state, backend: 'wasm',
  *   metrics: { loss: report.loss },
  * });
@@ -35,11 +35,11 @@ export interface CheckpointContent {
   readonly epochEnd: boolean;
   /** The run's full hyperparameters; a resumed run must use the same ones. */
   readonly hyperparams: Hyperparams;
-  /** Trainable parameters, flat in layout order (`getParams(bound)`). */
+  /** Trainable parameters, flat in layout order (`trainee.params`). */
   readonly params: Float32Array;
   /** `bound.layout.fingerprint`; checked against the saved model's own layout on load. */
   readonly layoutFingerprint: string;
-  /** `adam.getState()`: moments in layout order and the iteration count. */
+  /** `trainee.optimizer.getState()`: moments in layout order and the iteration count. */
   readonly adam: AdamState;
   /** Where training stands (step, epoch, stepInEpoch, samples, testMse history). */
   readonly position: TrainingPosition;
@@ -67,8 +67,11 @@ export function snapshotContent(content: CheckpointContent): CheckpointContent {
   if (position.step !== content.step) {
     throw new RangeError(`checkpoint: position.step ${position.step} differs from step ${content.step}`);
   }
-  if (adam.iterations !== content.step) {
-    throw new RangeError(`checkpoint: adam.iterations ${adam.iterations} differs from step ${content.step}`);
+  // Steps skipped for a non-finite loss advance the step but not Adam.
+  if (adam.iterations !== content.step - position.skippedSteps) {
+    throw new RangeError(
+      `checkpoint: adam.iterations ${adam.iterations} differs from step ${content.step} less ${position.skippedSteps} skipped`,
+    );
   }
   if (content.rngState.length !== 4 || content.rngState.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff)) {
     throw new RangeError(`checkpoint: rngState must be four uint32 words`);

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '@gradq/backend';
-import { getParams, shardGradient } from '@gradq/model';
+import { shardGradient } from '@gradq/model';
 import { startS3rver } from '@gradq/testing';
 import { createTrainee, epochRng, type Hyperparams, hyperparamsSchema, type Trainee } from '@gradq/trainer';
 import { type CheckpointContent, LocalStore, type ObjectStore, S3Store } from '../src/index';
@@ -79,8 +79,9 @@ export function trainedTrainee(steps: number, h: Hyperparams = SMALL, inputs = s
 
 export function advance(trainee: Trainee, steps: number, inputs = syntheticInputs(8)): void {
   for (let i = 0; i < steps; i++) {
+    trainee.syncModel();
     const g = shardGradient(trainee.bound, inputs, inputs.length / 784);
-    trainee.adam.apply(g.grad);
+    trainee.optimizer.step(trainee.params, g.grad);
     trainee.position.step += 1;
     trainee.position.stepInEpoch += 1;
     trainee.position.samples += g.count;
@@ -98,9 +99,9 @@ export async function contentOf(
     step: trainee.position.step,
     epochEnd: false,
     hyperparams: h,
-    params: getParams(trainee.bound),
+    params: trainee.params,
     layoutFingerprint: trainee.bound.layout.fingerprint,
-    adam: await trainee.adam.getState(),
+    adam: await trainee.optimizer.getState(),
     position: trainee.position,
     rngState: epochRng(h.seed, trainee.position.epoch).state,
     backend: 'wasm',

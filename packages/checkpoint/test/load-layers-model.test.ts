@@ -42,9 +42,11 @@ test('saved on S3, listed and downloaded by pnpm ckpt, loaded by tf.loadLayersMo
   const trainee = createTrainee(SMALL);
   const inputs = scalePixels(mnist.train.pixels.subarray(0, 64 * 784));
   for (let i = 0; i < 5; i++) {
-    trainee.adam.apply(shardGradient(trainee.bound, inputs, 64).grad);
+    trainee.syncModel();
+    trainee.optimizer.step(trainee.params, shardGradient(trainee.bound, inputs, 64).grad);
     trainee.position.step += 1;
   }
+  trainee.syncModel();
   const testMse = evaluateMse(trainee.bound, scalePixels(mnist.test.pixels), mnist.test.count);
   trainee.position.testMse.push(testMse);
   const writer = new CheckpointWriter({ store: fx.store, log: () => {}, previewDigits: previewDigitsFrom(mnist.test) });

@@ -6,7 +6,7 @@ export {
   OUTPUT_ACTIVATIONS,
   type OutputActivation,
 } from './autoencoder';
-export { type WeightedGradient, weightedAverage } from './average';
+export { checkGradients, type WeightedGradient, weightedAverage } from './average';
 export { fromBytes, toBytes } from './codec';
 export { type AdamUpdateFn, adamUpdateJs, FlatAdam, FlatAdamError, type FlatAdamOptions } from './flat-adam';
 export { evaluateMse, reconstructionLoss, type ShardGradient, shardGradient } from './gradients';

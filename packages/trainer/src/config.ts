@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_LAYER_SIZES, MNIST_PIXELS, OUTPUT_ACTIVATIONS } from '@gradq/model';
 import { z } from 'zod';
+import { OPTIMIZER_IMPLS } from './optimizer';
 import type { OptionSpec } from './options';
 
 const int = (min: number) => z.coerce.number().int(`must be an integer`).min(min, `must be at least ${min}`);
@@ -102,6 +103,21 @@ export const DATA_OPTIONS: readonly OptionSpec[] = [
   { key: 'summaryPath', flag: 'summary', env: 'SUMMARY_PATH', doc: 'also write the summary JSON to this file' },
   { key: 'runId', flag: 'run-id', env: 'RUN_ID', doc: 'names the run (default run-<time>-<random>)' },
 ];
+
+/** How the numbers are computed, not which numbers: results are bit-identical either way. */
+export const ENGINE_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'optimizer',
+    flag: 'optimizer',
+    env: 'OPTIMIZER',
+    doc: 'fused (fast, same bits) | tfjs (tf.train.adam itself) (default fused)',
+  },
+];
+
+export const engineOptionsShape = {
+  /** Default `fused`: tf.train.adam's arithmetic on flat arrays, tested bit-identical to `tfjs`. */
+  optimizer: z.enum(OPTIMIZER_IMPLS).default('fused'),
+};
 
 export const dataOptionsShape = {
   dataDir: z.string().min(1).default('data/mnist'),

@@ -2,6 +2,8 @@ export {
   checkHyperparams,
   DATA_OPTIONS,
   dataOptionsShape,
+  ENGINE_OPTIONS,
+  engineOptionsShape,
   HYPERPARAM_OPTIONS,
   type Hyperparams,
   hyperparamsSchema,
@@ -19,6 +21,7 @@ export {
   type StepReport,
   type StepWork,
   type Trainee,
+  type TraineeOptions,
   type TrainHooks,
   type TrainingPosition,
   type TrainResult,
@@ -26,8 +29,18 @@ export {
   trainingSet,
 } from './loop';
 export { runMain } from './main';
+export {
+  createAverager,
+  createOptimizer,
+  loadNativeMath,
+  type NativeMath,
+  OPTIMIZER_IMPLS,
+  type Optimizer,
+  type OptimizerImpl,
+} from './optimizer';
 export { ConfigError, type OptionSpec, readOptions, usage } from './options';
 export { gatherSamples, type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
+export { prepareTrainee } from './prepare';
 export { Progress, type ProgressOptions } from './progress';
 export { epochRng, Rng, shuffledOrder } from './rng';
 export { paramsSha256, type RunSummary, writeSummary } from './summary';

@@ -1,13 +1,18 @@
-import { type BoundModel, MNIST_PIXELS, type MnistSplit, scalePixels, shardGradient } from '@gradq/model';
-import type { GradientSource } from './loop';
+import { MNIST_PIXELS, type MnistSplit, scalePixels, shardGradient } from '@gradq/model';
+import type { GradientSource, Trainee } from './loop';
 import { gatherSamples } from './plan';
 
-/** Computes every shard in this process, in order: the single-process baseline. */
-export function localGradientSource(bound: BoundModel, train: MnistSplit): GradientSource {
+/** Computes every shard in this process, in order, on the trainee's current parameters: the single-process baseline. */
+export function localGradientSource(trainee: Trainee, train: MnistSplit): GradientSource {
   return {
     async gradients({ order, shards }) {
+      trainee.syncModel();
       return shards.map(({ start, end }) =>
-        shardGradient(bound, scalePixels(gatherSamples(train.pixels, MNIST_PIXELS, order, start, end)), end - start),
+        shardGradient(
+          trainee.bound,
+          scalePixels(gatherSamples(train.pixels, MNIST_PIXELS, order, start, end)),
+          end - start,
+        ),
       );
     },
   };

@@ -33,14 +33,14 @@ async function run(h: Hyperparams, hooks: Parameters<typeof train>[4] = {}) {
     h,
     { train: trainSet, test: data.test },
     trainee,
-    localGradientSource(trainee.bound, trainSet),
+    localGradientSource(trainee, trainSet),
     hooks,
   );
-  return { trainee, result, sha: paramsSha256(getParams(trainee.bound)), params: getParams(trainee.bound) };
+  return { trainee, result, sha: paramsSha256(trainee.params), params: trainee.params.slice() };
 }
 
 function dispose(trainee: Trainee): void {
-  trainee.adam.dispose();
+  trainee.optimizer.dispose();
   trainee.bound.model.dispose();
 }
 
@@ -92,7 +92,7 @@ describe('train with the local gradient source', () => {
       epochs.map((e) => e.testMse),
     );
     assert.equal(reference.result.samplesTrained, 1024);
-    assert.equal(reference.trainee.adam.iterations, 16);
+    assert.equal(reference.trainee.optimizer.iterations, 16);
   });
 
   test('test MSE falls after each epoch', () => {
@@ -142,7 +142,7 @@ describe('train with the local gradient source', () => {
     const controller = new AbortController();
     const trainee = createTrainee(BASE);
     const trainSet = trainingSet(data.train, BASE.limit);
-    const source = localGradientSource(trainee.bound, trainSet);
+    const source = localGradientSource(trainee, trainSet);
     const sets = { train: trainSet, test: data.test };
     const stopAfter = 11;
     await assert.rejects(
@@ -156,7 +156,7 @@ describe('train with the local gradient source', () => {
     );
     assert.deepEqual([trainee.position.step, trainee.position.epoch, trainee.position.stepInEpoch], [11, 1, 3]);
     await train(BASE, sets, trainee, source);
-    assert.equal(paramsSha256(getParams(trainee.bound)), reference.sha);
+    assert.equal(paramsSha256(trainee.params), reference.sha);
     assert.deepEqual(trainee.position.testMse, reference.trainee.position.testMse);
     dispose(trainee);
   });
@@ -167,7 +167,7 @@ describe('train with the local gradient source', () => {
     const trainSet = trainingSet(data.train, BASE.limit);
     const sets = { train: trainSet, test: data.test };
     await assert.rejects(
-      train(BASE, sets, first, localGradientSource(first.bound, trainSet), {
+      train(BASE, sets, first, localGradientSource(first, trainSet), {
         signal: controller.signal,
         onStep: (r) => {
           if (r.step + 1 === 5) controller.abort(new Error('stop'));
@@ -176,17 +176,17 @@ describe('train with the local gradient source', () => {
       { message: 'stop' },
     );
     // What a checkpoint holds, restored into a new process's objects.
-    const params = getParams(first.bound);
-    const adamState = await first.adam.getState();
+    const params = first.params.slice();
+    const adamState = await first.optimizer.getState();
     const position = structuredClone(first.position);
     dispose(first);
 
     const resumed = createTrainee({ ...BASE, seed: BASE.seed + 1 });
-    setParams(resumed.bound, params);
-    await resumed.adam.setState(adamState);
+    resumed.params.set(params);
+    await resumed.optimizer.setState(adamState);
     Object.assign(resumed.position, position);
-    await train(BASE, sets, resumed, localGradientSource(resumed.bound, trainSet));
-    assert.equal(paramsSha256(getParams(resumed.bound)), reference.sha);
+    await train(BASE, sets, resumed, localGradientSource(resumed, trainSet));
+    assert.equal(paramsSha256(resumed.params), reference.sha);
     dispose(resumed);
   });
 });

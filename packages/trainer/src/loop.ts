@@ -1,16 +1,18 @@
 import {
-  AdamStep,
   type BoundModel,
   bindModel,
   createAutoencoder,
   evaluateMse,
+  getParams,
   MNIST_PIXELS,
   type MnistSplit,
   type ShardGradient,
   scalePixels,
-  weightedAverage,
+  setParams,
+  type WeightedGradient,
 } from '@gradq/model';
 import type { Hyperparams } from './config';
+import { createAverager, createOptimizer, type NativeMath, type Optimizer, type OptimizerImpl } from './optimizer';
 import { type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
 import { epochRng, shuffledOrder } from './rng';
 
@@ -25,6 +27,8 @@ export interface TrainingPosition {
   samples: number;
   /** Index 0: the initial parameters; index e: after epoch e. */
   testMse: number[];
+  /** Steps whose loss or averaged gradient was not finite: counted, but not applied. */
+  skippedSteps: number;
 }
 
 /** One step's work: the shards of a batch, as spans of the epoch's order. */
@@ -68,23 +72,54 @@ export interface TrainHooks {
   onStep?(report: StepReport): void | Promise<void>;
   /** After each epoch's evaluation. */
   onEpoch?(report: EpochReport): void | Promise<void>;
+  /** A step whose loss or averaged gradient was NaN/Inf: the optimizer did not apply it. */
+  onSkip?(report: StepReport): void | Promise<void>;
   /** Stops between steps. */
   signal?: AbortSignal;
 }
 
-/** The model, its optimizer and where training stands. */
+/**
+ * What training changes: the flat parameter vector (the truth; what workers receive), its optimizer, and where
+ * training stands. `bound` is a model to compute with; `syncModel` copies the parameters into it.
+ */
 export interface Trainee {
   readonly bound: BoundModel;
-  readonly adam: AdamStep;
+  readonly params: Float32Array;
+  readonly optimizer: Optimizer;
+  readonly average: (parts: readonly WeightedGradient[]) => Float32Array;
   readonly position: TrainingPosition;
+  /** Makes `bound`'s variables equal `params` (before evaluating or computing locally). */
+  syncModel(): void;
 }
 
-export function createTrainee(h: Hyperparams): Trainee {
+export interface TraineeOptions {
+  /** Default `fused`. */
+  readonly optimizer?: OptimizerImpl;
+  /** Native step math from `loadNativeMath()`; default none (JS, same bits). */
+  readonly native?: NativeMath;
+}
+
+export function createTrainee(h: Hyperparams, options: TraineeOptions = {}): Trainee {
   const bound = bindModel(
     createAutoencoder({ layerSizes: h.layerSizes, outputActivation: h.outputActivation, seed: h.seed }),
   );
-  const adam = new AdamStep(bound, { learningRate: h.learningRate });
-  return { bound, adam, position: { step: 0, epoch: 0, stepInEpoch: 0, samples: 0, testMse: [] } };
+  const params = getParams(bound);
+  let synced = -1;
+  const position: TrainingPosition = { step: 0, epoch: 0, stepInEpoch: 0, samples: 0, testMse: [], skippedSteps: 0 };
+  const optimizer = createOptimizer(options.optimizer ?? 'fused', bound, h.learningRate, options.native);
+  return {
+    bound,
+    params,
+    optimizer,
+    average: createAverager(options.native),
+    position,
+    syncModel() {
+      // The optimizer's iteration count changes with every applied step: a cheap version of the parameters.
+      if (synced === optimizer.iterations) return;
+      setParams(bound, params);
+      synced = optimizer.iterations;
+    },
+  };
 }
 
 /** The first `limit` training samples (all when 0). */
@@ -115,9 +150,12 @@ export async function train(
   source: GradientSource,
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
-  const { bound, adam, position } = trainee;
+  const { bound, optimizer, position } = trainee;
   const testInputs = scalePixels(data.test.pixels);
-  const evaluate = () => evaluateMse(bound, testInputs, data.test.count);
+  const evaluate = () => {
+    trainee.syncModel();
+    return evaluateMse(bound, testInputs, data.test.count);
+  };
   if (position.testMse.length === 0) position.testMse.push(evaluate());
 
   const n = data.train.count;
@@ -140,13 +178,14 @@ export async function train(
         shards,
       });
       const averageStart = performance.now();
-      const averaged = weightedAverage(grads);
-      const optimizerStart = performance.now();
-      adam.apply(averaged);
-      const optimizerEnd = performance.now();
-
+      const averaged = trainee.average(grads);
       const samples = grads.reduce((sum, g) => sum + g.count, 0);
       const loss = grads.reduce((sum, g) => sum + g.loss * g.count, 0) / samples;
+      // One NaN would poison every parameter through Adam's moments: such a step is counted and not applied.
+      const finite = Number.isFinite(loss) && allFinite(averaged);
+      const optimizerStart = performance.now();
+      if (finite) optimizer.step(trainee.params, averaged);
+      const optimizerEnd = performance.now();
       const seconds = (optimizerEnd - started) / 1000;
       const report: StepReport = {
         step: position.step,
@@ -164,6 +203,10 @@ export async function train(
       position.samples += samples;
       epochSeconds += seconds;
       epochSamples += samples;
+      if (!finite) {
+        position.skippedSteps += 1;
+        await hooks.onSkip?.(report);
+      }
       await hooks.onStep?.(report);
     }
     trainSeconds += epochSeconds;
@@ -179,4 +222,9 @@ export async function train(
     });
   }
   return { trainSeconds, samplesTrained };
+}
+
+function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i] as number)) return false;
+  return true;
 }

@@ -35,6 +35,7 @@ export class Progress {
       this.windowSamples = 0;
       this.windowStart = now;
     }
+    if (this.rate === 0 && now > this.windowStart) this.rate = (this.windowSamples * 1000) / (now - this.windowStart);
     const done = r.stepInEpoch + 1;
     const line = this.line(r, done);
     if (this.tty) {

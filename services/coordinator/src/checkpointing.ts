@@ -1,5 +1,4 @@
 import type { CheckpointWriter } from '@gradq/checkpoint';
-import { getParams } from '@gradq/model';
 import { epochRng, type Hyperparams, type Trainee } from '@gradq/trainer';
 
 /**
@@ -23,15 +22,15 @@ export class Checkpointer {
   }
 
   private async save(trainee: Trainee, epochEnd: boolean, metrics: { loss?: number; testMse?: number }): Promise<void> {
-    const { bound, adam, position } = trainee;
+    const { bound, position } = trainee;
     this.writer.save({
       runId: this.o.runId,
       step: position.step,
       epochEnd,
       hyperparams: this.o.hyperparams,
-      params: getParams(bound),
+      params: trainee.params,
       layoutFingerprint: bound.layout.fingerprint,
-      adam: await adam.getState(),
+      adam: await trainee.optimizer.getState(),
       position,
       rngState: epochRng(this.o.hyperparams.seed, position.epoch).state,
       backend: this.o.backend,

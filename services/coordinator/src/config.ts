@@ -2,6 +2,8 @@ import {
   checkHyperparams,
   DATA_OPTIONS,
   dataOptionsShape,
+  ENGINE_OPTIONS,
+  engineOptionsShape,
   HYPERPARAM_OPTIONS,
   hyperparamsShape,
   type OptionSpec,
@@ -28,6 +30,7 @@ export const REDIS_OPTIONS: readonly OptionSpec[] = [
 export const COORDINATOR_OPTIONS: readonly OptionSpec[] = [
   ...HYPERPARAM_OPTIONS,
   ...DATA_OPTIONS,
+  ...ENGINE_OPTIONS,
   ...REDIS_OPTIONS,
   { key: 'resume', flag: 'resume', env: 'RESUME', doc: 'continue this run from its latest valid checkpoint' },
   {
@@ -69,6 +72,7 @@ export const redisShape = {
 export const coordinatorShape = {
   ...hyperparamsShape,
   ...dataOptionsShape,
+  ...engineOptionsShape,
   ...redisShape,
   /** Run id to continue from its latest valid checkpoint; its saved hyperparameters apply. */
   resume: runIdSchema.optional(),

@@ -8,15 +8,15 @@ import {
   type ObjectStore,
   previewDigitsFrom,
 } from '@gradq/checkpoint';
-import { getParams, loadMnist, MNIST_PIXELS, setParams } from '@gradq/model';
+import { loadMnist, MNIST_PIXELS } from '@gradq/model';
 import { createRedis, GRADIENT_QUEUE, PROTOCOL_VERSION, QUEUE_PREFIX, redactUrl, waitForRedis } from '@gradq/protocol';
 import {
-  createTrainee,
   type EpochReport,
   type Hyperparams,
   newRunId,
   paramsSha256,
   pickHyperparams,
+  prepareTrainee,
   type RunSummary,
   type StepReport,
   train,
@@ -88,11 +88,11 @@ export async function runCoordinator(
     await waitForRedis(redis, redisUrl);
     const data = await loadMnist(config.dataDir, { log });
     const trainSet = trainingSet(data.train, h.limit);
-    const trainee = createTrainee(h);
+    const trainee = await prepareTrainee(h, config.optimizer, log);
     const { layout } = trainee.bound;
     if (resumed) {
-      setParams(trainee.bound, resumed.params);
-      await trainee.adam.setState(resumed.adam);
+      trainee.params.set(resumed.params);
+      await trainee.optimizer.setState(resumed.adam);
       Object.assign(trainee.position, structuredClone(resumed.position));
     }
 
@@ -177,7 +177,7 @@ export async function runCoordinator(
       samples: trainee.position.samples,
       test_mse_by_epoch: trainee.position.testMse,
       train_samples_per_s: result.samplesTrained / Math.max(result.trainSeconds, 1e-9),
-      params_sha256: paramsSha256(getParams(trainee.bound)),
+      params_sha256: paramsSha256(trainee.params),
       distributed: {
         shards_planned: planned,
         shards_applied: source.counters.shardsApplied,

@@ -1,4 +1,4 @@
-import { fromBytes, getParams, type ShardGradient } from '@gradq/model';
+import { fromBytes, type ShardGradient } from '@gradq/model';
 import {
   GRADIENT_JOB_OPTIONS,
   type GradientJob,
@@ -70,7 +70,7 @@ export class QueueGradientSource implements GradientSource {
       ev.onBytes?.('batches', orderBytes);
       this.publishedEpoch = work.epoch;
     }
-    const paramBytes = await run.publishParams(work.step, getParams(this.o.trainee.bound));
+    const paramBytes = await run.publishParams(work.step, this.o.trainee.params);
     ev.onBytes?.('params', paramBytes);
     const attempts = new Map(work.shards.map((s) => [s.shard, 0]));
     await this.enqueue(work, [...attempts.keys()], attempts);

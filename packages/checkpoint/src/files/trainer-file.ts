@@ -29,6 +29,7 @@ const trainerJsonSchema = z.strictObject({
         .nullable()
         .transform((v) => (v === null ? Number.NaN : v)),
     ),
+    skippedSteps: z.number().int().nonnegative().default(0),
   }),
   rngState: z.array(z.number().int().min(0).max(0xffffffff)).length(4),
   hyperparams: z.unknown(),

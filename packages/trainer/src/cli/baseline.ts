@@ -1,29 +1,33 @@
 import { selectBackend } from '@gradq/backend';
-import { getParams, loadMnist } from '@gradq/model';
+import { loadMnist } from '@gradq/model';
 import { z } from 'zod';
 import {
   checkHyperparams,
   DATA_OPTIONS,
   dataOptionsShape,
+  ENGINE_OPTIONS,
+  engineOptionsShape,
   HYPERPARAM_OPTIONS,
   hyperparamsShape,
   newRunId,
   pickHyperparams,
 } from '../config';
 import { localGradientSource } from '../local-source';
-import { createTrainee, train, trainingSet } from '../loop';
+import { train, trainingSet } from '../loop';
 import { runMain } from '../main';
 import { type OptionSpec, readOptions, usage } from '../options';
+import { prepareTrainee } from '../prepare';
 import { Progress } from '../progress';
 import { paramsSha256, type RunSummary, writeSummary } from '../summary';
 
 const OPTIONS: readonly OptionSpec[] = [
   ...HYPERPARAM_OPTIONS,
   ...DATA_OPTIONS,
+  ...ENGINE_OPTIONS,
   { key: 'help', flag: 'help', type: 'boolean', doc: 'print this help' },
 ];
 const schema = z
-  .object({ ...hyperparamsShape, ...dataOptionsShape, help: z.boolean().optional() })
+  .object({ ...hyperparamsShape, ...dataOptionsShape, ...engineOptionsShape, help: z.boolean().optional() })
   .superRefine(checkHyperparams);
 
 runMain(async (signal) => {
@@ -34,28 +38,23 @@ runMain(async (signal) => {
     );
     return;
   }
+  const log = (line: string) => process.stderr.write(`${line}\n`);
   const h = pickHyperparams(config);
   const runId = config.runId ?? newRunId();
-  const backend = await selectBackend();
-  const data = await loadMnist(config.dataDir, { log: (l) => process.stderr.write(`${l}\n`) });
+  const backend = await selectBackend({ log });
+  const data = await loadMnist(config.dataDir, { log });
   const trainSet = trainingSet(data.train, h.limit);
-  const trainee = createTrainee(h);
-  process.stderr.write(
-    `baseline ${runId}: ${h.epochs} epoch(s) of ${trainSet.count} samples, batch ${h.batchSize} in ${h.shardsPerStep} shard(s), seed ${h.seed}, backend ${backend.name}\n`,
+  const trainee = await prepareTrainee(h, config.optimizer, log);
+  log(
+    `baseline ${runId}: ${h.epochs} epoch(s) of ${trainSet.count} samples, batch ${h.batchSize} in ${h.shardsPerStep} shard(s), seed ${h.seed}, backend ${backend.name}`,
   );
 
   const progress = new Progress({ epochs: h.epochs });
-  const result = await train(
-    h,
-    { train: trainSet, test: data.test },
-    trainee,
-    localGradientSource(trainee.bound, trainSet),
-    {
-      signal,
-      onStep: (r) => progress.step(r),
-      onEpoch: (r) => progress.epoch(r, trainee.position.testMse.at(-2)),
-    },
-  );
+  const result = await train(h, { train: trainSet, test: data.test }, trainee, localGradientSource(trainee, trainSet), {
+    signal,
+    onStep: (r) => progress.step(r),
+    onEpoch: (r) => progress.epoch(r, trainee.position.testMse.at(-2)),
+  });
 
   const summary: RunSummary = {
     run_id: runId,
@@ -65,7 +64,7 @@ runMain(async (signal) => {
     samples: trainee.position.samples,
     test_mse_by_epoch: trainee.position.testMse,
     train_samples_per_s: result.samplesTrained / Math.max(result.trainSeconds, 1e-9),
-    params_sha256: paramsSha256(getParams(trainee.bound)),
+    params_sha256: paramsSha256(trainee.params),
   };
   if (config.summaryPath) await writeSummary(config.summaryPath, summary);
   process.stdout.write(`${JSON.stringify(summary)}\n`);

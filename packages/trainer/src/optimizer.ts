@@ -1,0 +1,125 @@
+import {
+  type AdamState,
+  AdamStep,
+  type AdamUpdateFn,
+  type BoundModel,
+  checkGradients,
+  FlatAdam,
+  getParams,
+  setParams,
+  type WeightedGradient,
+  weightedAverage,
+} from '@gradq/model';
+
+/** Adam over the flat parameter vector, in place. */
+export interface Optimizer {
+  /** `fused` or `tfjs`, and whether the fused update runs natively. */
+  readonly description: string;
+  readonly iterations: number;
+  step(params: Float32Array, grad: Float32Array): void;
+  getState(): AdamState | Promise<AdamState>;
+  setState(state: AdamState): void | Promise<void>;
+  dispose(): void;
+}
+
+/**
+ * `fused`: FlatAdam, tf.train.adam's arithmetic on flat arrays (native when @gradq/native-kernels is built) —
+ * bit-identical to `tfjs`, tested against it on every backend here; ~1 ms per step instead of ~160 ms on `cpu`.
+ * `tfjs`: tf.train.adam itself on the model's variables, the reference.
+ */
+export const OPTIMIZER_IMPLS = ['fused', 'tfjs'] as const;
+export type OptimizerImpl = (typeof OPTIMIZER_IMPLS)[number];
+
+/** Optional native versions of the step's serial math: same bits as the JS ones, several times faster. */
+export interface NativeMath {
+  readonly adamUpdate?: AdamUpdateFn;
+  readonly weightedAverage?: (grads: readonly Float32Array[], counts: readonly number[], out: Float32Array) => void;
+  /** Why they are absent, for one log line. */
+  readonly unavailable?: string;
+}
+
+/** The native step math if @gradq/native-kernels' addon is built here; never throws. */
+export async function loadNativeMath(): Promise<NativeMath> {
+  try {
+    const native = await import('@gradq/native-kernels');
+    return { adamUpdate: native.nativeAdamUpdate(), weightedAverage: native.nativeWeightedAverage() };
+  } catch (err) {
+    return { unavailable: (err as Error).message.split('\n')[0] ?? 'unavailable' };
+  }
+}
+
+export function createOptimizer(
+  impl: OptimizerImpl,
+  bound: BoundModel,
+  learningRate: number,
+  native: NativeMath = {},
+): Optimizer {
+  if (impl === 'tfjs') return new TfjsAdam(bound, learningRate);
+  const adam = new FlatAdam(bound.layout, {
+    learningRate,
+    ...(native.adamUpdate ? { update: native.adamUpdate } : {}),
+  });
+  return {
+    description: `fused Adam (${native.adamUpdate ? 'native' : 'JS'})`,
+    get iterations() {
+      return adam.iterations;
+    },
+    step: (params, grad) => adam.step(params, grad),
+    getState: () => adam.getState(),
+    setState: (state) => adam.setState(state),
+    dispose: () => {},
+  };
+}
+
+/** The sample-weighted average of a step's shard gradients, native when available (same bits). */
+export function createAverager(native: NativeMath = {}): (parts: readonly WeightedGradient[]) => Float32Array {
+  const nativeAverage = native.weightedAverage;
+  if (!nativeAverage) return (parts) => weightedAverage(parts);
+  return (parts) => {
+    const { length } = checkGradients(parts);
+    // Zero-count parts contribute nothing in the JS average, even when their values are NaN: leave them out here too.
+    const used = parts.filter((p) => p.count > 0);
+    const out = new Float32Array(length);
+    nativeAverage(
+      used.map((p) => p.grad),
+      used.map((p) => p.count),
+      out,
+    );
+    return out;
+  };
+}
+
+/** tf.train.adam on the model's variables, copying the flat vector in and out around each step. */
+class TfjsAdam implements Optimizer {
+  readonly description = 'tf.train.adam';
+  private readonly adam: AdamStep;
+
+  constructor(
+    private readonly bound: BoundModel,
+    learningRate: number,
+  ) {
+    this.adam = new AdamStep(bound, { learningRate });
+  }
+
+  get iterations(): number {
+    return this.adam.iterations;
+  }
+
+  step(params: Float32Array, grad: Float32Array): void {
+    setParams(this.bound, params);
+    this.adam.apply(grad);
+    params.set(getParams(this.bound));
+  }
+
+  getState(): Promise<AdamState> {
+    return this.adam.getState();
+  }
+
+  setState(state: AdamState): Promise<void> {
+    return this.adam.setState(state);
+  }
+
+  dispose(): void {
+    this.adam.dispose();
+  }
+}
