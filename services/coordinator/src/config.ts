@@ -47,6 +47,12 @@ export const COORDINATOR_OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'metricsHost', flag: 'metrics-host', env: 'METRICS_HOST', doc: '/metrics interface (default 0.0.0.0)' },
   {
+    key: 'shardDeadlineMs',
+    flag: 'shard-deadline-ms',
+    env: 'SHARD_DEADLINE_MS',
+    doc: 'a shard running this long is also given to another worker; first result wins (default 30000)',
+  },
+  {
     key: 'checkAfterMs',
     flag: 'check-after-ms',
     env: 'CHECK_AFTER_MS',
@@ -82,6 +88,8 @@ export const coordinatorShape = {
   metricsPort: z.coerce.number().int().min(0).max(65535, 'must be a port number').default(9400),
   /** Default 0.0.0.0. */
   metricsHost: z.string().min(1).default('0.0.0.0'),
+  /** A straggler's shard is handed to another worker after this long; the first result wins. Default 30000 ms. */
+  shardDeadlineMs: z.coerce.number().int().min(100, 'must be at least 100').default(30_000),
   /** Default 5000 ms. */
   checkAfterMs: z.coerce.number().int().min(100, 'must be at least 100').default(5000),
   /** Default false: a finished run's keys are deleted. */

@@ -38,6 +38,8 @@ export interface CoordinatorSummary extends RunSummary {
     duplicates_dropped: number;
     stale_dropped: number;
     reissued: number;
+    reseeded: number;
+    skipped_nonfinite: number;
     rejected: Record<string, number>;
     workers_seen: number;
     resumed_from_step: number | null;
@@ -97,20 +99,23 @@ export async function runCoordinator(
     }
 
     const run = new RedisRun(redis, runId);
-    await run.resetSteps();
-    const { uploadedBytes } = await run.seed(
-      {
-        protocol: PROTOCOL_VERSION,
-        runId,
-        hyperparams: h,
-        fingerprint: layout.fingerprint,
-        paramCount: layout.size,
-        trainCount: trainSet.count,
-        sampleSize: MNIST_PIXELS,
-      },
-      trainSet.pixels,
-    );
-    m.transferBytes.inc({ kind: 'batches' }, uploadedBytes);
+    const meta = {
+      protocol: PROTOCOL_VERSION,
+      runId,
+      hyperparams: h,
+      fingerprint: layout.fingerprint,
+      paramCount: layout.size,
+      trainCount: trainSet.count,
+      sampleSize: MNIST_PIXELS,
+    };
+    /** Puts the run into Redis; any steps a previous coordinator left half-collected are forgotten first. */
+    const seed = async () => {
+      await run.resetSteps();
+      const { uploadedBytes } = await run.seed(meta, trainSet.pixels);
+      m.transferBytes.inc({ kind: 'batches' }, uploadedBytes);
+      return uploadedBytes;
+    };
+    const uploadedBytes = await seed();
     log(
       `run ${runId}: ${h.epochs} epoch(s) of ${trainSet.count} samples, batch ${h.batchSize} in ${h.shardsPerStep} shard job(s) per step, ` +
         `seed ${h.seed}, backend ${backend.name}, Redis ${redactUrl(redisUrl)}, checkpoints in ${store.description}` +
@@ -140,7 +145,10 @@ export async function runCoordinator(
       blocking,
       trainee,
       fingerprint: layout.fingerprint,
+      // The coordinator's memory is newer than any checkpoint: a Redis that lost the run gets it back from here.
+      reseed: async () => void (await seed()),
       checkAfterMs: config.checkAfterMs,
+      shardDeadlineMs: config.shardDeadlineMs,
       ...(signal ? { signal } : {}),
       events: telemetry.sourceEvents(log),
     });
@@ -155,6 +163,12 @@ export async function runCoordinator(
         telemetry.step(r);
         hooks.onStep?.(r, source);
         await checkpointer.afterStep(trainee, r.loss);
+      },
+      onSkip: (r) => {
+        m.observeNonfiniteStep();
+        log(
+          `step ${r.step}: loss ${r.loss} or its averaged gradient is not finite; step skipped (parameters unchanged)`,
+        );
       },
       onEpoch: async (r) => {
         m.testMse.set(r.testMse);
@@ -184,6 +198,8 @@ export async function runCoordinator(
         duplicates_dropped: stats.duplicates,
         stale_dropped: stats.stale,
         reissued: source.counters.reissued,
+        reseeded: source.counters.reseeded,
+        skipped_nonfinite: trainee.position.skippedSteps,
         rejected: source.counters.rejected,
         workers_seen: source.workersSeen.size,
         resumed_from_step: resumed?.step ?? null,

@@ -1,4 +1,4 @@
-import { fromBytes, type ShardGradient } from '@gradq/model';
+import type { ShardGradient } from '@gradq/model';
 import {
   GRADIENT_JOB_OPTIONS,
   type GradientJob,
@@ -10,16 +10,19 @@ import {
 } from '@gradq/protocol';
 import type { GradientSource, StepWork, Trainee } from '@gradq/trainer';
 import type { Queue } from 'bullmq';
+import { checkGradient, type GradientProblem } from './gradient-check';
 import type { RedisRun } from './redis-run';
 
 /** Counters the coordinator keeps about the distributed steps, reported in the summary and metrics. */
 export interface DistributedCounters {
   /** Shard gradients applied; equals the planned number of shards when every (step, shard) counted exactly once. */
   shardsApplied: number;
-  /** Jobs added again because a worker refused the shard, or its job failed, vanished or straggled. */
+  /** Jobs added again because a worker refused the shard, its gradient was invalid, or its job failed, vanished or straggled. */
   reissued: number;
-  /** Shards refused by a worker, by reason. */
+  /** Shards refused by a worker or gradients refused here, by reason. */
   rejected: Record<string, number>;
+  /** Times Redis lost the run (restarted without its data) and the coordinator put it back. */
+  reseeded: number;
 }
 
 export interface SourceEvents {
@@ -40,20 +43,44 @@ export interface QueueSourceOptions {
   readonly blocking: RedisClient;
   readonly trainee: Trainee;
   readonly fingerprint: string;
-  /** After this long without a result, the missing shards' jobs are checked and re-added if failed or gone. */
+  /** Puts the run's description and training bytes back after Redis lost them. */
+  readonly reseed: () => Promise<void>;
+  /** After this long without a result, the missing shards' jobs are checked and re-added if failed or gone. Default 5000. */
   readonly checkAfterMs?: number;
+  /** A shard whose job has been running this long is handed to another worker too; first result wins. Default 30000. */
+  readonly shardDeadlineMs?: number;
   /** A shard refused this many times aborts the run (no worker can take it). Default 20. */
   readonly maxRejections?: number;
   readonly signal?: AbortSignal;
   readonly events?: SourceEvents;
 }
 
+/** Redis no longer holds the run: it restarted without its data (or someone deleted it). */
+class RunLostError extends Error {
+  override readonly name = 'RunLostError';
+}
+
+type Accepted = Extract<ShardResult, { kind: 'accepted' }>;
+
+/** One step's bookkeeping while its shards are out. */
+interface StepState {
+  readonly work: StepWork;
+  /** Shard -> current attempt number (its job id). */
+  readonly attempts: Map<number, number>;
+  /** Shard -> how often it was refused or its gradient rejected. */
+  readonly rejections: Map<number, number>;
+  /** Shard -> gradients that were non-finite, to tell a corrupted write from a genuinely diverged step. */
+  readonly nonfinite: Map<number, number>;
+  readonly gradients: Map<number, ShardGradient>;
+}
+
 /**
- * Computes a step's shard gradients through the queue: publish parameters, enqueue one job per shard, collect
- * the K accepted results (the submit script has already made each (step, shard) count once), read the K gradients.
+ * Computes a step's shard gradients through the queue: publish parameters, enqueue one job per shard, collect one
+ * accepted result per shard (the submit script has already made each (step, shard) count once), read and check
+ * the gradients. Jobs that cannot finish (refused, failed, lost, straggling) are added again under a new attempt.
  */
 export class QueueGradientSource implements GradientSource {
-  readonly counters: DistributedCounters = { shardsApplied: 0, reissued: 0, rejected: {} };
+  readonly counters: DistributedCounters = { shardsApplied: 0, reissued: 0, rejected: {}, reseeded: 0 };
   /** Worker id -> when it last delivered a gradient (ms). */
   readonly workersSeen = new Map<string, number>();
   private publishedEpoch = -1;
@@ -61,6 +88,22 @@ export class QueueGradientSource implements GradientSource {
   constructor(private readonly o: QueueSourceOptions) {}
 
   async gradients(work: StepWork): Promise<ShardGradient[]> {
+    for (;;) {
+      try {
+        return await this.step(work);
+      } catch (err) {
+        if (!(err instanceof RunLostError)) throw err;
+        this.o.events?.log?.(
+          `Redis no longer holds run ${this.o.run.runId} (restarted without its data?): putting it back and redoing step ${work.step}`,
+        );
+        await this.o.reseed();
+        this.publishedEpoch = -1;
+        this.counters.reseeded += 1;
+      }
+    }
+  }
+
+  private async step(work: StepWork): Promise<ShardGradient[]> {
     const { run } = this.o;
     const ev = this.o.events ?? {};
     const started = performance.now();
@@ -72,31 +115,157 @@ export class QueueGradientSource implements GradientSource {
     }
     const paramBytes = await run.publishParams(work.step, this.o.trainee.params);
     ev.onBytes?.('params', paramBytes);
-    const attempts = new Map(work.shards.map((s) => [s.shard, 0]));
-    await this.enqueue(work, [...attempts.keys()], attempts);
+    const state: StepState = {
+      work,
+      attempts: new Map(work.shards.map((s) => [s.shard, 0])),
+      rejections: new Map(),
+      nonfinite: new Map(),
+      gradients: new Map(),
+    };
+    await this.enqueue(state, [...state.attempts.keys()]);
     ev.onPart?.('publish', (performance.now() - started) / 1000);
 
     const waitStart = performance.now();
-    const results = await this.collect(work, attempts);
+    while (state.gradients.size < work.shards.length) {
+      const arrived = await this.nextResults(state);
+      await this.accept(state, arrived);
+    }
     await run.closeStep(work.step);
+    await run.dropStep(
+      work.step,
+      work.shards.map((s) => s.shard),
+    );
     ev.onPart?.('wait_gradients', (performance.now() - waitStart) / 1000);
+    this.counters.shardsApplied += work.shards.length;
+    return work.shards.map(({ shard }) => state.gradients.get(shard) as ShardGradient);
+  }
 
-    const shardIds = work.shards.map((s) => s.shard);
-    const buffers = await run.readGradients(work.step, shardIds);
-    await run.dropStep(work.step, shardIds);
-    const size = this.o.trainee.bound.layout.size;
-    const grads = work.shards.map(({ shard }, i) => {
-      const result = results.get(shard) as Extract<ShardResult, { kind: 'accepted' }>;
-      const bytes = buffers[i] as Buffer;
-      ev.onBytes?.('gradients', bytes.byteLength);
-      return {
-        grad: fromBytes(bytes, size, `gradient of step ${work.step} shard ${shard}`),
-        loss: result.loss,
-        count: result.count,
-      };
-    });
-    this.counters.shardsApplied += grads.length;
-    return grads;
+  /** Reads the arrived shards' gradients; keeps the valid ones, sends the others back to the queue. */
+  private async accept(state: StepState, arrived: Accepted[]): Promise<void> {
+    const { run } = this.o;
+    const { step } = state.work;
+    const size = this.o.trainee.params.length;
+    const buffers = await run.readGradients(
+      step,
+      arrived.map((r) => r.shard),
+    );
+    for (const [i, result] of arrived.entries()) {
+      const bytes = buffers[i];
+      if (bytes === null || bytes === undefined)
+        throw new RunLostError(`gradient of step ${step} shard ${result.shard} vanished`);
+      this.o.events?.onBytes?.('gradients', bytes.byteLength);
+      const checked = checkGradient(bytes, size, result);
+      // A non-finite gradient is sent back once (a corrupted write); computed again and still non-finite, it is
+      // real divergence: accepted here, and the training loop skips the step and raises the alert.
+      const retryNonfinite = checked.problem === 'nonfinite' && (state.nonfinite.get(result.shard) ?? 0) === 0;
+      if (checked.grad && (!checked.problem || !retryNonfinite)) {
+        state.gradients.set(result.shard, { grad: checked.grad, loss: result.loss, count: result.count });
+        continue;
+      }
+      const problem = checked.problem as GradientProblem;
+      if (problem === 'nonfinite') state.nonfinite.set(result.shard, 1);
+      await run.forgetShard(step, result.shard);
+      await this.refuse(state, result.shard, problem, `gradient from ${result.worker}: ${checked.detail}`);
+    }
+  }
+
+  /** Waits until at least one new shard is accepted, handling refusals, lost jobs, stragglers and a lost run. */
+  private async nextResults(state: StepState): Promise<Accepted[]> {
+    const { blocking, run, signal } = this.o;
+    const { work } = state;
+    const checkAfter = this.o.checkAfterMs ?? 5000;
+    let lastProgress = performance.now();
+    let lastInspection = performance.now();
+    for (;;) {
+      signal?.throwIfAborted();
+      // Short timeouts keep Ctrl-C and the straggler deadline responsive; an empty BLPOP costs one round trip.
+      const popped = await blocking.blpop(run.keys.results, 0.25);
+      const now = performance.now();
+      if (popped) {
+        const result = parseResult(popped[1]);
+        // Records of other steps are leftovers (a previous coordinator's, or a stale retry): not ours to count.
+        if (
+          !result ||
+          result.step !== work.step ||
+          !state.attempts.has(result.shard) ||
+          state.gradients.has(result.shard)
+        )
+          continue;
+        if (result.kind === 'accepted') {
+          this.workersSeen.set(result.worker, Date.now());
+          this.o.events?.onWorker?.(result.worker);
+          return [result];
+        }
+        await this.refuse(state, result.shard, result.reason, `refused by ${result.worker}: ${result.message}`);
+        lastProgress = now;
+        continue;
+      }
+      if (now - lastInspection >= Math.min(1000, checkAfter)) {
+        lastInspection = now;
+        const lostFor = now - lastProgress;
+        if (lostFor >= checkAfter && !(await run.present())) throw new RunLostError();
+        if (await this.inspectMissing(state, lostFor >= checkAfter)) lastProgress = now;
+      }
+    }
+  }
+
+  /** Re-adds missing shards whose job failed for good or vanished (when `checkLost`) or has run past the deadline. */
+  private async inspectMissing(state: StepState, checkLost: boolean): Promise<boolean> {
+    const { work } = state;
+    const deadline = this.o.shardDeadlineMs ?? 30_000;
+    let reissued = false;
+    for (const [shard, attempt] of state.attempts) {
+      if (state.gradients.has(shard)) continue;
+      // A result pushed just after the last BLPOP is already in the done hash: not lost.
+      if (await this.o.blocking.hexists(this.o.run.keys.done(work.step), String(shard))) continue;
+      const id = gradientJobId({ runId: this.o.run.runId, step: work.step, shard, attempt });
+      const job = await this.o.queue.getJob(id);
+      const jobState = job ? await job.getState() : 'missing';
+      if (jobState === 'active' && job?.processedOn && Date.now() - job.processedOn > deadline) {
+        this.o.events?.log?.(
+          `step ${work.step} shard ${shard}: job ${id} has run ${Math.round((Date.now() - job.processedOn) / 1000)} s, past the ${deadline} ms deadline; giving it to another worker too`,
+        );
+        await this.reissue(state, shard, 'straggler');
+        reissued = true;
+      } else if (checkLost && (jobState === 'failed' || jobState === 'missing' || jobState === 'unknown')) {
+        this.o.events?.log?.(
+          `step ${work.step} shard ${shard}: job ${id} is ${jobState}${job?.failedReason ? ` (${job.failedReason})` : ''}; adding it again`,
+        );
+        await this.reissue(state, shard, jobState);
+        reissued = true;
+      }
+    }
+    return reissued;
+  }
+
+  private async refuse(state: StepState, shard: number, reason: string, message: string): Promise<void> {
+    this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + 1;
+    this.o.events?.onRejected?.(reason);
+    const refused = (state.rejections.get(shard) ?? 0) + 1;
+    state.rejections.set(shard, refused);
+    if (refused >= (this.o.maxRejections ?? 20)) {
+      throw new Error(
+        `shard ${shard} of step ${state.work.step} was rejected ${refused} times; last: ${reason}, ${message}`,
+      );
+    }
+    this.o.events?.log?.(`step ${state.work.step} shard ${shard} rejected (${reason}), ${message}; adding it again`);
+    await this.reissue(state, shard, reason);
+  }
+
+  private async reissue(state: StepState, shard: number, why: string): Promise<void> {
+    state.attempts.set(shard, (state.attempts.get(shard) ?? 0) + 1);
+    this.counters.reissued += 1;
+    this.o.events?.onReissue?.(why);
+    await this.enqueue(state, [shard]);
+  }
+
+  private async enqueue(state: StepState, shards: number[]): Promise<void> {
+    await this.o.queue.addBulk(
+      shards.map((shard) => {
+        const data = this.job(state.work, shard, state.attempts.get(shard) ?? 0);
+        return { name: 'gradient', data, opts: { ...GRADIENT_JOB_OPTIONS, jobId: gradientJobId(data) } };
+      }),
+    );
   }
 
   private job(work: StepWork, shard: number, attempt: number): GradientJob {
@@ -116,96 +285,20 @@ export class QueueGradientSource implements GradientSource {
     };
   }
 
-  private async enqueue(work: StepWork, shards: number[], attempts: Map<number, number>): Promise<void> {
-    await this.o.queue.addBulk(
-      shards.map((shard) => {
-        const data = this.job(work, shard, attempts.get(shard) ?? 0);
-        return { name: 'gradient', data, opts: { ...GRADIENT_JOB_OPTIONS, jobId: gradientJobId(data) } };
-      }),
-    );
-  }
-
-  /** Waits until every shard of the step has an accepted gradient, re-adding jobs that cannot finish. */
-  private async collect(work: StepWork, attempts: Map<number, number>): Promise<Map<number, ShardResult>> {
-    const { blocking, run, signal } = this.o;
-    const ev = this.o.events ?? {};
-    const results = new Map<number, ShardResult>();
-    const rejections = new Map<number, number>();
-    const checkAfter = this.o.checkAfterMs ?? 5000;
-    let lastProgress = performance.now();
-    while (results.size < work.shards.length) {
-      signal?.throwIfAborted();
-      const popped = await blocking.blpop(run.keys.results, 1);
-      if (popped === null) {
-        if (performance.now() - lastProgress > checkAfter) {
-          await this.reissueLost(work, results, attempts);
-          lastProgress = performance.now();
-        }
-        continue;
-      }
-      const parsed = shardResultSchema.safeParse(JSON.parse(popped[1]));
-      // Records of other steps are leftovers (a previous coordinator's, or a stale retry): not ours to count.
-      if (!parsed.success || parsed.data.step !== work.step || !attempts.has(parsed.data.shard)) continue;
-      const result = parsed.data;
-      if (result.kind === 'accepted') {
-        results.set(result.shard, result);
-        this.workersSeen.set(result.worker, Date.now());
-        ev.onWorker?.(result.worker);
-        lastProgress = performance.now();
-        continue;
-      }
-      if (results.has(result.shard)) continue;
-      this.counters.rejected[result.reason] = (this.counters.rejected[result.reason] ?? 0) + 1;
-      ev.onRejected?.(result.reason);
-      const refused = (rejections.get(result.shard) ?? 0) + 1;
-      rejections.set(result.shard, refused);
-      if (refused >= (this.o.maxRejections ?? 20)) {
-        throw new Error(
-          `shard ${result.shard} of step ${work.step} was refused ${refused} times; last by ${result.worker}: ${result.message}`,
-        );
-      }
-      ev.log?.(
-        `worker ${result.worker} refused step ${work.step} shard ${result.shard} (${result.reason}): ${result.message}; re-adding it`,
-      );
-      await this.reissue(work, result.shard, attempts, result.reason);
-    }
-    return results;
-  }
-
-  /** Re-adds the jobs of missing shards whose job failed for good or no longer exists (e.g. Redis lost it). */
-  private async reissueLost(
-    work: StepWork,
-    results: Map<number, ShardResult>,
-    attempts: Map<number, number>,
-  ): Promise<void> {
-    for (const [shard, attempt] of attempts) {
-      // A result pushed just after the last BLPOP timed out is already in the done hash: not lost.
-      if (results.has(shard) || (await this.o.blocking.hexists(this.o.run.keys.done(work.step), String(shard))))
-        continue;
-      const id = gradientJobId({ runId: this.o.run.runId, step: work.step, shard, attempt });
-      const job = await this.o.queue.getJob(id);
-      const state = job ? await job.getState() : 'missing';
-      if (state === 'failed' || state === 'missing' || state === 'unknown') {
-        this.o.events?.log?.(
-          `step ${work.step} shard ${shard}: job ${id} is ${state}${job?.failedReason ? ` (${job.failedReason})` : ''}; re-adding it`,
-        );
-        await this.reissue(work, shard, attempts, state);
-      }
-    }
-  }
-
-  private async reissue(work: StepWork, shard: number, attempts: Map<number, number>, why: string): Promise<void> {
-    attempts.set(shard, (attempts.get(shard) ?? 0) + 1);
-    this.counters.reissued += 1;
-    this.o.events?.onReissue?.(why);
-    await this.enqueue(work, [shard], attempts);
-  }
-
   /** Workers that delivered a gradient in the last `windowMs`. */
   recentWorkers(windowMs = 30_000): number {
     const since = Date.now() - windowMs;
     let n = 0;
     for (const t of this.workersSeen.values()) if (t >= since) n++;
     return n;
+  }
+}
+
+function parseResult(raw: string): ShardResult | undefined {
+  try {
+    const parsed = shardResultSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
 }

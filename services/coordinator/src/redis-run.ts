@@ -60,17 +60,22 @@ export class RedisRun {
     await this.redis.set(this.keys.step, String(step + 1), 'EX', DATA_TTL_SECONDS * 7);
   }
 
-  /** The accepted gradients of `step`, in the order of `shards`; a missing one is an error. */
-  async readGradients(step: number, shards: readonly number[]): Promise<Buffer[]> {
+  /** The accepted gradients of `step`, in the order of `shards`; null where Redis no longer has one. */
+  async readGradients(step: number, shards: readonly number[]): Promise<(Buffer | null)[]> {
     const pipeline = this.redis.pipeline();
     for (const shard of shards) pipeline.getBuffer(this.keys.grad(step, shard));
     const replies = (await pipeline.exec()) ?? [];
-    return shards.map((shard, i) => {
+    return shards.map((_, i) => {
       const [err, value] = replies[i] ?? [new Error('no reply'), null];
       if (err) throw err;
-      if (!(value instanceof Buffer)) throw new Error(`gradient of step ${step} shard ${shard} vanished from Redis`);
-      return value;
+      return value instanceof Buffer ? value : null;
     });
+  }
+
+  /** Un-accepts a shard whose gradient was rejected, so that a recomputation can be accepted. */
+  async forgetShard(step: number, shard: number): Promise<void> {
+    await this.redis.hdel(this.keys.done(step), String(shard));
+    await this.redis.del(this.keys.grad(step, shard));
   }
 
   /** Drops everything step `step` used. */

@@ -53,6 +53,8 @@ export class CoordinatorTelemetry {
   }
 
   step(r: StepReport): void {
+    if (!Number.isFinite(r.loss)) return;
+    this.metrics.lossNonfinite.set(0);
     this.metrics.observeStep({
       step: r.step + 1,
       epoch: r.epoch,

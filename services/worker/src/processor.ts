@@ -66,8 +66,13 @@ export class GradientProcessor {
       );
     }
     const stale = { status: 'stale', loss: Number.NaN, count: 0 } as const;
-    // Skip the compute when the step has already been applied (a late retry or a straggler's duplicate).
+    // Skip the compute when the step has already been applied (a late retry or a straggler's duplicate), or when
+    // this shard already has its gradient (the original finished while this copy waited in the queue).
     if ((await this.redis.get(run.keys.step)) !== String(job.step)) return stale;
+    if (await this.redis.hexists(run.keys.done(job.step), String(job.shard))) {
+      await this.redis.hincrby(run.keys.stats, 'duplicates', 1);
+      return { status: 'duplicate', loss: Number.NaN, count: 0 };
+    }
 
     let t = performance.now();
     const fetched = await run.useParams(job.version);

@@ -1,0 +1,90 @@
+// Distributed core, end to end through the CLIs: `pnpm start` trains the real MNIST, and the number of workers does
+// not change a single bit of the result (nor does training in one process with `pnpm baseline`).
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  CLI,
+  CliProcesses,
+  cliEnv,
+  type RedisInstance,
+  startRedisServer,
+  testBackend,
+  uniqueRunId,
+} from '@gradq/testing';
+import type { RunSummary } from '@gradq/trainer';
+import type { CoordinatorSummary } from '../src/coordinator';
+
+const procs = new CliProcesses();
+let redis: RedisInstance;
+let dir: string;
+
+before(async () => {
+  // A private Redis: on a shared one, other people's workers (maybe on another backend) would take this run's jobs.
+  redis = await startRedisServer();
+  dir = await mkdtemp(join(tmpdir(), 'gradq-distributed-'));
+});
+
+after(async () => {
+  await procs.stopAll();
+  await redis?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function startRun(name: string, args: string[]) {
+  const runId = uniqueRunId(name);
+  return procs.spawn(
+    CLI.start,
+    ['--run-id', runId, '--redis-url', redis.url, '--metrics-port', '0', '--worker-metrics-port', '0', ...args],
+    { env: cliEnv({ CHECKPOINT_DIR: join(dir, runId) }), name },
+  );
+}
+
+function assertExactlyOnce(s: CoordinatorSummary): void {
+  const d = s.distributed;
+  assert.ok(d.shards_planned > 0, 'no shards planned');
+  assert.equal(d.shards_applied, d.shards_planned, `applied ${d.shards_applied} of ${d.shards_planned} planned shards`);
+}
+
+describe('distributed core', () => {
+  test('pnpm start --epochs 1 --workers 2 on the full MNIST: test MSE falls, every shard applied once, both workers used', async () => {
+    const run = startRun('full', ['--epochs', '1', '--workers', '2']);
+    const s = await run.summary<CoordinatorSummary>(600_000);
+    assert.equal(s.epochs, 1);
+    assert.equal(s.samples, 60_000, 'the full training set was not used');
+    assert.equal(s.test_mse_by_epoch.length, 2);
+    const [initial, afterEpoch] = s.test_mse_by_epoch as [number, number];
+    assert.ok(afterEpoch < initial, `test MSE did not fall: ${initial} -> ${afterEpoch}`);
+    assertExactlyOnce(s);
+    // 60000 samples in batches of 128 split into 4 shards: 468 full steps of 4 and one of 96 samples in 4.
+    assert.equal(s.distributed.shards_planned, 469 * 4);
+    assert.equal(s.distributed.workers_seen, 2);
+    assert.equal(s.distributed.duplicates_dropped, 0);
+    assert.deepEqual(s.distributed.rejected, {});
+    assert.match(s.params_sha256, /^[0-9a-f]{64}$/);
+  });
+
+  test('params_sha256 is identical with 1 worker, 2 workers and pnpm baseline (same seed, backend, shards per step)', async () => {
+    // Both distributed runs share the private Redis and so the one gradient queue: each run's workers also take the
+    // other run's jobs (any worker serves any run), which must not change a bit either.
+    const common = ['--limit', '2048', '--epochs', '2', '--seed', '7', '--shards-per-step', '4'];
+    const baseline = procs.spawn(CLI.baseline, [...common, '--run-id', uniqueRunId('base')], { name: 'baseline' });
+    const one = startRun('w1', [...common, '--workers', '1']);
+    const two = startRun('w2', [...common, '--workers', '2']);
+    const [b, s1, s2] = await Promise.all([
+      baseline.summary<RunSummary>(300_000),
+      one.summary<CoordinatorSummary>(300_000),
+      two.summary<CoordinatorSummary>(300_000),
+    ]);
+    for (const s of [b, s1, s2]) assert.equal(s.backend, testBackend(), `${s.run_id} ran on ${s.backend}`);
+    assertExactlyOnce(s1);
+    assertExactlyOnce(s2);
+    assert.equal(s1.steps, b.steps);
+    assert.equal(s1.params_sha256, b.params_sha256, '1 worker differs from the baseline');
+    assert.equal(s2.params_sha256, b.params_sha256, '2 workers differ from the baseline');
+    assert.deepEqual(s1.test_mse_by_epoch, b.test_mse_by_epoch);
+    assert.deepEqual(s2.test_mse_by_epoch, b.test_mse_by_epoch);
+  });
+});
