@@ -1,0 +1,109 @@
+// A worker SIGKILLed with a job in hand: BullMQ is at-least-once, so its job comes back (stalled lock) and is run
+// elsewhere; the coordinator must still apply every (step, shard) exactly once and end on the undisturbed bits.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { createRedis, GRADIENT_QUEUE, QUEUE_PREFIX, type RedisClient, runKeys } from '@gradq/protocol';
+import {
+  CLI,
+  CliProcesses,
+  cliEnv,
+  type RedisInstance,
+  startRedisServer,
+  uniqueRunId,
+  waitUntil,
+} from '@gradq/testing';
+import type { RunSummary } from '@gradq/trainer';
+import { Queue } from 'bullmq';
+import type { CoordinatorSummary } from '../src/coordinator';
+
+const procs = new CliProcesses();
+let server: RedisInstance;
+let redis: RedisClient;
+let queue: Queue;
+let dir: string;
+
+// 2048 samples, batch 128: 16 steps per epoch, 32 in all.
+const HYPER = ['--limit', '2048', '--epochs', '2', '--seed', '3'];
+const TOTAL_STEPS = 32;
+
+before(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url, cluster: false });
+  queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
+  dir = await mkdtemp(join(tmpdir(), 'gradq-worker-kill-'));
+});
+
+after(async () => {
+  await procs.stopAll();
+  await queue?.close().catch(() => undefined);
+  await redis?.quit().catch(() => undefined);
+  await server?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function worker(id: string) {
+  // A short lock, so that the killed worker's job is declared stalled and retried within seconds.
+  return procs.spawn(CLI.worker, ['--redis-url', server.url, '--lock-ms', '2000', '--worker-id', id], { name: id });
+}
+
+test('a worker SIGKILLed mid-job: the run completes, every shard applied once, same bits as undisturbed', async () => {
+  const runId = uniqueRunId('wkill');
+  const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('wkill-ref')], { name: 'baseline' });
+  const coordinator = procs.spawn(
+    CLI.coordinator,
+    [...HYPER, '--run-id', runId, '--redis-url', server.url, '--check-after-ms', '1000', '--metrics-port', '0'],
+    { env: cliEnv({ CHECKPOINT_DIR: dir }), name: 'coordinator' },
+  );
+  // The victim works alone at first, so that any active job is the victim's.
+  const victim = worker('victim');
+  const stepKey = runKeys(runId).step;
+  // A shard job takes milliseconds, so "active, then kill" would race the job's completion. Freeze the victim
+  // first: if a job is active while it is stopped, the victim holds it, and SIGKILL takes it down mid-job.
+  const killedAt = await waitUntil(
+    'the victim to hold a job after step 3',
+    async () => {
+      if (!coordinator.running()) throw new Error(`coordinator exited early:\n${coordinator.tail()}`);
+      const step = Number((await redis.get(stepKey)) ?? -1);
+      if (step < 3) return undefined;
+      victim.kill('SIGSTOP');
+      if ((await queue.getActiveCount()) < 1) {
+        victim.kill('SIGCONT');
+        return undefined;
+      }
+      victim.kill('SIGKILL');
+      return step;
+    },
+    120_000,
+    20,
+  );
+  const killed = await victim.exited;
+  assert.equal(killed.signal, 'SIGKILL');
+  assert.ok(killedAt < TOTAL_STEPS, `the run was over (step ${killedAt}) when the worker was killed`);
+  assert.ok((await queue.getActiveCount()) >= 1, 'the job the victim held is no longer active');
+
+  // A replacement and one more; neither is told anything about the victim.
+  worker('replacement-1');
+  worker('replacement-2');
+
+  const [s, ref] = await Promise.all([
+    coordinator.summary<CoordinatorSummary>(300_000),
+    reference.summary<RunSummary>(300_000),
+  ]);
+  assert.equal(s.steps, TOTAL_STEPS);
+  assert.equal(
+    s.distributed.shards_applied,
+    s.distributed.shards_planned,
+    `applied ${s.distributed.shards_applied} of ${s.distributed.shards_planned}: ${JSON.stringify(s.distributed)}`,
+  );
+  assert.equal(s.distributed.shards_planned, TOTAL_STEPS * 4);
+  assert.ok(s.distributed.workers_seen >= 2, `workers_seen ${s.distributed.workers_seen}`);
+  assert.equal(
+    s.params_sha256,
+    ref.params_sha256,
+    'the disturbed run ended on other parameters than the undisturbed one',
+  );
+  assert.deepEqual(s.test_mse_by_epoch, ref.test_mse_by_epoch);
+});
