@@ -1,0 +1,64 @@
+import { addTotals, histogram, meanOf, type PromSample, sumOf } from './prom-text';
+import type { StepBreakdown } from './results';
+
+const PART = 'gradq_step_part_duration_seconds';
+
+/** Mean seconds of each coordinator step part, from one scrape. */
+export function coordinatorParts(samples: readonly PromSample[]): StepBreakdown['coordinator'] & { steps: number } {
+  const step = histogram(samples, 'gradq_step_duration_seconds');
+  const part = (name: string) => meanOf(histogram(samples, PART, { part: name }));
+  const publish = part('publish');
+  const waitGradients = part('wait_gradients');
+  const average = part('average');
+  const optimizer = part('optimizer');
+  const stepMean = meanOf(step);
+  return {
+    steps: step.count,
+    step: stepMean,
+    publish,
+    waitGradients,
+    average,
+    optimizer,
+    readAndCleanup: Math.max(0, stepMean - publish - waitGradients - average - optimizer),
+  };
+}
+
+/**
+ * The step breakdown of a run from its last scrapes. Worker parts are per job, summed over every worker that
+ * answered. The busiest worker serves ceil(K/W) of a step's K jobs back to back, each with a share of parameter
+ * fetches; what the coordinator waited beyond that is queue dispatch plus the last shard's lag.
+ */
+export function stepBreakdown(
+  backend: string,
+  workers: number,
+  shardsPerStep: number,
+  coordinator: readonly PromSample[],
+  workerScrapes: readonly (readonly PromSample[] | undefined)[],
+  workerMetricsError?: string,
+): StepBreakdown {
+  const c = coordinatorParts(coordinator);
+  const { steps, ...parts } = c;
+  const answered = workerScrapes.filter((w): w is readonly PromSample[] => w !== undefined);
+  const base: StepBreakdown = { backend, workers, shardsPerStep, steps, coordinator: parts };
+  if (answered.length === 0) {
+    return { ...base, workerMetricsError: workerMetricsError ?? 'no worker answered on /metrics' };
+  }
+  const total = (name: string) => addTotals(answered.map((s) => histogram(s, name)));
+  const compute = total('gradq_gradient_compute_seconds');
+  const fetch = total('gradq_params_fetch_seconds');
+  const push = total('gradq_gradient_push_seconds');
+  const latency = total('gradq_queue_latency_seconds');
+  const jobs = answered.reduce((n, s) => n + (sumOf(s, 'gradq_worker_jobs_total', { outcome: 'ok' }) || 0), 0);
+  const worker = {
+    jobs: jobs || compute.count,
+    queueLatency: meanOf(latency),
+    paramsFetch: meanOf(fetch),
+    paramsFetches: fetch.count,
+    compute: meanOf(compute),
+    push: meanOf(push),
+  };
+  const perJobFetch = fetch.count > 0 && compute.count > 0 ? fetch.sum / compute.count : 0;
+  const busiest = Math.ceil(shardsPerStep / workers) * (perJobFetch + worker.compute + worker.push);
+  const waitForLastShard = Number.isFinite(busiest) ? Math.max(0, parts.waitGradients - busiest) : undefined;
+  return { ...base, worker, ...(waitForLastShard !== undefined ? { waitForLastShard } : {}) };
+}

@@ -1,0 +1,19 @@
+import type { BenchSizes } from './results';
+
+/** What every section needs: where things are, the bench's Redis, the sizes, and the progress log. */
+export interface BenchContext {
+  readonly root: string;
+  readonly dataDir: string;
+  readonly redisUrl: string;
+  readonly sizes: BenchSizes;
+  /** Children's stderr goes here (the bench's own progress goes to the terminal). */
+  readonly logPath: string;
+  readonly paths: {
+    readonly startCli: string;
+    readonly coordinatorCli: string;
+    readonly singleProcessCli: string;
+    readonly fakeWorkersCli: string;
+    readonly torchScript: string;
+  };
+  log(line: string): void;
+}

@@ -1,0 +1,175 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+/** A port nothing listens on right now (the kernel picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** `count` consecutive free ports (pnpm start gives worker i the port base + i - 1); returns the base. */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await portIsFree(base + i);
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}
+
+export interface PrivateRedis {
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A redis-server of the bench's own on a free loopback port, without persistence: other engineers' tests share the
+ * default Redis, and their traffic (and BullMQ queue of the same name) must not mix with the measurements.
+ */
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'gradq-bench-redis-'));
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' },
+  );
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (err) => reject(new Error(`redis-server could not start (${err.message}); install Redis`)));
+    child.once('exit', (code) => reject(new Error(`redis-server exited with code ${code}`)));
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await Promise.race([client.connect().then(() => client.ping()), failed]);
+      break;
+    } catch (err) {
+      if (Date.now() > deadline || child.exitCode !== null) throw err;
+      client.disconnect();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  client.disconnect();
+  return {
+    url,
+    pid: child.pid ?? -1,
+    async stop() {
+      await stopChild(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */
+export async function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Peak resident set size (VmHWM) of a live process in bytes, or undefined when it is gone. */
+export async function peakRss(pid: number): Promise<number | undefined> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Direct children of a process (Linux /proc). */
+export async function childPids(pid: number): Promise<number[]> {
+  try {
+    const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
+    return text.split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export interface CommandResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly seconds: number;
+}
+
+/** Runs a command to completion, collecting its output (stderr also appended to `logPath` when given). */
+export function runCommand(
+  cmd: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; logPath?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, [...args], {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const log = options.logPath ? createWriteStream(options.logPath, { flags: 'a' }) : undefined;
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      log?.write(d);
+    });
+    const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
+    const done = (code: number | null) => {
+      clearTimeout(timer);
+      log?.end();
+      resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 });
+    };
+    child.once('error', (err) => {
+      stderr += err.message;
+      done(null);
+    });
+    child.once('close', (code) => done(code));
+  });
+}
+
+/** The last line of `text` that parses as a JSON object, or undefined. */
+export function lastJsonLine<T>(text: string): T | undefined {
+  const lines = text.trim().split('\n').reverse();
+  for (const line of lines) {
+    const t = line.trim();
+    if (!t.startsWith('{')) continue;
+    try {
+      return JSON.parse(t) as T;
+    } catch {}
+  }
+  return undefined;
+}
