@@ -154,7 +154,7 @@ export function spawnCli(script: string, args: readonly string[], options: Spawn
   child.stderr?.on('data', (chunk: Buffer) => {
     const text = chunk.toString();
     err += text;
-    if (process.env.GRADQ_TEST_VERBOSE) process.stderr.write(text.replace(/^/gm, `[${name}] `));
+    if (process.env.GRADQ_TEST_VERBOSE) process.stderr.write(text.replace(/^(?=.)/gm, `[${name}] `));
     for (const l of listeners) l();
   });
   let exit: CliExit | undefined;
