@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_LAYER_SIZES, MNIST_PIXELS, OUTPUT_ACTIVATIONS } from '@gradq/model';
+import { DEFAULT_LAYER_SIZES, MNIST_PIXELS, OUTPUT_ACTIVATIONS, WIRE_ENCODINGS } from '@gradq/model';
 import { z } from 'zod';
 import { OPTIMIZER_IMPLS } from './optimizer';
 import type { OptionSpec } from './options';
@@ -32,6 +32,11 @@ export const hyperparamsShape = {
   seed: int(0).default(1),
   /** Train on the first N samples only (0 = all 60,000). Default 0. */
   limit: int(0).default(0),
+  /**
+   * How gradients and parameters travel between coordinator and workers: f32 (exact), f16 or bf16 (half the bytes,
+   * rounded). It changes the numbers, so it is a hyperparameter; the baseline applies the same rounding. Default f32.
+   */
+  gradEncoding: z.enum(WIRE_ENCODINGS).default('f32'),
 };
 
 /** Rules across hyperparameters; add to any schema that spreads {@link hyperparamsShape}. */
@@ -60,8 +65,9 @@ export type Hyperparams = z.infer<typeof hyperparamsSchema>;
 
 /** The hyperparameters out of a larger config object. */
 export function pickHyperparams(config: Hyperparams): Hyperparams {
-  const { epochs, batchSize, shardsPerStep, outputActivation, layerSizes, learningRate, seed, limit } = config;
-  return { epochs, batchSize, shardsPerStep, outputActivation, layerSizes, learningRate, seed, limit };
+  const { epochs, batchSize, shardsPerStep, outputActivation, layerSizes, learningRate, seed, limit, gradEncoding } =
+    config;
+  return { epochs, batchSize, shardsPerStep, outputActivation, layerSizes, learningRate, seed, limit, gradEncoding };
 }
 
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -91,6 +97,12 @@ export const HYPERPARAM_OPTIONS: readonly OptionSpec[] = [
   { key: 'learningRate', flag: 'learning-rate', env: 'LEARNING_RATE', doc: 'Adam learning rate (default 0.001)' },
   { key: 'seed', flag: 'seed', env: 'SEED', doc: 'initial weights and shuffles (default 1)' },
   { key: 'limit', flag: 'limit', env: 'LIMIT', doc: 'train on the first N samples, 0 = all (default 0)' },
+  {
+    key: 'gradEncoding',
+    flag: 'grad-encoding',
+    env: 'GRAD_ENCODING',
+    doc: 'gradients and parameters on the wire: f32 | f16 | bf16 (default f32)',
+  },
 ];
 
 export const DATA_OPTIONS: readonly OptionSpec[] = [

@@ -51,6 +51,7 @@ describe('readOptions with the trainer options', () => {
       learningRate: 1e-3,
       seed: 1,
       limit: 0,
+      gradEncoding: 'f32',
     });
     assert.equal(config.dataDir, 'data/mnist');
     assert.equal(config.runId, undefined);

@@ -145,6 +145,7 @@ export async function runCoordinator(
       blocking,
       trainee,
       fingerprint: layout.fingerprint,
+      encoding: h.gradEncoding,
       // The coordinator's memory is newer than any checkpoint: a Redis that lost the run gets it back from here.
       reseed: async () => void (await seed()),
       checkAfterMs: config.checkAfterMs,

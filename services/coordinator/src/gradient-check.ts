@@ -1,4 +1,4 @@
-import { fromBytes } from '@gradq/model';
+import { bytesPerValue, decodeVector, type WireEncoding } from '@gradq/model';
 
 export type GradientProblem = 'length' | 'nonfinite';
 
@@ -9,12 +9,17 @@ export type GradientProblem = 'length' | 'nonfinite';
 export function checkGradient(
   bytes: Uint8Array,
   size: number,
+  encoding: WireEncoding,
   result: { loss: number; count: number },
 ): { grad?: Float32Array; problem?: GradientProblem; detail?: string } {
-  if (bytes.byteLength !== size * 4) {
-    return { problem: 'length', detail: `${bytes.byteLength} bytes, expected ${size * 4} (${size} float32 values)` };
+  const expected = size * bytesPerValue(encoding);
+  if (bytes.byteLength !== expected) {
+    return {
+      problem: 'length',
+      detail: `${bytes.byteLength} bytes, expected ${expected} (${size} ${encoding} values)`,
+    };
   }
-  const grad = fromBytes(bytes, size);
+  const grad = decodeVector(bytes, encoding, size);
   if (!Number.isFinite(result.loss)) return { grad, problem: 'nonfinite', detail: `loss is ${result.loss}` };
   for (let i = 0; i < grad.length; i++) {
     if (!Number.isFinite(grad[i] as number)) return { grad, problem: 'nonfinite', detail: `value ${i} is ${grad[i]}` };

@@ -1,4 +1,4 @@
-import type { ShardGradient } from '@gradq/model';
+import type { ShardGradient, WireEncoding } from '@gradq/model';
 import {
   GRADIENT_JOB_OPTIONS,
   type GradientJob,
@@ -43,6 +43,8 @@ export interface QueueSourceOptions {
   readonly blocking: RedisClient;
   readonly trainee: Trainee;
   readonly fingerprint: string;
+  /** How parameters and gradients travel. */
+  readonly encoding: WireEncoding;
   /** Puts the run's description and training bytes back after Redis lost them. */
   readonly reseed: () => Promise<void>;
   /** After this long without a result, the missing shards' jobs are checked and re-added if failed or gone. Default 5000. */
@@ -113,7 +115,7 @@ export class QueueGradientSource implements GradientSource {
       ev.onBytes?.('batches', orderBytes);
       this.publishedEpoch = work.epoch;
     }
-    const paramBytes = await run.publishParams(work.step, this.o.trainee.params);
+    const paramBytes = await run.publishParams(work.step, this.o.trainee.params, this.o.encoding);
     ev.onBytes?.('params', paramBytes);
     const state: StepState = {
       work,
@@ -154,7 +156,7 @@ export class QueueGradientSource implements GradientSource {
       if (bytes === null || bytes === undefined)
         throw new RunLostError(`gradient of step ${step} shard ${result.shard} vanished`);
       this.o.events?.onBytes?.('gradients', bytes.byteLength);
-      const checked = checkGradient(bytes, size, result);
+      const checked = checkGradient(bytes, size, this.o.encoding, result);
       // A non-finite gradient is sent back once (a corrupted write); computed again and still non-finite, it is
       // real divergence: accepted here, and the training loop skips the step and raises the alert.
       const retryNonfinite = checked.problem === 'nonfinite' && (state.nonfinite.get(result.shard) ?? 0) === 0;

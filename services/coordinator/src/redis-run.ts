@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { encodeVector, type WireEncoding } from '@gradq/model';
 import { DATA_TTL_SECONDS, type RedisClient, type RunKeys, type RunMeta, runKeys } from '@gradq/protocol';
 
 /**
@@ -47,9 +48,9 @@ export class RedisRun {
     return bytes.byteLength;
   }
 
-  /** Makes parameters `version` available and opens step `version` for gradients. */
-  async publishParams(version: number, params: Float32Array): Promise<number> {
-    const bytes = Buffer.from(params.buffer, params.byteOffset, params.byteLength);
+  /** Makes parameters `version` available (in the run's wire encoding) and opens step `version` for gradients. */
+  async publishParams(version: number, params: Float32Array, encoding: WireEncoding): Promise<number> {
+    const bytes = encodeVector(params, encoding);
     await this.redis.set(this.keys.params(version), bytes, 'EX', DATA_TTL_SECONDS);
     await this.redis.set(this.keys.step, String(version), 'EX', DATA_TTL_SECONDS * 7);
     return bytes.byteLength;

@@ -1,4 +1,4 @@
-import { MNIST_PIXELS, scalePixels, shardGradient, toBytes } from '@gradq/model';
+import { encodeVector, MNIST_PIXELS, scalePixels, shardGradient } from '@gradq/model';
 import {
   DATA_TTL_SECONDS,
   type GradientJob,
@@ -39,6 +39,8 @@ export class GradientProcessor {
     private readonly redis: RedisClient,
     private readonly workerId: string,
     private readonly events: ProcessorEvents = {},
+    /** Test-only (GRADQ_TEST_SLOW_MS): ms to wait before each submit, to play a straggler. Always 0 in production. */
+    private readonly testSlowMs = 0,
   ) {}
 
   async process(data: unknown, jobId: string | undefined, createdAtMs?: number): Promise<GradientJobResult> {
@@ -97,6 +99,8 @@ export class GradientProcessor {
     const inputs = scalePixels(gatherSamples(pixels, MNIST_PIXELS, order, job.start, job.end));
     const { grad, loss } = shardGradient(run.bound, inputs, count);
     this.events.onCompute?.((performance.now() - t) / 1000);
+    // Awaited, not a busy wait: BullMQ keeps renewing the job's lock, so the job stays active, as a slow worker's would.
+    if (this.testSlowMs > 0) await new Promise((resolve) => setTimeout(resolve, this.testSlowMs));
 
     t = performance.now();
     const result: ShardResult = {
@@ -107,7 +111,7 @@ export class GradientProcessor {
       count,
       worker: this.workerId,
     };
-    const bytes = toBytes(grad);
+    const bytes = encodeVector(grad, run.meta.hyperparams.gradEncoding);
     const status = await submitGradient(this.redis, run.keys, job.step, job.shard, JSON.stringify(result), bytes);
     if (status === 'accepted') this.events.onPush?.(bytes.byteLength, (performance.now() - t) / 1000);
     this.events.onOutcome?.('ok');

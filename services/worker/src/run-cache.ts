@@ -1,4 +1,4 @@
-import { type BoundModel, bindModel, createAutoencoder, fromBytes, setParams } from '@gradq/model';
+import { type BoundModel, bindModel, createAutoencoder, decodeVector, setParams } from '@gradq/model';
 import { type RedisClient, type RunKeys, type RunMeta, runKeys, runMetaSchema } from '@gradq/protocol';
 
 /** A run this worker has served: its model and the bytes it has fetched. A cache, never state: all can be refetched. */
@@ -59,7 +59,10 @@ export class RunCache {
     if (this.version === version) return 0;
     const bytes = await this.redis.getBuffer(this.keys.params(version));
     if (!bytes) return undefined;
-    setParams(this.bound, fromBytes(bytes, this.bound.layout.size, `parameters v${version}`));
+    setParams(
+      this.bound,
+      decodeVector(bytes, this.meta.hyperparams.gradEncoding, this.bound.layout.size, `parameters v${version}`),
+    );
     this.version = version;
     return bytes.byteLength;
   }

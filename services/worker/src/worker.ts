@@ -16,6 +16,8 @@ export interface WorkerOptions {
   readonly lockMs: number;
   readonly log: (line: string) => void;
   readonly events?: ProcessorEvents;
+  /** Test-only: sleep this long before each submit (a straggler for the fault suite). Default 0. */
+  readonly testSlowMs?: number;
 }
 
 export interface RunningWorker {
@@ -36,7 +38,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     if (lastRedisError) log(`redis: reconnected to ${redactUrl(options.redis.url)}`);
     lastRedisError = '';
   });
-  const processor = new GradientProcessor(connection, options.workerId, options.events);
+  const processor = new GradientProcessor(connection, options.workerId, options.events, options.testSlowMs ?? 0);
   const worker = new Worker<unknown, GradientJobResult>(
     GRADIENT_QUEUE,
     (job) => processor.process(job.data, job.id, job.timestamp),

@@ -82,7 +82,7 @@ before(async () => {
     0,
     Uint32Array.from({ length: SAMPLES }, (_, i) => i),
   );
-  await run.publishParams(0, getParams(bound));
+  await run.publishParams(0, getParams(bound), 'f32');
   bound.model.dispose();
   processor = new GradientProcessor(redis, 'test-worker');
 });

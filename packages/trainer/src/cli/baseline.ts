@@ -50,11 +50,17 @@ runMain(async (signal) => {
   );
 
   const progress = new Progress({ epochs: h.epochs });
-  const result = await train(h, { train: trainSet, test: data.test }, trainee, localGradientSource(trainee, trainSet), {
-    signal,
-    onStep: (r) => progress.step(r),
-    onEpoch: (r) => progress.epoch(r, trainee.position.testMse.at(-2)),
-  });
+  const result = await train(
+    h,
+    { train: trainSet, test: data.test },
+    trainee,
+    localGradientSource(trainee, trainSet, h.gradEncoding),
+    {
+      signal,
+      onStep: (r) => progress.step(r),
+      onEpoch: (r) => progress.epoch(r, trainee.position.testMse.at(-2)),
+    },
+  );
 
   const summary: RunSummary = {
     run_id: runId,

@@ -1,7 +1,7 @@
 import { selectBackend } from '@gradq/backend';
 import { redactUrl } from '@gradq/protocol';
 import { startMetricsServer } from '@gradq/telemetry';
-import { readOptions, runMain, usage } from '@gradq/trainer';
+import { ConfigError, readOptions, runMain, usage } from '@gradq/trainer';
 import { WORKER_OPTIONS, workerConfigSchema } from '../config';
 import { workerTelemetry } from '../telemetry';
 import { startWorker } from '../worker';
@@ -16,15 +16,40 @@ runMain(async (signal) => {
   }
   const log = (line: string) => process.stderr.write(`worker ${config.workerId}: ${line}\n`);
   const backend = await selectBackend({ log });
+  const testSlowMs = testSlowMsFrom(process.env);
+  if (testSlowMs > 0) log(`GRADQ_TEST_SLOW_MS: sleeping ${testSlowMs} ms before each submit (fault tests only)`);
+  const telemetry = workerTelemetry();
+  const metrics = await startMetricsServer(telemetry.registry, {
+    port: config.metricsPort,
+    host: config.metricsHost,
+    onError: (err: Error) => log(`metrics: ${err.message}`),
+  });
   const worker = startWorker({
     redis: { url: config.redisUrl, cluster: config.redisCluster },
     workerId: config.workerId,
     lockMs: config.lockMs,
     log,
+    events: telemetry.events,
+    testSlowMs,
   });
-  log(`taking gradient jobs from ${redactUrl(config.redisUrl)} on ${backend.name}`);
+  log(`taking gradient jobs from ${redactUrl(config.redisUrl)} on ${backend.name}; metrics on port ${metrics.port}`);
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-  await worker.close();
+  // Each step runs even if an earlier one failed: the worker (finishing its job), then the metrics server.
+  await Promise.allSettled([worker.close()]);
+  await Promise.allSettled([metrics.close()]);
   log('stopped');
   process.exit(0);
 });
+
+/**
+ * GRADQ_TEST_SLOW_MS turns this worker into a straggler for the fault suite (packages/faults): an undocumented-in-help,
+ * test-only knob, deliberately not an option, so that no deployment sets it by accident through a flag.
+ */
+function testSlowMsFrom(env: NodeJS.ProcessEnv): number {
+  const raw = env.GRADQ_TEST_SLOW_MS;
+  if (raw === undefined || raw === '') return 0;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 0)
+    throw new ConfigError(`GRADQ_TEST_SLOW_MS: must be a whole number of ms, got '${raw}'`);
+  return ms;
+}
