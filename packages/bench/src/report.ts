@@ -58,7 +58,7 @@ export function targets(r: BenchResults): TargetRow[] {
     const ratio = c.ingestMBps / c.redis.roundTripMBps;
     rows.push({
       target: 'Coordinator gradient ingest >= 60% of raw Redis bandwidth (same run)',
-      measured: `${f0(c.ingestMBps)} MB/s = ${f0(ratio * 100)}% of ${f0(c.redis.roundTripMBps)} MB/s (SET+GET)`,
+      measured: `${f0(c.ingestMBps)} MB/s = ${f1(ratio * 100)}% of ${f0(c.redis.roundTripMBps)} MB/s (SET+GET)`,
       met: ratio >= 0.6,
       limit:
         ratio >= 0.6
