@@ -43,4 +43,4 @@ export { gatherSamples, type ShardSpan, shardSpans, stepsPerEpoch } from './plan
 export { prepareTrainee } from './prepare';
 export { Progress, type ProgressOptions } from './progress';
 export { epochRng, Rng, shuffledOrder } from './rng';
-export { paramsSha256, type RunSummary, writeSummary } from './summary';
+export { paramsSha256, type RunSummary, summarize, writeSummary } from './summary';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Trainee, TrainResult } from './loop';
 
 /** What every training command prints and writes at the end; shared by the baseline and the distributed trainer. */
 export interface RunSummary {
@@ -14,6 +15,27 @@ export interface RunSummary {
   train_samples_per_s: number;
   /** sha256 of the final flat float32 parameter bytes. */
   params_sha256: string;
+}
+
+/** The shared summary of a finished run. */
+export function summarize(
+  runId: string,
+  backend: string,
+  epochs: number,
+  trainee: Trainee,
+  result: TrainResult,
+): RunSummary {
+  const { position } = trainee;
+  return {
+    run_id: runId,
+    backend,
+    epochs,
+    steps: position.step,
+    samples: position.samples,
+    test_mse_by_epoch: position.testMse,
+    train_samples_per_s: result.samplesTrained / Math.max(result.trainSeconds, 1e-9),
+    params_sha256: paramsSha256(trainee.params),
+  };
 }
 
 export function paramsSha256(params: Float32Array): string {

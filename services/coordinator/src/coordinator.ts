@@ -14,11 +14,11 @@ import {
   type EpochReport,
   type Hyperparams,
   newRunId,
-  paramsSha256,
   pickHyperparams,
   prepareTrainee,
   type RunSummary,
   type StepReport,
+  summarize,
   train,
   trainingSet,
   writeSummary,
@@ -185,14 +185,7 @@ export async function runCoordinator(
       plannedShards(trainSet.count, h.batchSize, h.shardsPerStep) * h.epochs -
       (resumed ? resumedShards(resumed, trainSet.count, h) : 0);
     const summary: CoordinatorSummary = {
-      run_id: runId,
-      backend: backend.name,
-      epochs: h.epochs,
-      steps: trainee.position.step,
-      samples: trainee.position.samples,
-      test_mse_by_epoch: trainee.position.testMse,
-      train_samples_per_s: result.samplesTrained / Math.max(result.trainSeconds, 1e-9),
-      params_sha256: paramsSha256(trainee.params),
+      ...summarize(runId, backend.name, h.epochs, trainee, result),
       distributed: {
         shards_planned: planned,
         shards_applied: source.counters.shardsApplied,

@@ -18,7 +18,7 @@ import { runMain } from '../main';
 import { type OptionSpec, readOptions, usage } from '../options';
 import { prepareTrainee } from '../prepare';
 import { Progress } from '../progress';
-import { paramsSha256, type RunSummary, writeSummary } from '../summary';
+import { summarize, writeSummary } from '../summary';
 
 const OPTIONS: readonly OptionSpec[] = [
   ...HYPERPARAM_OPTIONS,
@@ -62,16 +62,7 @@ runMain(async (signal) => {
     },
   );
 
-  const summary: RunSummary = {
-    run_id: runId,
-    backend: backend.name,
-    epochs: h.epochs,
-    steps: trainee.position.step,
-    samples: trainee.position.samples,
-    test_mse_by_epoch: trainee.position.testMse,
-    train_samples_per_s: result.samplesTrained / Math.max(result.trainSeconds, 1e-9),
-    params_sha256: paramsSha256(trainee.params),
-  };
+  const summary = summarize(runId, backend.name, h.epochs, trainee, result);
   if (config.summaryPath) await writeSummary(config.summaryPath, summary);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 });
