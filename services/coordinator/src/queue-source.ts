@@ -109,6 +109,10 @@ export class QueueGradientSource implements GradientSource {
     const { run } = this.o;
     const ev = this.o.events ?? {};
     const started = performance.now();
+    // A Redis that restarted empty between two steps loses no result of ours, so nothing else would notice: workers
+    // holding the run in their caches keep going, while a new worker (or one restarted) would find no run to serve.
+    if (!(await run.present()))
+      throw new RunLostError(`run ${run.runId} is not in Redis at the start of step ${work.step}`);
     // Never `hook?.(await work())`: optional calls skip evaluating their arguments when the hook is absent.
     if (work.epoch !== this.publishedEpoch) {
       const orderBytes = await run.publishOrder(work.epoch, work.order);
