@@ -1,0 +1,181 @@
+// Checkpoints, end to end: a coordinator SIGKILLed mid-run and restarted with --resume must finish on exactly the
+// bits of a run that was never interrupted, on a local directory and on S3; and a checkpoint whose weights were
+// altered after upload must be skipped (with a warning naming it) in favour of the previous valid one.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  CHECKPOINT_FILES,
+  checkpointFileKey,
+  LocalStore,
+  listCheckpoints,
+  type ObjectStore,
+  readLatestStep,
+  S3Store,
+} from '@gradq/checkpoint';
+import { createRedis, type RedisClient, runKeys } from '@gradq/protocol';
+import {
+  CLI,
+  CliProcesses,
+  cliEnv,
+  type RedisInstance,
+  type S3rverInstance,
+  startRedisServer,
+  startS3rver,
+  uniqueRunId,
+  waitUntil,
+} from '@gradq/testing';
+import type { RunSummary } from '@gradq/trainer';
+import type { CoordinatorSummary } from '../src/coordinator';
+
+const procs = new CliProcesses();
+let server: RedisInstance;
+let redis: RedisClient;
+let s3: S3rverInstance;
+let dir: string;
+/** The undisturbed run's summary, computed once for every test here (same hyperparameters, same backend). */
+let reference: Promise<RunSummary>;
+
+// 2048 samples, batch 128: 16 steps per epoch, 32 in all; a checkpoint every 3 steps and at each epoch end.
+const HYPER = ['--limit', '2048', '--epochs', '2', '--seed', '9'];
+const TOTAL_STEPS = 32;
+
+before(async () => {
+  [server, s3] = await Promise.all([startRedisServer(), startS3rver({ bucket: 'gradq-resume' })]);
+  redis = createRedis({ url: server.url, cluster: false });
+  dir = await mkdtemp(join(tmpdir(), 'gradq-resume-'));
+  reference = procs
+    .spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('resume-ref')], { name: 'baseline' })
+    .summary<RunSummary>(300_000);
+  // Workers outlive the coordinators: they serve the killed one and then the resumed one, untouched.
+  for (const id of ['w1', 'w2']) {
+    procs.spawn(CLI.worker, ['--redis-url', server.url, '--lock-ms', '5000', '--worker-id', id], { name: id });
+  }
+});
+
+after(async () => {
+  await procs.stopAll();
+  await redis?.quit().catch(() => undefined);
+  await Promise.allSettled([server?.stop(), s3?.stop()]);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+interface StoreUnderTest {
+  readonly store: ObjectStore;
+  /** What makes the coordinator use that store. */
+  readonly env: Record<string, string>;
+}
+
+async function localStore(name: string): Promise<StoreUnderTest> {
+  const path = await mkdtemp(join(dir, `${name}-`));
+  return { store: new LocalStore(path), env: { CHECKPOINT_DIR: path } };
+}
+
+function s3Store(): StoreUnderTest {
+  const store = new S3Store({
+    bucket: s3.bucket,
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: s3.credentials,
+  });
+  return { store, env: s3.env };
+}
+
+function coordinator(name: string, target: StoreUnderTest, runArgs: string[]) {
+  return procs.spawn(
+    CLI.coordinator,
+    [...HYPER, ...runArgs, '--redis-url', server.url, '--checkpoint-every', '3', '--metrics-port', '0'],
+    { env: cliEnv(target.env), name },
+  );
+}
+
+/**
+ * Starts a run and SIGKILLs its coordinator once `latest` names a checkpoint at or past `minStep`; returns the run id
+ * and the step Redis had open at the kill.
+ */
+async function runAndKill(target: StoreUnderTest, name: string, minStep: number) {
+  const runId = uniqueRunId(name);
+  const first = coordinator(`${name}-1`, target, ['--run-id', runId]);
+  const killedAtStep = await waitUntil(
+    `a checkpoint at step >= ${minStep}`,
+    async () => {
+      if (!first.running()) throw new Error(`coordinator exited before the kill:\n${first.tail()}`);
+      const latest = await readLatestStep(target.store, runId);
+      if (latest === undefined || latest < minStep) return undefined;
+      first.kill('SIGKILL');
+      return Number((await redis.get(runKeys(runId).step)) ?? -1);
+    },
+    120_000,
+    20,
+  );
+  const exit = await first.exited;
+  assert.equal(exit.signal, 'SIGKILL', `the coordinator was not killed but exited with ${exit.code}`);
+  assert.ok(killedAtStep < TOTAL_STEPS, `the run was over (step ${killedAtStep}) when the coordinator was killed`);
+  return { runId, killedAtStep };
+}
+
+function assertCompletesLikeReference(s: CoordinatorSummary, ref: RunSummary): void {
+  assert.equal(s.steps, TOTAL_STEPS);
+  assert.equal(s.distributed.shards_applied, s.distributed.shards_planned, JSON.stringify(s.distributed));
+  assert.equal(
+    s.params_sha256,
+    ref.params_sha256,
+    'the resumed run ended on other parameters than the undisturbed one',
+  );
+  assert.deepEqual(s.test_mse_by_epoch, ref.test_mse_by_epoch);
+}
+
+describe('coordinator killed and resumed', () => {
+  for (const kind of ['local', 's3'] as const) {
+    test(`SIGKILL mid-run, --resume: bit-identical to the uninterrupted run (${kind} store)`, async () => {
+      const target = kind === 'local' ? await localStore('kill') : s3Store();
+      try {
+        const { runId } = await runAndKill(target, `resume-${kind}`, 3);
+        const resumed = coordinator(`${kind}-resumed`, target, ['--resume', runId]);
+        const [s, ref] = await Promise.all([resumed.summary<CoordinatorSummary>(300_000), reference]);
+        const from = s.distributed.resumed_from_step;
+        assert.ok(from !== null && from > 0, `resumed_from_step ${from}`);
+        assert.ok(from < TOTAL_STEPS);
+        assert.equal(s.run_id, runId);
+        assertCompletesLikeReference(s, ref);
+      } finally {
+        if (kind === 's3') await target.store.close();
+      }
+    });
+  }
+
+  test('a checkpoint whose weights were altered after upload is skipped with a warning; resume uses the one before', async () => {
+    const target = s3Store();
+    try {
+      // At least two checkpoints, so that there is a previous one to fall back to.
+      const { runId } = await runAndKill(target, 'tamper', 6);
+      const latest = await readLatestStep(target.store, runId);
+      assert.ok(latest !== undefined);
+      const complete = (await listCheckpoints(target.store, runId)).filter((c) => c.complete).map((c) => c.step);
+      const previous = Math.max(...complete.filter((step) => step < latest));
+      assert.ok(Number.isFinite(previous) && previous > 0, `no valid checkpoint before ${latest}: ${complete}`);
+
+      // One flipped bit in the middle of the weights, size unchanged: only the sha256 can tell.
+      const key = checkpointFileKey(runId, latest, CHECKPOINT_FILES.weights);
+      const weights = new Uint8Array(await target.store.get(key));
+      const at = Math.floor(weights.length / 2);
+      weights[at] = (weights[at] ?? 0) ^ 0x01;
+      await target.store.put(key, weights);
+
+      const resumed = coordinator('tamper-resumed', target, ['--resume', runId]);
+      const [s, ref] = await Promise.all([resumed.summary<CoordinatorSummary>(300_000), reference]);
+      const warning = resumed
+        .stderr()
+        .split('\n')
+        .find((line) => line.includes(`step ${latest}`) && line.includes(CHECKPOINT_FILES.weights));
+      assert.ok(warning, `no warning naming step ${latest} and ${CHECKPOINT_FILES.weights}:\n${resumed.tail()}`);
+      assert.equal(s.distributed.resumed_from_step, previous);
+      assertCompletesLikeReference(s, ref);
+    } finally {
+      await target.store.close();
+    }
+  });
+});
