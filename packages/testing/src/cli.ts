@@ -70,9 +70,14 @@ const GRADQ_ENV = [
   'CHECK_AFTER_MS',
   'CHECKPOINT_EVERY',
   'KEEP_RUN',
+  'GRAD_ENCODING',
+  'OPTIMIZER',
+  'SHARD_DEADLINE_MS',
   'TFJS_BACKEND',
   // node --test marks its children with this; a grandchild that inherits it may act as a test file.
   'NODE_TEST_CONTEXT',
+  // Test-only fault knob of the worker: a leftover one would make every worker a straggler.
+  'GRADQ_TEST_SLOW_MS',
 ];
 const GRADQ_ENV_PREFIXES = ['S3_', 'AWS_', 'CHECKPOINT_'];
 

@@ -14,6 +14,7 @@ export {
   uniqueRunId,
   waitUntil,
 } from './cli';
+export { type MetricSample, metricValue, parseMetricsText, scrapeMetrics } from './metrics-text';
 export {
   findPrometheus,
   type PrometheusInstance,
