@@ -61,7 +61,6 @@ describe('distributed core', () => {
     // 60000 samples in batches of 128 split into 4 shards: 468 full steps of 4 and one of 96 samples in 4.
     assert.equal(s.distributed.shards_planned, 469 * 4);
     assert.equal(s.distributed.workers_seen, 2);
-    assert.equal(s.distributed.duplicates_dropped, 0);
     assert.deepEqual(s.distributed.rejected, {});
     assert.match(s.params_sha256, /^[0-9a-f]{64}$/);
   });
