@@ -1,5 +1,6 @@
 export {
   BACKENDS,
+  BackendConfigError,
   BackendError,
   type BackendName,
   type BackendRequest,

@@ -9,6 +9,11 @@ export class BackendError extends Error {
   override readonly name = 'BackendError';
 }
 
+/** TFJS_BACKEND names no backend: a usage error (the CLIs exit 2), unlike a backend that fails to load. */
+export class BackendConfigError extends Error {
+  override readonly name = 'BackendConfigError';
+}
+
 export interface SelectedBackend {
   readonly name: BackendName;
   /** Why faster backends were passed over, e.g. "tensorflow: Cannot find module '@tensorflow/tfjs-node'". */
@@ -74,7 +79,7 @@ async function choose({
   log = (l) => process.stderr.write(`${l}\n`),
 }: SelectBackendOptions): Promise<SelectedBackend> {
   if (request !== 'auto' && !(BACKENDS as readonly string[]).includes(request)) {
-    throw new BackendError(`TFJS_BACKEND must be one of auto, ${BACKENDS.join(', ')}; got '${request}'`);
+    throw new BackendConfigError(`TFJS_BACKEND must be one of auto, ${BACKENDS.join(', ')}; got '${request}'`);
   }
   const candidates: BackendName[] =
     request === 'auto' ? ['tensorflow', 'cpu-native', 'wasm', 'cpu'] : [request as BackendName];

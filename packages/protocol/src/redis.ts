@@ -31,8 +31,22 @@ function nodeOptions(url: string): { host: string; port: number; options: RedisO
   if (parsed.password) options.password = decodeURIComponent(parsed.password);
   if (parsed.protocol === 'rediss:') options.tls = { servername: parsed.hostname };
   const db = parsed.pathname.replace(/^\//, '');
+  if (db && !/^\d+$/.test(db)) throw new RangeError(`REDIS_URL: the database must be a number, got '/${db}'`);
   if (db) options.db = Number(db);
   return { host: parsed.hostname, port: Number(parsed.port || 6379), options };
+}
+
+/**
+ * Why `url` cannot be a REDIS_URL (one URL, or comma-separated Redis Cluster seeds), or undefined when it can; for
+ * config schemas, so that a bad URL is a usage error naming its flag before anything starts.
+ */
+export function redisUrlProblem(url: string): string | undefined {
+  try {
+    for (const node of url.split(',')) nodeOptions(node.trim());
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^REDIS_URL: /, '');
+  }
 }
 
 /**

@@ -21,7 +21,8 @@ export function runMain(main: (signal: AbortSignal) => Promise<void>): void {
         process.exit(130);
       }
       const e = err as Error;
-      const isConfig = e instanceof ConfigError || e?.name === 'ConfigError';
+      // Any package's configuration error (CheckpointConfigError, BackendConfigError...) is a usage error: exit 2.
+      const isConfig = e instanceof ConfigError || (typeof e?.name === 'string' && e.name.endsWith('ConfigError'));
       process.stderr.write(
         `gradq: ${isConfig ? 'invalid configuration:\n  ' : ''}${isConfig ? e.message.replace(/\n/g, '\n  ') : (e?.message ?? String(err))}\n`,
       );

@@ -47,22 +47,35 @@ export function readOptions<S extends z.ZodType>(
     throw new ConfigError(`${(err as Error).message}. Run with --help for the list of options.`);
   }
   const raw: Record<string, unknown> = {};
+  const envProblems: string[] = [];
   for (const spec of specs) {
     const fromFlag = values[spec.flag];
     const fromEnv = spec.env ? env[spec.env] : undefined;
     if (fromFlag !== undefined) raw[spec.key] = fromFlag;
     else if (fromEnv !== undefined && fromEnv !== '') {
-      raw[spec.key] = spec.type === 'boolean' ? ['1', 'true', 'yes'].includes(fromEnv.toLowerCase()) : fromEnv;
+      if (spec.type !== 'boolean') raw[spec.key] = fromEnv;
+      else if (BOOLEAN_WORDS.has(fromEnv.toLowerCase())) raw[spec.key] = TRUE_WORDS.includes(fromEnv.toLowerCase());
+      // Anything but a yes or a no is a mistake to report, not a silent "off".
+      else envProblems.push(`${describe(spec)}: must be one of ${[...BOOLEAN_WORDS].join(', ')}, got '${fromEnv}'`);
     }
   }
   const parsed = schema.safeParse(raw);
-  if (parsed.success) return parsed.data;
+  if (parsed.success && envProblems.length === 0) return parsed.data;
+  if (parsed.success) throw new ConfigError(envProblems.join('\n'));
   const problems = parsed.error.issues.map((issue) => {
     const spec = specs.find((s) => s.key === issue.path[0]);
-    const given = spec && raw[spec.key] !== undefined ? `, got '${String(raw[spec.key])}'` : '';
+    const given = spec && raw[spec.key] !== undefined ? `, got '${redactUserinfo(String(raw[spec.key]))}'` : '';
     return `${spec ? describe(spec) : issue.path.join('.') || 'config'}: ${issue.message}${given}`;
   });
-  throw new ConfigError(problems.join('\n'));
+  throw new ConfigError([...envProblems, ...problems].join('\n'));
+}
+
+const TRUE_WORDS = ['1', 'true', 'yes'];
+const BOOLEAN_WORDS = new Set([...TRUE_WORDS, '0', 'false', 'no']);
+
+/** Echoed values may be URLs with credentials (REDIS_URL): the password never reaches the terminal or a log. */
+function redactUserinfo(value: string): string {
+  return value.replace(/\/\/([^:@/]*):([^@/]*)@/g, (_m, user) => `//${user}:***@`);
 }
 
 /** `--help` text: one line per option with its variable. */

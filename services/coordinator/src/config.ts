@@ -1,3 +1,4 @@
+import { redisUrlProblem } from '@gradq/protocol';
 import {
   checkHyperparams,
   DATA_OPTIONS,
@@ -10,6 +11,18 @@ import {
   runIdSchema,
 } from '@gradq/trainer';
 import { z } from 'zod';
+
+/** Checked when the options are read, so that a bad URL is a usage error naming its flag, before anything starts. */
+const redisUrlSchema = z
+  .string()
+  .min(1)
+  .superRefine((url, ctx) => {
+    const problem = redisUrlProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** Host names, IPv4 and IPv6 addresses; anything else could only fail later, at listen time, naming no option. */
+const HOST_PATTERN = /^[A-Za-z0-9_.:%-]+$/;
 
 export const REDIS_OPTIONS: readonly OptionSpec[] = [
   {
@@ -70,7 +83,7 @@ export const COORDINATOR_OPTIONS: readonly OptionSpec[] = [
 
 export const redisShape = {
   /** Default redis://127.0.0.1:6379. */
-  redisUrl: z.string().min(1).optional(),
+  redisUrl: redisUrlSchema.optional(),
   /** Default false. */
   redisCluster: z.boolean().default(false),
 };
@@ -87,7 +100,7 @@ export const coordinatorShape = {
   /** Default 9400; 0 = any free port. */
   metricsPort: z.coerce.number().int().min(0).max(65535, 'must be a port number').default(9400),
   /** Default 0.0.0.0. */
-  metricsHost: z.string().min(1).default('0.0.0.0'),
+  metricsHost: z.string().regex(HOST_PATTERN, 'must be a host name or IP address').default('0.0.0.0'),
   /** A straggler's shard is handed to another worker after this long; the first result wins. Default 30000 ms. */
   shardDeadlineMs: z.coerce.number().int().min(100, 'must be at least 100').default(30_000),
   /** Default 5000 ms. */

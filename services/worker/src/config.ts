@@ -1,6 +1,19 @@
 import { hostname } from 'node:os';
+import { redisUrlProblem } from '@gradq/protocol';
 import type { OptionSpec } from '@gradq/trainer';
 import { z } from 'zod';
+
+/** Checked when the options are read, so that a bad URL is a usage error naming its flag, before anything starts. */
+const redisUrlSchema = z
+  .string()
+  .min(1)
+  .superRefine((url, ctx) => {
+    const problem = redisUrlProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** Host names, IPv4 and IPv6 addresses; anything else could only fail later, at listen time, naming no option. */
+const HOST_PATTERN = /^[A-Za-z0-9_.:%-]+$/;
 
 export const WORKER_OPTIONS: readonly OptionSpec[] = [
   {
@@ -35,7 +48,7 @@ export const WORKER_OPTIONS: readonly OptionSpec[] = [
 
 export const workerConfigSchema = z.object({
   /** Default redis://127.0.0.1:6379. */
-  redisUrl: z.string().min(1).default('redis://127.0.0.1:6379'),
+  redisUrl: redisUrlSchema.default('redis://127.0.0.1:6379'),
   /** Default false. */
   redisCluster: z.boolean().default(false),
   /** Default `<hostname>-<pid>`. */
@@ -49,7 +62,7 @@ export const workerConfigSchema = z.object({
   /** Default 9401; 0 = any free port. */
   metricsPort: z.coerce.number().int().min(0).max(65535, 'must be a port number').default(9401),
   /** Default 0.0.0.0. */
-  metricsHost: z.string().min(1).default('0.0.0.0'),
+  metricsHost: z.string().regex(HOST_PATTERN, 'must be a host name or IP address').default('0.0.0.0'),
   help: z.boolean().optional(),
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
