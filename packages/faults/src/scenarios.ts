@@ -1,0 +1,296 @@
+import { loadLatestValid, readLatestStep } from '@gradq/checkpoint';
+import { paramsSha256 } from '@gradq/trainer';
+import { Rig, type Summary, sleep, totalSteps, type Workload } from './rig';
+
+/** How hard each scenario pushes: `full` is the published suite, `quick` one fault of each kind for `pnpm test`. */
+export type Intensity = 'full' | 'quick';
+
+export interface ScenarioContext {
+  readonly workload: Workload;
+  readonly intensity: Intensity;
+  /** The undisturbed run every scenario must reproduce; undefined while the reference itself runs. */
+  readonly reference?: Summary;
+  /** Deterministic "random" moments, so that a failure can be replayed with the same --seed. */
+  readonly random: () => number;
+  readonly log: (line: string) => void;
+}
+
+export interface ScenarioResult {
+  readonly name: string;
+  /** What was done to the run, e.g. "6 worker SIGKILLs". */
+  readonly faults: string;
+  readonly ok: boolean;
+  /** Why it failed, or the mechanism's evidence when it passed. */
+  readonly notes: string[];
+  readonly problems: string[];
+  readonly seconds: number;
+  readonly summary?: Summary;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly needsS3?: boolean;
+  run(rig: Rig, ctx: ScenarioContext): Promise<{ summary: Summary; faults: string; notes: string[] }>;
+}
+
+/**
+ * The run completed with exactly the undisturbed run's steps, samples and bits, and every planned (step, shard)
+ * was applied exactly once. Returns the violations.
+ */
+export function compareWithReference(summary: Summary, reference: Summary | undefined): string[] {
+  const problems: string[] = [];
+  const d = summary.distributed;
+  if (d.shards_applied !== d.shards_planned)
+    problems.push(`shards applied ${d.shards_applied} != planned ${d.shards_planned}`);
+  if (d.skipped_nonfinite !== 0) problems.push(`${d.skipped_nonfinite} step(s) skipped as non-finite`);
+  if (!reference) return problems;
+  if (summary.steps !== reference.steps) problems.push(`steps ${summary.steps} != undisturbed ${reference.steps}`);
+  if (summary.samples !== reference.samples)
+    problems.push(`samples ${summary.samples} != undisturbed ${reference.samples}`);
+  if (summary.params_sha256 !== reference.params_sha256)
+    problems.push(
+      `params_sha256 ${summary.params_sha256.slice(0, 12)} != undisturbed ${reference.params_sha256.slice(0, 12)}`,
+    );
+  return problems;
+}
+
+const count = (text: string, pattern: RegExp) => (text.match(new RegExp(pattern, 'g')) ?? []).length;
+
+export const undisturbed: Scenario = {
+  name: 'undisturbed',
+  description: 'the reference: coordinator and 2 workers, no fault',
+  async run(rig) {
+    const coordinator = rig.coordinator();
+    rig.worker();
+    rig.worker();
+    const summary = await coordinator.summary<Summary>(300_000);
+    return { summary, faults: 'none', notes: [] };
+  },
+};
+
+/** Workers die at random moments (mid-job or idle) and come back as new processes. */
+export const workerKills: Scenario = {
+  name: 'worker SIGKILL',
+  description: 'workers SIGKILLed at random moments, each replaced by a fresh worker',
+  async run(rig, { workload, intensity, random, log }) {
+    const target = intensity === 'full' ? 6 : 1;
+    const coordinator = rig.coordinator();
+    const workers = [rig.worker(), rig.worker(), rig.worker()];
+    const last = totalSteps(workload);
+    // Kill moments spread over the whole run: a random step in [1, last - 3], then a random delay into that step,
+    // so that some kills land mid-job and some between jobs.
+    const moments = Array.from({ length: target }, () => 1 + Math.floor(random() * (last - 4))).sort((a, b) => a - b);
+    let kills = 0;
+    for (const moment of moments) {
+      await rig.waitForStep(moment, coordinator);
+      await sleep(random() * 800);
+      const step = await rig.step();
+      const i = Math.floor(random() * workers.length);
+      const victim = workers[i];
+      if (!victim || !coordinator.running()) break;
+      victim.kill('SIGKILL');
+      await victim.exited;
+      kills += 1;
+      log(`  killed ${victim.name} at step ${step} (kill ${kills}/${target}); starting a replacement`);
+      workers[i] = rig.worker();
+    }
+    const summary = await coordinator.summary<Summary>(300_000);
+    if (kills < target) throw new Error(`only ${kills} of ${target} kills happened before the run ended`);
+    return {
+      summary,
+      faults: `${kills} worker SIGKILLs (3 workers, replaced)`,
+      notes: [
+        `reissued ${summary.distributed.reissued}`,
+        `duplicates dropped ${summary.distributed.duplicates_dropped}`,
+      ],
+    };
+  },
+};
+
+/** The coordinator dies; a new one resumes from the latest S3 checkpoint while the same workers keep serving. */
+export const coordinatorKill: Scenario = {
+  name: 'coordinator SIGKILL + --resume',
+  description: 'the coordinator SIGKILLed after a checkpoint and restarted with --resume (checkpoints in s3rver)',
+  needsS3: true,
+  async run(rig, { workload, intensity, log }) {
+    const target = intensity === 'full' ? 2 : 1;
+    const store = rig.s3Store();
+    rig.worker();
+    rig.worker();
+    let coordinator = rig.coordinator();
+    let kills = 0;
+    const resumedFrom: number[] = [];
+    try {
+      for (let k = 0; k < target; k++) {
+        // Kill a few steps past a checkpoint newer than the last resume point, so that work is lost and redone.
+        const after = (resumedFrom.at(-1) ?? 0) + workload.checkpointEvery;
+        let latest: number | undefined;
+        for (;;) {
+          latest = await readLatestStep(store, rig.runId).catch(() => undefined);
+          if (latest !== undefined && latest >= after) break;
+          if (!coordinator.running()) throw new Error(`coordinator exited early:\n${coordinator.tail()}`);
+          await sleep(100);
+        }
+        const at = await rig.waitForStep(latest + 2, coordinator);
+        if (at >= totalSteps(workload) - 1) break;
+        coordinator.kill('SIGKILL');
+        await coordinator.exited;
+        kills += 1;
+        log(`  killed the coordinator at step ${at} (latest checkpoint: step ${latest}); resuming`);
+        coordinator = rig.coordinator([], { resume: true });
+        resumedFrom.push(latest);
+      }
+      const summary = await coordinator.summary<Summary>(300_000);
+      if (kills < target) throw new Error(`only ${kills} of ${target} coordinator kills happened`);
+      if (summary.distributed.resumed_from_step === null) throw new Error('the last coordinator did not resume');
+      return {
+        summary,
+        faults: `${kills} coordinator SIGKILL${kills > 1 ? 's' : ''}, resumed from step${kills > 1 ? 's' : ''} ${resumedFrom.join(', ')}`,
+        notes: [`last resume from step ${summary.distributed.resumed_from_step}`],
+      };
+    } finally {
+      await store.close();
+    }
+  },
+};
+
+/** Redis dies and an empty one takes its place: the coordinator puts the run back, workers reconnect on their own. */
+export const redisWipe: Scenario = {
+  name: 'Redis restarted empty',
+  description: 'the private redis-server killed and replaced by an empty one on the same port',
+  async run(rig, { workload, intensity, log }) {
+    const target = intensity === 'full' ? 2 : 1;
+    const coordinator = rig.coordinator();
+    rig.worker();
+    rig.worker();
+    const last = totalSteps(workload);
+    let wipes = 0;
+    for (let k = 0; k < target; k++) {
+      const at = await rig.waitForStep(Math.floor(((k + 1) * last) / (target + 2)), coordinator);
+      if (at >= last - 1) break;
+      await rig.wipeRedis(1000);
+      wipes += 1;
+      log(`  Redis restarted empty at step ${at}`);
+      // The next wipe only after the coordinator has put the run back and moved on.
+      await rig.waitForStep(at + 2, coordinator);
+    }
+    const summary = await coordinator.summary<Summary>(300_000);
+    if (wipes < target) throw new Error(`only ${wipes} of ${target} Redis restarts happened`);
+    if (summary.distributed.reseeded < wipes)
+      throw new Error(`Redis was wiped ${wipes} time(s) but the coordinator re-seeded ${summary.distributed.reseeded}`);
+    return {
+      summary,
+      faults: `${wipes} Redis restart${wipes > 1 ? 's' : ''} without data (1 s down)`,
+      notes: [`reseeded ${summary.distributed.reseeded}`, `reissued ${summary.distributed.reissued}`],
+    };
+  },
+};
+
+/** S3 goes away while checkpoints are being written; training must not wait, the checkpoint must land later. */
+export const s3Outage: Scenario = {
+  name: 'S3 down during checkpoints',
+  description: 's3rver killed for a few seconds while checkpoints are due, then restarted',
+  needsS3: true,
+  async run(rig, { workload, intensity, log }) {
+    const s3 = rig.s3;
+    if (!s3) throw new Error('no s3rver');
+    const downMs = intensity === 'full' ? 5000 : 3000;
+    const store = rig.s3Store();
+    try {
+      const coordinator = rig.coordinator();
+      rig.worker();
+      rig.worker();
+      // Down just before a checkpoint is due, so that its upload meets the outage.
+      const at = await rig.waitForStep(workload.checkpointEvery - 1, coordinator);
+      await s3.kill();
+      log(`  s3rver killed at step ${at}`);
+      await sleep(downMs);
+      const during = await rig.step();
+      await s3.restart();
+      log(`  s3rver back at step ${during}`);
+      const summary = await coordinator.summary<Summary>(300_000);
+      const failures = count(coordinator.stderr(), /upload attempt \d+ failed/);
+      if (failures === 0) throw new Error('no checkpoint upload failed: the outage missed every checkpoint');
+      const latest = await loadLatestValid(store, rig.runId);
+      if (!latest) throw new Error('no valid checkpoint in S3 after the outage');
+      if (latest.step !== summary.steps)
+        throw new Error(`latest checkpoint is step ${latest.step}, the run ended at step ${summary.steps}`);
+      const sha = paramsSha256(latest.params);
+      if (sha !== summary.params_sha256)
+        throw new Error(`final checkpoint params ${sha} != run's ${summary.params_sha256}`);
+      return {
+        summary,
+        faults: `S3 down ${downMs / 1000} s (steps ${at}-${during})`,
+        notes: [
+          `${failures} failed upload attempt(s) retried`,
+          `steps advanced ${during - at} while S3 was down`,
+          `final checkpoint step ${latest.step} verified`,
+        ],
+      };
+    } finally {
+      await store.close();
+    }
+  },
+};
+
+/** One worker takes far longer per job than the others; the deadline hands its shard to another worker. */
+export const straggler: Scenario = {
+  name: 'straggler worker',
+  description: 'one of 3 workers sleeps before each submit; --shard-deadline-ms 1500 re-issues its shards',
+  async run(rig, { intensity }) {
+    const slowMs = intensity === 'full' ? 3000 : 2500;
+    const coordinator = rig.coordinator(['--shard-deadline-ms', '1500']);
+    rig.worker();
+    rig.worker();
+    rig.worker({ GRADQ_TEST_SLOW_MS: String(slowMs) });
+    const summary = await coordinator.summary<Summary>(300_000);
+    const handed = [...coordinator.stderr().matchAll(/has run (\d+) s, past the 1500 ms deadline/g)];
+    if (handed.length === 0) throw new Error('no shard was ever past the deadline: the straggler took no job');
+    const d = summary.distributed;
+    return {
+      summary,
+      faults: `1 of 3 workers +${slowMs / 1000} s per job; ${handed.length} shard(s) handed over`,
+      notes: [
+        `reissued ${d.reissued}`,
+        `late results dropped: ${d.stale_dropped} stale, ${d.duplicates_dropped} duplicate`,
+        `longest wait before hand-over ${Math.max(...handed.map((m) => Number(m[1])))} s`,
+      ],
+    };
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [workerKills, coordinatorKill, redisWipe, s3Outage, straggler];
+
+/** Runs one scenario in a fresh rig and judges it; never throws. */
+export async function runScenario(scenario: Scenario, ctx: ScenarioContext): Promise<ScenarioResult> {
+  const started = performance.now();
+  let rig: Rig | undefined;
+  try {
+    rig = await Rig.open(scenario.name.replace(/[^a-z]+/gi, '-').toLowerCase(), ctx.workload, {
+      s3: scenario.needsS3 === true,
+    });
+    const { summary, faults, notes } = await scenario.run(rig, ctx);
+    const problems = compareWithReference(summary, ctx.reference);
+    return {
+      name: scenario.name,
+      faults,
+      ok: problems.length === 0,
+      notes,
+      problems,
+      seconds: (performance.now() - started) / 1000,
+      summary,
+    };
+  } catch (err) {
+    return {
+      name: scenario.name,
+      faults: '-',
+      ok: false,
+      notes: [],
+      problems: [(err as Error).message],
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    await rig?.close();
+  }
+}

@@ -1,0 +1,237 @@
+// Every configuration variable of every command, given an invalid value, must stop the command with exit code 2 and
+// an error naming that flag or variable. The option lists come from each command's own --help (and, for the
+// coordinator and worker, from their exported OptionSpec lists), so an option added later without an entry in
+// INVALID below fails this test instead of going unchecked.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { CheckpointConfigError, loadCheckpointConfig } from '@gradq/checkpoint';
+import { COORDINATOR_OPTIONS, coordinatorConfigSchema } from '@gradq/coordinator';
+import { CLI, cliEnv, REPO_ROOT } from '@gradq/testing';
+import { ConfigError, readOptions } from '@gradq/trainer';
+import { WORKER_OPTIONS, workerConfigSchema } from '@gradq/worker';
+
+/**
+ * An invalid value per flag: `flag` for `--flag=<value>`, `env` for the variable (an empty variable means unset,
+ * so some options have no invalid environment value). Booleans are handled apart.
+ */
+const INVALID: Record<string, { flag: string; env?: string }> = {
+  epochs: { flag: '0', env: '0' },
+  'batch-size': { flag: 'many', env: 'many' },
+  'shards-per-step': { flag: '1.5', env: '1.5' },
+  'output-activation': { flag: 'tanh', env: 'tanh' },
+  layers: { flag: '784,abc,784', env: '784,0,784' },
+  'learning-rate': { flag: '-0.1', env: 'fast' },
+  seed: { flag: '-1', env: 'x' },
+  limit: { flag: 'lots', env: '-5' },
+  'grad-encoding': { flag: 'f8', env: 'int8' },
+  optimizer: { flag: 'sgd', env: 'sgd' },
+  'data-dir': { flag: '' },
+  summary: { flag: '' },
+  'run-id': { flag: '../etc/passwd', env: 'a b;rm -rf' },
+  resume: { flag: '../x', env: '$(reboot)' },
+  'redis-url': { flag: 'http://127.0.0.1:6379', env: 'redis://127.0.0.1:notaport' },
+  'checkpoint-every': { flag: '-3', env: 'often' },
+  'metrics-port': { flag: '70000', env: 'abc' },
+  'metrics-host': { flag: 'no such host', env: 'http://x/' },
+  'shard-deadline-ms': { flag: '10', env: 'soon' },
+  'check-after-ms': { flag: '1', env: '-1' },
+  workers: { flag: '0', env: 'all' },
+  'worker-metrics-port': { flag: '-1', env: '65536' },
+  'worker-id': { flag: 'x'.repeat(101), env: 'y'.repeat(101) },
+  'lock-ms': { flag: '999', env: 'long' },
+};
+
+interface HelpOption {
+  flag: string;
+  env?: string;
+  boolean: boolean;
+}
+
+function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('close', (code) => resolve({ code, out }));
+  });
+}
+
+/** `--help` rows: `  --flag <value>  ENV  doc`, with an empty ENV column for flags without a variable. */
+async function helpOptions(script: string): Promise<HelpOption[]> {
+  const { code, out } = await run(script, ['--help'], cliEnv());
+  assert.equal(code, 0, out);
+  return out
+    .split('\n')
+    .filter((l) => /^\s+--[a-z]/.test(l))
+    .map((line) => {
+      const [flagPart = '', ...rest] = line.trim().split(/\s{2,}/);
+      const flag = flagPart.replace(/^--/, '').replace(/ <value>$/, '');
+      const env = rest.length >= 2 && /^[A-Z][A-Z0-9_]*$/.test(rest[0] ?? '') ? rest[0] : undefined;
+      return { flag, ...(env ? { env } : {}), boolean: !flagPart.includes('<value>') };
+    });
+}
+
+const COMMANDS = {
+  coordinator: CLI.coordinator,
+  worker: CLI.worker,
+  start: CLI.start,
+  baseline: CLI.baseline,
+} as const;
+
+/** Environment with only what a test passes: no REDIS_URL etc. from the developer's shell. */
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return cliEnv({ METRICS_PORT: undefined, WORKER_METRICS_PORT: undefined, ...extra });
+}
+
+for (const [name, script] of Object.entries(COMMANDS)) {
+  test(`pnpm ${name}: each invalid flag and variable is named, exit code 2`, async () => {
+    const options = await helpOptions(script);
+    assert.ok(options.length > 3, `no options parsed from ${name} --help`);
+    const valued = options.filter((o) => !o.boolean);
+    for (const o of valued)
+      assert.ok(INVALID[o.flag], `no invalid value known for ${name} --${o.flag}: add one to INVALID`);
+
+    // Every valued flag wrong at once: the error lists each (the schema reports all its problems together).
+    const flags = valued.map((o) => `--${o.flag}=${INVALID[o.flag]?.flag}`);
+    const byFlag = await run(script, flags, env());
+    assert.equal(byFlag.code, 2, byFlag.out);
+    for (const o of valued)
+      assert.match(byFlag.out, new RegExp(`--${o.flag}\\b`), `--${o.flag} not named:\n${byFlag.out}`);
+
+    // Every variable wrong at once, booleans included ("maybe" is neither yes nor no).
+    const vars: Record<string, string> = {};
+    for (const o of options) {
+      if (!o.env) continue;
+      const bad = o.boolean ? 'maybe' : INVALID[o.flag]?.env;
+      if (bad !== undefined) vars[o.env] = bad;
+    }
+    const byEnv = await run(script, [], env(vars));
+    assert.equal(byEnv.code, 2, byEnv.out);
+    for (const v of Object.keys(vars))
+      assert.match(byEnv.out, new RegExp(`\\b${v}\\b`), `${v} not named:\n${byEnv.out}`);
+
+    // A boolean flag takes no value: parseArgs stops at the first such mistake, so one run each.
+    const booleans = options.filter((x) => x.boolean);
+    const runs = await Promise.all(booleans.map((o) => run(script, [`--${o.flag}=perhaps`], env())));
+    for (const [i, r] of runs.entries()) {
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, new RegExp(`--${booleans[i]?.flag}\\b`));
+    }
+  });
+}
+
+test('the coordinator and worker --help list exactly their OptionSpec lists', async () => {
+  const [coordinator, worker] = await Promise.all([helpOptions(CLI.coordinator), helpOptions(CLI.worker)]);
+  assert.deepEqual(
+    coordinator.map((o) => `${o.flag}:${o.env ?? ''}`),
+    COORDINATOR_OPTIONS.map((o) => `${o.flag}:${o.env ?? ''}`),
+  );
+  assert.deepEqual(
+    worker.map((o) => `${o.flag}:${o.env ?? ''}`),
+    WORKER_OPTIONS.map((o) => `${o.flag}:${o.env ?? ''}`),
+  );
+});
+
+test('coordinator and worker options one at a time: each invalid value alone is a ConfigError naming it', () => {
+  const lists = [
+    { specs: COORDINATOR_OPTIONS, schema: coordinatorConfigSchema },
+    { specs: WORKER_OPTIONS, schema: workerConfigSchema },
+  ];
+  for (const { specs, schema } of lists) {
+    for (const spec of specs) {
+      const forms: Array<{ argv: string[]; env: NodeJS.ProcessEnv; named: string }> = [];
+      const bad = INVALID[spec.flag];
+      if (spec.type === 'boolean') {
+        if (spec.env) forms.push({ argv: [], env: { [spec.env]: 'maybe' }, named: spec.env });
+        forms.push({ argv: [`--${spec.flag}=maybe`], env: {}, named: `--${spec.flag}` });
+      } else {
+        assert.ok(bad, `no invalid value known for --${spec.flag}`);
+        forms.push({ argv: [`--${spec.flag}=${bad.flag}`], env: {}, named: `--${spec.flag}` });
+        if (spec.env && bad.env !== undefined) forms.push({ argv: [], env: { [spec.env]: bad.env }, named: spec.env });
+      }
+      for (const f of forms) {
+        assert.throws(
+          () => readOptions(specs, schema, f.argv, f.env),
+          (err: Error) => err instanceof ConfigError && err.message.includes(f.named),
+          `${JSON.stringify(f)} was accepted or not named`,
+        );
+      }
+    }
+  }
+});
+
+test('a password in an invalid REDIS_URL is not echoed back', async () => {
+  const secret = 'hunter2-not-echoed';
+  const r = await run(CLI.worker, [], env({ REDIS_URL: `redis://gradq:${secret}@127.0.0.1:notaport` }));
+  assert.equal(r.code, 2, r.out);
+  assert.match(r.out, /--redis-url \(REDIS_URL\)/);
+  assert.ok(!r.out.includes(secret), r.out);
+  assert.match(r.out, /gradq:\*\*\*@/);
+});
+
+const CHECKPOINT_INVALID: Record<string, string> = {
+  S3_BUCKET: 'ab',
+  S3_ENDPOINT: 'not a url',
+  S3_PREFIX: 'team/../other',
+  S3_FORCE_PATH_STYLE: 'maybe',
+  CHECKPOINT_KEEP: '0',
+  CHECKPOINT_KEEP_EPOCHS: 'sometimes',
+  CHECKPOINT_RETRY_ATTEMPTS: '0',
+  CHECKPOINT_RETRY_BASE_MS: '-1',
+  CHECKPOINT_RETRY_MAX_MS: 'forever',
+};
+
+test('checkpoint variables: each invalid value is named, in-process and through the coordinator (exit 2)', async () => {
+  for (const [name, value] of Object.entries(CHECKPOINT_INVALID)) {
+    // S3_ENDPOINT and S3_PREFIX need a bucket to be meaningful.
+    const base = name.startsWith('S3_') && name !== 'S3_BUCKET' ? { S3_BUCKET: 'gradq-test' } : {};
+    assert.throws(
+      () => loadCheckpointConfig({ ...base, [name]: value }),
+      (err: Error) => err instanceof CheckpointConfigError && err.message.includes(name),
+      name,
+    );
+  }
+  const r = await run(CLI.coordinator, ['--redis-url', 'redis://127.0.0.1:1'], env(CHECKPOINT_INVALID));
+  assert.equal(r.code, 2, r.out);
+  for (const name of Object.keys(CHECKPOINT_INVALID)) assert.match(r.out, new RegExp(`\\b${name}\\b`), r.out);
+  // A rule across variables, alone.
+  const ordered = await run(
+    CLI.coordinator,
+    ['--redis-url', 'redis://127.0.0.1:1'],
+    env({ CHECKPOINT_RETRY_BASE_MS: '5000', CHECKPOINT_RETRY_MAX_MS: '100' }),
+  );
+  assert.equal(ordered.code, 2, ordered.out);
+  assert.match(ordered.out, /CHECKPOINT_RETRY_MAX_MS: must not be below CHECKPOINT_RETRY_BASE_MS/);
+});
+
+test('TFJS_BACKEND naming no backend: exit 2 naming it, for each command that computes', async () => {
+  const results = await Promise.all(
+    [CLI.coordinator, CLI.worker, CLI.baseline].map((script) => run(script, [], env({ TFJS_BACKEND: 'gpu9000' }))),
+  );
+  for (const r of results) {
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /TFJS_BACKEND must be one of .*got 'gpu9000'/);
+  }
+});
+
+test('rules across options name the option at fault', async () => {
+  const r = await run(CLI.baseline, ['--batch-size', '8', '--shards-per-step', '16'], env());
+  assert.equal(r.code, 2, r.out);
+  assert.match(r.out, /--shards-per-step \(SHARDS_PER_STEP\): must not exceed the batch size \(8\)/);
+  const layers = await run(CLI.baseline, ['--layers', '100,50,100'], env());
+  assert.equal(layers.code, 2, layers.out);
+  assert.match(layers.out, /--layers \(LAYERS\): must start and end with 784/);
+  const resume = await run(CLI.coordinator, ['--resume', 'run-a', '--run-id', 'run-b'], env());
+  assert.equal(resume.code, 2, resume.out);
+  assert.match(resume.out, /--run-id \(RUN_ID\): conflicts with --resume run-a/);
+});
