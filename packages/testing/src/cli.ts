@@ -166,6 +166,14 @@ export function spawnCli(script: string, args: readonly string[], options: Spawn
   const exited = new Promise<CliExit>((resolve) => {
     child.once('close', (code, signal) => {
       exit = { code, signal };
+      // Killed by a signal, the CLI could not stop what it spawned (`pnpm start`'s workers): reap its group.
+      if (signal) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // Nothing left in the group.
+        }
+      }
       for (const l of listeners) l();
       resolve(exit);
     });

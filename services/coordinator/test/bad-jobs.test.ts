@@ -29,6 +29,8 @@ import { type Job, Queue } from 'bullmq';
 import type { CoordinatorSummary } from '../src/coordinator';
 
 const procs = new CliProcesses();
+// A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
+const TEST_TIMEOUT_MS = 420_000;
 let server: RedisInstance;
 let redis: RedisClient;
 let queue: Queue;
@@ -66,7 +68,9 @@ async function finished(job: Job): Promise<{ state: string; attemptsMade: number
   );
 }
 
-test('a malformed job and a wrong-layout job fail without retry and never reach the optimizer', async () => {
+test('a malformed job and a wrong-layout job fail without retry and never reach the optimizer', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const runId = uniqueRunId('badjobs');
   const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('badjobs-ref')], { name: 'baseline' });
   const coordinator = procs.spawn(

@@ -18,6 +18,10 @@ import type { RunSummary } from '@gradq/trainer';
 import type { CoordinatorSummary } from '../src/coordinator';
 
 const procs = new CliProcesses();
+// A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
+const TEST_TIMEOUT_MS = 420_000;
+// The full 60k-sample epoch: about 1-2 minutes on wasm, several on a loaded machine.
+const TIMEOUT_FULL_MS = 900_000;
 let redis: RedisInstance;
 let dir: string;
 
@@ -49,7 +53,9 @@ function assertExactlyOnce(s: CoordinatorSummary): void {
 }
 
 describe('distributed core', () => {
-  test('pnpm start --epochs 1 --workers 2 on the full MNIST: test MSE falls, every shard applied once, both workers used', async () => {
+  test('pnpm start --epochs 1 --workers 2 on the full MNIST: test MSE falls, every shard applied once, both workers used', {
+    timeout: TIMEOUT_FULL_MS,
+  }, async () => {
     const run = startRun('full', ['--epochs', '1', '--workers', '2']);
     const s = await run.summary<CoordinatorSummary>(600_000);
     assert.equal(s.epochs, 1);
@@ -65,7 +71,9 @@ describe('distributed core', () => {
     assert.match(s.params_sha256, /^[0-9a-f]{64}$/);
   });
 
-  test('params_sha256 is identical with 1 worker, 2 workers and pnpm baseline (same seed, backend, shards per step)', async () => {
+  test('params_sha256 is identical with 1 worker, 2 workers and pnpm baseline (same seed, backend, shards per step)', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     // Both distributed runs share the private Redis and so the one gradient queue: each run's workers also take the
     // other run's jobs (any worker serves any run), which must not change a bit either.
     const common = ['--limit', '2048', '--epochs', '2', '--seed', '7', '--shards-per-step', '4'];

@@ -25,6 +25,8 @@ import {
 import type { CoordinatorSummary } from '../src/coordinator';
 
 const procs = new CliProcesses();
+// A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
+const TEST_TIMEOUT_MS = 420_000;
 let redis: RedisInstance;
 let prometheus: PrometheusInstance | undefined;
 let dir: string;
@@ -114,7 +116,9 @@ function positive(
 }
 
 describe('observability', () => {
-  test('coordinator and worker /metrics show the key series with sensible values during pnpm start', async () => {
+  test('coordinator and worker /metrics show the key series with sensible values during pnpm start', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const { run, coordinatorUrl, workerUrls } = await liveRun('metrics', 2, ['--limit', '2048', '--epochs', '2']);
 
     const c = await scrapeUntil(run, coordinatorUrl, (s) => (metricValue(s, 'gradq_steps_total') ?? 0) > 0);
@@ -148,7 +152,9 @@ describe('observability', () => {
     assert.equal(s.distributed.shards_applied, s.distributed.shards_planned);
   });
 
-  test('a real Prometheus scrapes a live run: train loss and samples/s through its HTTP API', async (t) => {
+  test('a real Prometheus scrapes a live run: train loss and samples/s through its HTTP API', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async (t) => {
     if (!findPrometheus()) {
       t.skip('no prometheus binary (apt-get install prometheus, or set PROMETHEUS_BIN)');
       return;

@@ -19,6 +19,8 @@ import {
 import type { CoordinatorSummary } from '../src/coordinator';
 
 const procs = new CliProcesses();
+// A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
+const TEST_TIMEOUT_MS = 420_000;
 let cluster: RedisClusterInstance;
 let standalone: RedisInstance;
 let dir: string;
@@ -45,7 +47,9 @@ function start(name: string, redisArgs: string[]) {
   );
 }
 
-test('a short training on a 3-node Redis Cluster completes with the same params as on a standalone Redis', async () => {
+test('a short training on a 3-node Redis Cluster completes with the same params as on a standalone Redis', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   assert.equal(cluster.url.split(',').length, 3);
   const onCluster = start('cluster', ['--redis-cluster', '--redis-url', cluster.url]);
   const onStandalone = start('standalone', ['--redis-url', standalone.url]);

@@ -31,6 +31,8 @@ import type { RunSummary } from '@gradq/trainer';
 import type { CoordinatorSummary } from '../src/coordinator';
 
 const procs = new CliProcesses();
+// A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
+const TEST_TIMEOUT_MS = 420_000;
 let server: RedisInstance;
 let redis: RedisClient;
 let s3: S3rverInstance;
@@ -130,7 +132,9 @@ function assertCompletesLikeReference(s: CoordinatorSummary, ref: RunSummary): v
 
 describe('coordinator killed and resumed', () => {
   for (const kind of ['local', 's3'] as const) {
-    test(`SIGKILL mid-run, --resume: bit-identical to the uninterrupted run (${kind} store)`, async () => {
+    test(`SIGKILL mid-run, --resume: bit-identical to the uninterrupted run (${kind} store)`, {
+      timeout: TEST_TIMEOUT_MS,
+    }, async () => {
       const target = kind === 'local' ? await localStore('kill') : s3Store();
       try {
         const { runId } = await runAndKill(target, `resume-${kind}`, 3);
@@ -147,7 +151,9 @@ describe('coordinator killed and resumed', () => {
     });
   }
 
-  test('a checkpoint whose weights were altered after upload is skipped with a warning; resume uses the one before', async () => {
+  test('a checkpoint whose weights were altered after upload is skipped with a warning; resume uses the one before', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const target = s3Store();
     try {
       // At least two checkpoints, so that there is a previous one to fall back to.

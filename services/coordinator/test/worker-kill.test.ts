@@ -20,6 +20,8 @@ import { Queue } from 'bullmq';
 import type { CoordinatorSummary } from '../src/coordinator';
 
 const procs = new CliProcesses();
+// A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
+const TEST_TIMEOUT_MS = 420_000;
 let server: RedisInstance;
 let redis: RedisClient;
 let queue: Queue;
@@ -49,7 +51,9 @@ function worker(id: string) {
   return procs.spawn(CLI.worker, ['--redis-url', server.url, '--lock-ms', '2000', '--worker-id', id], { name: id });
 }
 
-test('a worker SIGKILLed mid-job: the run completes, every shard applied once, same bits as undisturbed', async () => {
+test('a worker SIGKILLed mid-job: the run completes, every shard applied once, same bits as undisturbed', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const runId = uniqueRunId('wkill');
   const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('wkill-ref')], { name: 'baseline' });
   const coordinator = procs.spawn(
