@@ -11,6 +11,8 @@ export interface RunKeys {
   readonly train: string;
   /** The step currently accepting gradients (decimal). Gradients for any other step are stale. */
   readonly step: string;
+  /** The current coordinator's session: gradients of jobs another coordinator enqueued are stale. */
+  readonly session: string;
   /** Counters kept by the submit script: duplicates, stale. */
   readonly stats: string;
   /** Results of accepted and rejected shards, pushed by workers, popped by the coordinator. */
@@ -32,6 +34,7 @@ export function runKeys(runId: string): RunKeys {
     meta: `${base}:meta`,
     train: `${base}:train`,
     step: `${base}:step`,
+    session: `${base}:session`,
     stats: `${base}:stats`,
     results: `${base}:results`,
     order: (epoch) => `${base}:order:${epoch}`,

@@ -1,4 +1,4 @@
-import type { SubmitStatus } from './jobs';
+import type { GradientJob, SubmitStatus } from './jobs';
 import type { RunKeys } from './keys';
 import type { RedisClient } from './redis';
 
@@ -8,22 +8,25 @@ import type { RedisClient } from './redis';
  * result pushed. A job that BullMQ ran twice (stalled lock, crash after the write) lands here as a duplicate;
  * one that finishes after its step was applied lands as stale. Both are counted and dropped, never stored.
  *
- * KEYS: step, done(step), grad(step, shard), stats, results
- * ARGV: step, shard, result JSON, gradient bytes, ttl seconds
+ * The session is the coordinator's: a job left queued by a coordinator that died is stale for its successor, even
+ * when the successor reuses the run id and reaches the same step number with other samples.
+ *
+ * KEYS: step, session, done(step), grad(step, shard), stats, results
+ * ARGV: step, session, shard, result JSON, gradient bytes, ttl seconds
  */
 const SUBMIT_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  redis.call('HINCRBY', KEYS[4], 'stale', 1)
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then
+  redis.call('HINCRBY', KEYS[5], 'stale', 1)
   return 'stale'
 end
-if redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3]) == 0 then
-  redis.call('HINCRBY', KEYS[4], 'duplicates', 1)
+if redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[4]) == 0 then
+  redis.call('HINCRBY', KEYS[5], 'duplicates', 1)
   return 'duplicate'
 end
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5])
-redis.call('RPUSH', KEYS[5], ARGV[3])
-redis.call('EXPIRE', KEYS[5], ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[6])
+redis.call('RPUSH', KEYS[6], ARGV[4])
+redis.call('EXPIRE', KEYS[6], ARGV[6])
 return 'accepted'
 `;
 
@@ -37,21 +40,23 @@ type WithSubmit = RedisClient & {
 export async function submitGradient(
   redis: RedisClient,
   keys: RunKeys,
-  step: number,
-  shard: number,
+  job: Pick<GradientJob, 'step' | 'shard' | 'session'>,
   resultJson: string,
   gradient: Buffer,
 ): Promise<SubmitStatus> {
+  const { step, shard, session } = job;
   const client = redis as WithSubmit;
   if (typeof client.gradqSubmit !== 'function')
-    redis.defineCommand('gradqSubmit', { numberOfKeys: 5, lua: SUBMIT_LUA });
+    redis.defineCommand('gradqSubmit', { numberOfKeys: 6, lua: SUBMIT_LUA });
   const status = await client.gradqSubmit(
     keys.step,
+    keys.session,
     keys.done(step),
     keys.grad(step, shard),
     keys.stats,
     keys.results,
     String(step),
+    session,
     String(shard),
     resultJson,
     gradient,

@@ -160,6 +160,19 @@ export class QueueGradientSource implements GradientSource {
       if (bytes === null || bytes === undefined)
         throw new RunLostError(`gradient of step ${step} shard ${result.shard} vanished`);
       this.o.events?.onBytes?.('gradients', bytes.byteLength);
+      const span = state.work.shards.find((s) => s.shard === result.shard);
+      if (!span || result.count !== span.end - span.start) {
+        // Defence in depth: sessions already keep other coordinators' jobs out; a count that disagrees with the
+        // shard's span can only come from a job that was not ours.
+        await run.forgetShard(step, result.shard);
+        await this.refuse(
+          state,
+          result.shard,
+          'schema',
+          `result from ${result.worker} covers ${result.count} samples, the shard has ${span ? span.end - span.start : 0}`,
+        );
+        continue;
+      }
       const checked = checkGradient(bytes, size, this.o.encoding, result);
       // A non-finite gradient is sent back once (a corrupted write); computed again and still non-finite, it is
       // real divergence: accepted here, and the training loop skips the step and raises the alert.
@@ -224,7 +237,13 @@ export class QueueGradientSource implements GradientSource {
       if (state.gradients.has(shard)) continue;
       // A result pushed just after the last BLPOP is already in the done hash: not lost.
       if (await this.o.blocking.hexists(this.o.run.keys.done(work.step), String(shard))) continue;
-      const id = gradientJobId({ runId: this.o.run.runId, step: work.step, shard, attempt });
+      const id = gradientJobId({
+        runId: this.o.run.runId,
+        session: this.o.run.session,
+        step: work.step,
+        shard,
+        attempt,
+      });
       const job = await this.o.queue.getJob(id);
       const jobState = job ? await job.getState() : 'missing';
       if (jobState === 'active' && job?.processedOn && Date.now() - job.processedOn > deadline) {
@@ -280,6 +299,7 @@ export class QueueGradientSource implements GradientSource {
     return {
       protocol: PROTOCOL_VERSION,
       runId: this.o.run.runId,
+      session: this.o.run.session,
       step: work.step,
       shard,
       version: work.step,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { encodeVector, type WireEncoding } from '@gradq/model';
 import { DATA_TTL_SECONDS, type RedisClient, type RunKeys, type RunMeta, runKeys } from '@gradq/protocol';
 
@@ -8,6 +8,8 @@ import { DATA_TTL_SECONDS, type RedisClient, type RunKeys, type RunMeta, runKeys
  */
 export class RedisRun {
   readonly keys: RunKeys;
+  /** This coordinator's session: written with the run, carried by every job, checked by the submit script. */
+  readonly session = randomBytes(6).toString('hex');
 
   constructor(
     private readonly redis: RedisClient,
@@ -33,12 +35,13 @@ export class RedisRun {
       uploadedBytes = train.byteLength;
     }
     await this.redis.set(this.keys.meta, JSON.stringify({ ...meta, trainSha256 }), 'EX', DATA_TTL_SECONDS * 7);
+    await this.redis.set(this.keys.session, this.session, 'EX', DATA_TTL_SECONDS * 7);
     return { uploadedBytes };
   }
 
   /** Is the run still in Redis? False after a Redis restart that lost its data. */
   async present(): Promise<boolean> {
-    return (await this.redis.exists(this.keys.meta, this.keys.train)) === 2;
+    return (await this.redis.exists(this.keys.meta, this.keys.train, this.keys.session)) === 3;
   }
 
   async publishOrder(epoch: number, order: Uint32Array): Promise<number> {

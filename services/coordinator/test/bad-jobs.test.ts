@@ -101,6 +101,8 @@ test('a malformed job and a wrong-layout job fail without retry and never reach 
   const wrongLayout: GradientJob = {
     protocol: PROTOCOL_VERSION,
     runId,
+    // The live coordinator's session, so that only the fingerprint is wrong.
+    session: (await redis.get(runKeys(runId).session)) ?? '',
     step: 0,
     shard: 0,
     version: 0,

@@ -6,6 +6,7 @@ import {
   gradientJobSchema,
   PROTOCOL_VERSION,
   type RedisClient,
+  type RunKeys,
   runKeys,
   type ShardResult,
   submitGradient,
@@ -70,7 +71,7 @@ export class GradientProcessor {
     const stale = { status: 'stale', loss: Number.NaN, count: 0 } as const;
     // Skip the compute when the step has already been applied (a late retry or a straggler's duplicate), or when
     // this shard already has its gradient (the original finished while this copy waited in the queue).
-    if ((await this.redis.get(run.keys.step)) !== String(job.step)) return stale;
+    if (!(await this.isOpen(run.keys, job))) return stale;
     if (await this.redis.hexists(run.keys.done(job.step), String(job.shard))) {
       await this.redis.hincrby(run.keys.stats, 'duplicates', 1);
       return { status: 'duplicate', loss: Number.NaN, count: 0 };
@@ -79,7 +80,7 @@ export class GradientProcessor {
     let t = performance.now();
     const fetched = await run.useParams(job.version);
     if (fetched === undefined) {
-      if ((await this.redis.get(run.keys.step)) !== String(job.step)) return stale;
+      if (!(await this.isOpen(run.keys, job))) return stale;
       throw new Error(`parameters v${job.version} of run ${job.runId} are not in Redis`);
     }
     this.events.onParamsCache?.(fetched === 0);
@@ -112,10 +113,16 @@ export class GradientProcessor {
       worker: this.workerId,
     };
     const bytes = encodeVector(grad, run.meta.hyperparams.gradEncoding);
-    const status = await submitGradient(this.redis, run.keys, job.step, job.shard, JSON.stringify(result), bytes);
+    const status = await submitGradient(this.redis, run.keys, job, JSON.stringify(result), bytes);
     if (status === 'accepted') this.events.onPush?.(bytes.byteLength, (performance.now() - t) / 1000);
     this.events.onOutcome?.('ok');
     return { status, loss, count };
+  }
+
+  /** Is the job's step the one its coordinator is collecting? (Both keys share the run's hash slot: one MGET.) */
+  private async isOpen(keys: RunKeys, job: GradientJob): Promise<boolean> {
+    const [step, session] = await this.redis.mget(keys.step, keys.session);
+    return step === String(job.step) && session === job.session;
   }
 
   /** Tells the coordinator this shard needs another worker, then fails the job without retry. */

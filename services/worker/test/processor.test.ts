@@ -26,6 +26,7 @@ function validJob(overrides: Partial<GradientJob> = {}): GradientJob {
   return {
     protocol: PROTOCOL_VERSION,
     runId: run.runId,
+    session: run.session,
     step: 0,
     shard: 0,
     version: 0,

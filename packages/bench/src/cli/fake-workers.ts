@@ -54,14 +54,7 @@ const worker = new Worker<unknown, GradientJobResult>(
       count,
       worker: 'bench-fake',
     };
-    const status = await submitGradient(
-      redis,
-      runKeys(j.runId),
-      j.step,
-      j.shard,
-      JSON.stringify(result),
-      await gradientFor(j.runId),
-    );
+    const status = await submitGradient(redis, runKeys(j.runId), j, JSON.stringify(result), await gradientFor(j.runId));
     served++;
     return { status, loss: 0.05, count };
   },
