@@ -3,7 +3,7 @@ import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 
 /** Bumped whenever a job's or a key's meaning changes; workers refuse other versions. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The one queue of gradient jobs, shared by every run: any worker serves any run. */
 export const GRADIENT_QUEUE = 'gradients';
@@ -18,6 +18,8 @@ export const gradientJobSchema = z
   .strictObject({
     protocol: z.number().int(),
     runId: z.string().regex(RUN_ID_PATTERN),
+    /** The enqueuing coordinator's session (random per start): a dead coordinator's leftover jobs are stale. */
+    session: z.string().regex(/^[0-9a-f]{8,32}$/),
     step: count,
     shard: count,
     /** Parameter version the gradient must be computed at (= step in synchronous training). */
@@ -42,9 +44,9 @@ export interface GradientJobResult {
 
 export type SubmitStatus = 'accepted' | 'duplicate' | 'stale';
 
-/** Deterministic, so that re-adding the same job (coordinator restart) is a no-op in BullMQ. */
-export function gradientJobId(job: Pick<GradientJob, 'runId' | 'step' | 'shard' | 'attempt'>): string {
-  return `${job.runId}/${job.step}/${job.shard}/${job.attempt}`;
+/** Deterministic within a coordinator's session, so that re-adding the same job is a no-op in BullMQ. */
+export function gradientJobId(job: Pick<GradientJob, 'runId' | 'session' | 'step' | 'shard' | 'attempt'>): string {
+  return `${job.runId}/${job.session}/${job.step}/${job.shard}/${job.attempt}`;
 }
 
 /**
@@ -64,7 +66,12 @@ export const shardResultSchema = z.discriminatedUnion('kind', [
     kind: z.literal('accepted'),
     step: count,
     shard: count,
-    loss: z.number(),
+    // JSON has no NaN or Infinity: a worker whose loss diverged sends null. Read back as NaN, so that the coordinator
+    // sees the non-finite loss (and skips the step) instead of dropping the record as malformed and waiting forever.
+    loss: z
+      .number()
+      .nullable()
+      .transform((v) => v ?? Number.NaN),
     count: count,
     worker: z.string().max(200),
   }),
