@@ -12,5 +12,13 @@ export {
 } from './jobs';
 export { QUEUE_PREFIX, type RunKeys, runKeys } from './keys';
 export { type RunMeta, runMetaSchema } from './meta';
-export { createRedis, type RedisClient, type RedisSettings, redactUrl, redisUrlProblem, waitForRedis } from './redis';
+export {
+  closeRedis,
+  createRedis,
+  type RedisClient,
+  type RedisSettings,
+  redactUrl,
+  redisUrlProblem,
+  waitForRedis,
+} from './redis';
 export { DATA_TTL_SECONDS, submitGradient } from './submit';

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 export type RedisClient = Redis | Cluster;
@@ -29,7 +30,8 @@ function nodeOptions(url: string): { host: string; port: number; options: RedisO
   const options: RedisOptions = {};
   if (parsed.username) options.username = decodeURIComponent(parsed.username);
   if (parsed.password) options.password = decodeURIComponent(parsed.password);
-  if (parsed.protocol === 'rediss:') options.tls = { servername: parsed.hostname };
+  // SNI takes host names only (RFC 6066; Node warns on an IP); the certificate is still checked against the IP.
+  if (parsed.protocol === 'rediss:') options.tls = isIP(parsed.hostname) ? {} : { servername: parsed.hostname };
   const db = parsed.pathname.replace(/^\//, '');
   if (db && !/^\d+$/.test(db)) throw new RangeError(`REDIS_URL: the database must be a number, got '/${db}'`);
   if (db) options.db = Number(db);
@@ -71,6 +73,25 @@ export function createRedis(settings: RedisSettings, onError: (err: Error) => vo
   }
   client.on('error', onError);
   return client;
+}
+
+/**
+ * Closes a connection without ever hanging: QUIT is queued behind any command waiting for a Redis that never came
+ * (with `maxRetriesPerRequest: null` they wait forever), so a connection that is not ready is dropped at once, and a
+ * QUIT that gets no answer within `timeoutMs` is followed by a drop too.
+ */
+export async function closeRedis(client: RedisClient, timeoutMs = 2000): Promise<void> {
+  if (client.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.quit().catch(() => undefined),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+  client.disconnect();
 }
 
 /** Resolves once the client answers PING, or rejects after `timeoutMs` naming the (redacted) URL. */

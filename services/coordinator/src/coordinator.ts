@@ -9,7 +9,15 @@ import {
   previewDigitsFrom,
 } from '@gradq/checkpoint';
 import { loadMnist, MNIST_PIXELS } from '@gradq/model';
-import { createRedis, GRADIENT_QUEUE, PROTOCOL_VERSION, QUEUE_PREFIX, redactUrl, waitForRedis } from '@gradq/protocol';
+import {
+  closeRedis,
+  createRedis,
+  GRADIENT_QUEUE,
+  PROTOCOL_VERSION,
+  QUEUE_PREFIX,
+  redactUrl,
+  waitForRedis,
+} from '@gradq/protocol';
 import {
   type EpochReport,
   type Hyperparams,
@@ -207,7 +215,8 @@ export async function runCoordinator(
     // Each close runs even if an earlier one failed: metrics, the queue, then both connections.
     await Promise.allSettled([telemetry.close()]);
     await Promise.allSettled([queue.close()]);
-    await Promise.allSettled([blocking.quit(), redis.quit()]);
+    // closeRedis, not quit(): a QUIT queued behind a PING to a Redis that never answered would wait forever.
+    await Promise.allSettled([closeRedis(blocking), closeRedis(redis)]);
   }
 }
 

@@ -1,4 +1,5 @@
 import {
+  closeRedis,
   createRedis,
   GRADIENT_QUEUE,
   type GradientJobResult,
@@ -67,7 +68,8 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       // Each step runs even if an earlier one failed: workers, then the processor's models, then Redis.
       const results = [await settle(worker.close())];
       processor.dispose();
-      results.push(await settle(connection.quit()));
+      // Not quit(): it would wait forever behind commands queued for a Redis that is down.
+      results.push(await settle(closeRedis(connection)));
       for (const r of results) if (r.status === 'rejected') log(`shutdown: ${(r.reason as Error).message}`);
     },
   };
