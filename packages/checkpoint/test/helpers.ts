@@ -99,7 +99,7 @@ export async function contentOf(
     step: trainee.position.step,
     epochEnd: false,
     hyperparams: h,
-    params: trainee.params,
+    params: trainee.params.slice(),
     layoutFingerprint: trainee.bound.layout.fingerprint,
     adam: await trainee.optimizer.getState(),
     position: trainee.position,
