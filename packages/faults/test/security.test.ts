@@ -1,0 +1,251 @@
+// Credentials done right: Redis AUTH (requirepass and an ACL user) and TLS (rediss:// with a self-signed CA) work for
+// the coordinator and workers, and no secret (Redis password, S3 secret key) ever shows up in what they print, in
+// their errors, or on any /metrics endpoint.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { CoordinatorSummary } from '@gradq/coordinator';
+import { createRedis, runKeys } from '@gradq/protocol';
+import {
+  CLI,
+  type CliProcess,
+  CliProcesses,
+  cliEnv,
+  freePort,
+  type S3rverInstance,
+  startS3rver,
+  uniqueRunId,
+  waitUntil,
+} from '@gradq/testing';
+import { type RedisProcess, startRedisProcess } from '../src/redis-server';
+
+const ADMIN_PASSWORD = `admin-${Math.random().toString(36).slice(2)}-pw`;
+const ALICE_PASSWORD = `alice-${Math.random().toString(36).slice(2)}-pw`;
+const HYPER = ['--limit', '1024', '--epochs', '1', '--batch-size', '128', '--shards-per-step', '2', '--seed', '4'];
+
+const procs = new CliProcesses();
+const servers: RedisProcess[] = [];
+let s3: S3rverInstance;
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gradq-security-'));
+  s3 = await startS3rver({ bucket: 'gradq-security' });
+});
+
+after(async () => {
+  await procs.stopAll();
+  await Promise.allSettled(servers.map((s) => s.stop()));
+  await s3?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** Every secret a test process was given; none may be printed anywhere. */
+function secrets(): string[] {
+  return [ADMIN_PASSWORD, ALICE_PASSWORD, s3.credentials.secretAccessKey];
+}
+
+function assertNoSecret(where: string, text: string): void {
+  for (const secret of secrets())
+    assert.ok(!text.includes(secret), `${where} contains the secret '${secret}':\n${text}`);
+}
+
+/** A Redis that demands a password from the default user and has an ACL user `alice` with her own. */
+async function authRedis(extra: string[] = [], readyPort?: number): Promise<RedisProcess> {
+  const server = await startRedisProcess({
+    args: [
+      '--requirepass',
+      ADMIN_PASSWORD,
+      '--user',
+      'alice',
+      'on',
+      `>${ALICE_PASSWORD}`,
+      '~*',
+      '&*',
+      '+@all',
+      ...extra,
+    ],
+    ...(readyPort ? { readyPort } : {}),
+  });
+  servers.push(server);
+  return server;
+}
+
+function coordinator(redisUrl: string, runId: string, env: Record<string, string> = {}): CliProcess {
+  return procs.spawn(
+    CLI.coordinator,
+    [...HYPER, '--run-id', runId, '--metrics-port', '0', '--check-after-ms', '1000'],
+    // Through the environment, as a deployment would pass a secret (not on a command line `ps` shows).
+    { env: cliEnv({ REDIS_URL: redisUrl, ...s3.env, ...env }), name: `coordinator ${runId}` },
+  );
+}
+
+function worker(redisUrl: string, id: string, env: Record<string, string> = {}): CliProcess {
+  return procs.spawn(CLI.worker, ['--lock-ms', '2000', '--worker-id', id, '--metrics-port', '0'], {
+    env: cliEnv({ REDIS_URL: redisUrl, ...s3.env, ...env }),
+    name: id,
+  });
+}
+
+async function scrape(url: string): Promise<string> {
+  return (await fetch(url)).text();
+}
+
+test('AUTH: an ACL user and requirepass both train; no secret in any output or /metrics', async () => {
+  const server = await authRedis();
+  const runId = uniqueRunId('auth');
+  const aliceUrl = `redis://alice:${ALICE_PASSWORD}@127.0.0.1:${server.port}`;
+  const adminUrl = `redis://:${ADMIN_PASSWORD}@127.0.0.1:${server.port}`;
+  const c = coordinator(aliceUrl, runId);
+  const w1 = worker(adminUrl, 'w-admin');
+  const w2 = worker(aliceUrl, 'w-alice');
+
+  // Scrape every /metrics while the run is going (a finished process serves nothing).
+  const watcher = createRedis({ url: adminUrl, cluster: false });
+  const scraped: string[] = [];
+  try {
+    const coordinatorMetrics = (await c.waitForStderr(/metrics on (http:\/\/\S+)/, 120_000))[1] as string;
+    const workerPorts = await Promise.all(
+      [w1, w2].map(async (w) => (await w.waitForStderr(/metrics on port (\d+)/, 120_000))[1] as string),
+    );
+    await waitUntil(
+      'the run to reach step 2',
+      async () => {
+        if (!c.running()) return true;
+        return Number((await watcher.get(runKeys(runId).step)) ?? -1) >= 2 ? true : undefined;
+      },
+      120_000,
+    );
+    for (const url of [coordinatorMetrics, ...workerPorts.map((p) => `http://127.0.0.1:${p}/metrics`)]) {
+      scraped.push(await scrape(url).catch((err: Error) => `(scrape of ${url} failed: ${err.message})`));
+    }
+  } finally {
+    await watcher.quit().catch(() => undefined);
+  }
+  const summary = await c.summary<CoordinatorSummary>(180_000);
+  assert.equal(summary.distributed.shards_applied, summary.distributed.shards_planned);
+  assert.ok(summary.distributed.workers_seen >= 1);
+  assert.ok(
+    scraped.some((t) => t.includes('gradq_')),
+    `no metrics scraped: ${scraped.join('\n')}`,
+  );
+  await Promise.all([w1.stop(), w2.stop()]);
+  for (const p of [c, w1, w2]) {
+    assertNoSecret(`${p.name} stdout`, p.stdout());
+    assertNoSecret(`${p.name} stderr`, p.stderr());
+  }
+  for (const text of scraped) assertNoSecret('/metrics', text);
+  // The URL is logged, redacted, so an operator still sees where it went.
+  assert.match(c.stderr(), /Redis redis:\/\/alice:\*\*\*@127\.0\.0\.1/);
+});
+
+test('AUTH failures: a wrong password or an unreachable Redis fail without printing any password', async () => {
+  const server = await authRedis();
+  const wrong = `redis://alice:${ADMIN_PASSWORD}@127.0.0.1:${server.port}`;
+  const c = coordinator(wrong, uniqueRunId('auth-wrong'));
+  const exit = await c.exited;
+  assert.notEqual(exit.code, 0);
+  assert.match(c.stderr(), /WRONGPASS|invalid username-password/i);
+  assertNoSecret('coordinator with a wrong password', c.stdout() + c.stderr());
+
+  // Nothing listens there: the coordinator gives up naming the (redacted) URL.
+  const nowhere = `redis://alice:${ALICE_PASSWORD}@127.0.0.1:${await freePort()}`;
+  const c2 = coordinator(nowhere, uniqueRunId('auth-nowhere'));
+  const exit2 = await c2.exited;
+  assert.notEqual(exit2.code, 0);
+  assert.match(c2.stderr(), /redis:\/\/alice:\*\*\*@127\.0\.0\.1:\d+ did not answer/);
+  assertNoSecret('coordinator with no Redis', c2.stdout() + c2.stderr());
+
+  // A worker keeps retrying (it must ride out Redis restarts); what it logs meanwhile names no secret either.
+  const w = worker(wrong, 'w-wrong');
+  await w.waitForStderr(/WRONGPASS|invalid username-password/i, 60_000);
+  await w.stop();
+  assertNoSecret('worker with a wrong password', w.stdout() + w.stderr());
+});
+
+/** A self-signed certificate for 127.0.0.1, or undefined when there is no openssl. */
+function selfSigned(into: string): { cert: string; key: string } | undefined {
+  const cert = join(into, 'redis.crt');
+  const key = join(into, 'redis.key');
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { encoding: 'utf8' },
+  );
+  return r.status === 0 ? { cert, key } : undefined;
+}
+
+test('TLS: rediss:// to a Redis with a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS', async (t) => {
+  const tls = selfSigned(dir);
+  if (!tls) return t.skip('no openssl to make a certificate');
+  const tlsPort = await freePort();
+  let server: RedisProcess;
+  try {
+    // --port 0: no plain-text listener at all.
+    server = await authRedis(
+      [
+        '--port',
+        '0',
+        '--tls-port',
+        String(tlsPort),
+        '--tls-cert-file',
+        tls.cert,
+        '--tls-key-file',
+        tls.key,
+        '--tls-ca-cert-file',
+        tls.cert,
+        '--tls-auth-clients',
+        'no',
+      ],
+      tlsPort,
+    );
+  } catch (err) {
+    if (/tls/i.test((err as Error).message)) return t.skip(`this redis-server has no TLS: ${(err as Error).message}`);
+    throw err;
+  }
+  void server;
+  const url = `rediss://alice:${ALICE_PASSWORD}@127.0.0.1:${tlsPort}`;
+
+  // Without the CA the certificate is refused: TLS is really verified, not just encrypted.
+  const errors: string[] = [];
+  const untrusting = createRedis({ url, cluster: false }, (err) => errors.push(err.message));
+  try {
+    await waitUntil('a certificate error', () => (errors.length ? true : undefined), 10_000);
+  } finally {
+    untrusting.disconnect();
+  }
+  assert.match(errors.join('\n'), /self[- ]signed certificate/i);
+
+  const trust = { NODE_EXTRA_CA_CERTS: tls.cert };
+  const runId = uniqueRunId('tls');
+  const c = coordinator(url, runId, trust);
+  const w = worker(url, 'w-tls', trust);
+  const summary = await c.summary<CoordinatorSummary>(180_000);
+  await w.stop();
+  assert.equal(summary.distributed.shards_applied, summary.distributed.shards_planned);
+  assert.equal(summary.distributed.workers_seen, 1);
+  for (const p of [c, w]) {
+    assertNoSecret(p.name, p.stdout() + p.stderr());
+    // Node warns when SNI is set to an IP address; the client must not do that.
+    assert.doesNotMatch(p.stderr(), /DEP0123/);
+  }
+});

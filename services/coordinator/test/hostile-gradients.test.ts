@@ -1,0 +1,194 @@
+// A rogue "worker" (a compromised or buggy machine) takes real jobs from the queue and submits bad results through the
+// real submit script: gradients of the wrong length, NaN gradients, a refusal for another layout, NaN losses. The
+// coordinator must reject and count each, re-issue the shard to an honest worker, and never let one reach the
+// parameters; a loss that stays NaN when recomputed is divergence: the step is skipped and the alert gauge raised.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { selectBackend } from '@gradq/backend';
+import {
+  createRedis,
+  GRADIENT_QUEUE,
+  type GradientJob,
+  QUEUE_PREFIX,
+  type RedisClient,
+  runKeys,
+  runMetaSchema,
+  submitGradient,
+} from '@gradq/protocol';
+import {
+  CLI,
+  type CliProcess,
+  CliProcesses,
+  cliEnv,
+  type RedisInstance,
+  startRedisServer,
+  testBackend,
+  uniqueRunId,
+  waitUntil,
+} from '@gradq/testing';
+import type { RunSummary } from '@gradq/trainer';
+import { GradientProcessor } from '@gradq/worker';
+import { type Job, Worker } from 'bullmq';
+import type { CoordinatorSummary } from '../src/coordinator';
+
+// 512 samples, batch 128 in 4 shards: 4 steps, 16 shard jobs, a few seconds of compute.
+const HYPER = ['--limit', '512', '--epochs', '1', '--batch-size', '128', '--shards-per-step', '4', '--seed', '21'];
+
+type Attack = 'length' | 'nonfinite' | 'nan-loss' | 'layout';
+
+const procs = new CliProcesses();
+const rogues: Worker[] = [];
+/** BullMQ does not close a connection it was given: these are quit in `after`, or the test file never exits. */
+const connections: RedisClient[] = [];
+let server: RedisInstance;
+let redis: RedisClient;
+let dir: string;
+
+before(async () => {
+  // The rogue computes honest gradients in this process: same backend as the coordinator, or the bits differ.
+  await selectBackend({ request: testBackend(), log: () => {} });
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url, cluster: false });
+  dir = await mkdtemp(join(tmpdir(), 'gradq-hostile-gradients-'));
+});
+
+after(async () => {
+  await Promise.allSettled(rogues.map((w) => w.close(true)));
+  await Promise.allSettled(connections.map((c) => c.quit()));
+  await procs.stopAll();
+  await redis?.quit().catch(() => undefined);
+  await server?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/**
+ * The only worker of the run. For a (step, shard) listed in `plan` it submits the next attack instead of the
+ * gradient; every other job goes to the real GradientProcessor. `hold` may delay jobs (to look at /metrics between
+ * two steps).
+ */
+function rogueWorker(runId: string, plan: Map<string, Attack[]>, hold?: (job: GradientJob) => Promise<void>): Worker {
+  const processor = new GradientProcessor(redis, 'rogue');
+  const keys = runKeys(runId);
+  const worker = new Worker(
+    GRADIENT_QUEUE,
+    async (job: Job) => {
+      const data = job.data as GradientJob;
+      await hold?.(data);
+      const attack = plan.get(`${data.step}/${data.shard}`)?.shift();
+      if (!attack) return processor.process(data, job.id);
+      // Another layout: the real processor refuses the job and tells the coordinator.
+      if (attack === 'layout') return processor.process({ ...data, fingerprint: 'deadbeefdeadbeef' }, job.id);
+      const meta = runMetaSchema.parse(JSON.parse((await redis.get(keys.meta)) ?? 'null'));
+      const values = new Float32Array(attack === 'length' ? 3 : meta.paramCount);
+      if (attack === 'nonfinite') values.fill(Number.NaN);
+      // What a worker whose loss diverged sends: JSON has no NaN, so the loss arrives as null.
+      const loss = attack === 'nan-loss' ? Number.NaN : 0.5;
+      const result = { kind: 'accepted', step: data.step, shard: data.shard, loss, count: data.end - data.start };
+      const bytes = Buffer.from(values.buffer);
+      const status = await submitGradient(redis, keys, data, JSON.stringify({ ...result, worker: 'rogue' }), bytes);
+      return { status, loss, count: result.count };
+    },
+    { connection: rogueConnection(), prefix: QUEUE_PREFIX, concurrency: 1 },
+  );
+  worker.on('error', () => {});
+  rogues.push(worker);
+  return worker;
+}
+
+function rogueConnection(): RedisClient {
+  const c = createRedis({ url: server.url, cluster: false });
+  connections.push(c);
+  return c;
+}
+
+function coordinator(runId: string): CliProcess {
+  return procs.spawn(
+    CLI.coordinator,
+    [
+      ...HYPER,
+      '--run-id',
+      runId,
+      '--redis-url',
+      server.url,
+      '--check-after-ms',
+      '1000',
+      '--metrics-port',
+      '0',
+      '--checkpoint-every',
+      '0',
+    ],
+    { env: cliEnv({ CHECKPOINT_DIR: join(dir, runId) }), name: `coordinator ${runId}` },
+  );
+}
+
+test('wrong-length and NaN gradients and a refusal for another layout are rejected, counted, never applied', async () => {
+  const runId = uniqueRunId('rogue');
+  const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('rogue-ref')], { name: 'baseline' });
+  const plan = new Map<string, Attack[]>([
+    ['0/1', ['length']],
+    ['1/3', ['nonfinite']],
+    ['2/0', ['layout']],
+    // Twice in a row for one shard: a corrupted write is retried, and a second one too (only a NaN *loss* that
+    // persists is taken for divergence, and these losses are finite).
+    ['3/2', ['length', 'length']],
+  ]);
+  const c = coordinator(runId);
+  const rogue = rogueWorker(runId, plan);
+  const [summary, ref] = await Promise.all([
+    c.summary<CoordinatorSummary>(180_000),
+    reference.summary<RunSummary>(180_000),
+  ]);
+  await rogue.close();
+  const d = summary.distributed;
+  assert.deepEqual(d.rejected, { length: 3, nonfinite: 1, layout: 1 }, c.tail());
+  assert.ok(d.reissued >= 5, `each rejection re-issues its shard, got ${d.reissued}`);
+  assert.equal(d.skipped_nonfinite, 0);
+  assert.equal(d.shards_applied, d.shards_planned);
+  assert.equal(summary.steps, ref.steps);
+  assert.equal(summary.samples, ref.samples);
+  assert.equal(summary.params_sha256, ref.params_sha256, 'a rejected gradient reached the parameters');
+  // Each rejection is explained, naming the shard and the problem.
+  assert.match(c.stderr(), /step 0 shard 1 rejected \(length\), gradient from rogue: 12 bytes, expected \d+/);
+  assert.match(c.stderr(), /step 1 shard 3 rejected \(nonfinite\), gradient from rogue: value 0 is NaN/);
+  assert.match(c.stderr(), /step 2 shard 0 rejected \(layout\), refused by rogue: .*deadbeefdeadbeef/);
+});
+
+test('a loss that is NaN again when recomputed skips the step and raises gradq_loss_nonfinite', async () => {
+  const runId = uniqueRunId('rogue-nan');
+  const plan = new Map<string, Attack[]>([['1/2', ['nan-loss', 'nan-loss']]]);
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const c = coordinator(runId);
+  // Step 2 waits until the test has seen the gauge: the next finite step would clear it.
+  const rogue = rogueWorker(runId, plan, (job) => (job.step >= 2 ? released : Promise.resolve()));
+  try {
+    const url = (await c.waitForStderr(/metrics on (http:\/\/\S+)/, 120_000))[1] as string;
+    const scrape = async () => (await fetch(url)).text();
+    const text = await waitUntil(
+      'gradq_loss_nonfinite 1 on the coordinator /metrics',
+      async () => {
+        if (!c.running()) throw new Error(`coordinator exited:\n${c.tail()}`);
+        const t = await scrape();
+        return /^gradq_loss_nonfinite(\{[^}]*\})? 1$/m.test(t) ? t : undefined;
+      },
+      60_000,
+      100,
+    );
+    assert.match(text, /^gradq_steps_skipped_nonfinite_total(\{[^}]*\})? 1$/m);
+  } finally {
+    release();
+  }
+  const summary = await c.summary<CoordinatorSummary>(180_000);
+  await rogue.close();
+  const d = summary.distributed;
+  assert.equal(d.skipped_nonfinite, 1, c.tail());
+  // The first NaN is taken for a corrupted write and recomputed; the second is believed.
+  assert.equal(d.rejected.nonfinite, 1);
+  assert.equal(d.shards_applied, d.shards_planned);
+  assert.match(c.stderr(), /step 1: loss NaN or its averaged gradient is not finite; step skipped/);
+});

@@ -1,0 +1,170 @@
+// Nothing from a job payload is ever evaluated or used as a path: hostile run ids (path traversal, shell syntax) are
+// refused by the schema before anything is touched, a malformed job fails once without retry while the worker keeps
+// serving, and the worker's code has no file-system, process or eval access for job data to reach.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  createRedis,
+  GRADIENT_QUEUE,
+  gradientJobSchema,
+  PROTOCOL_VERSION,
+  QUEUE_PREFIX,
+  type RedisClient,
+  runKeys,
+} from '@gradq/protocol';
+import {
+  CLI,
+  CliProcesses,
+  cliEnv,
+  REPO_ROOT,
+  type RedisInstance,
+  startRedisServer,
+  uniqueRunId,
+  waitUntil,
+} from '@gradq/testing';
+import { Queue, UnrecoverableError } from 'bullmq';
+import { GradientProcessor } from '../src/processor';
+
+const procs = new CliProcesses();
+let server: RedisInstance;
+let redis: RedisClient;
+let queue: Queue;
+
+before(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url, cluster: false });
+  queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
+});
+
+after(async () => {
+  await procs.stopAll();
+  await queue?.close().catch(() => undefined);
+  await redis?.quit().catch(() => undefined);
+  await server?.stop();
+});
+
+const VALID = {
+  protocol: PROTOCOL_VERSION,
+  runId: 'run-ok',
+  session: 'deadbeef',
+  step: 0,
+  shard: 0,
+  version: 0,
+  epoch: 0,
+  start: 0,
+  end: 32,
+  fingerprint: '0123456789abcdef',
+  attempt: 0,
+};
+
+const PWNED = `/tmp/gradq-pwned-${process.pid}`;
+const HOSTILE_RUN_IDS = [
+  '../../etc/passwd',
+  '..',
+  '.hidden',
+  'a/b',
+  '/abs',
+  'run\\..\\x',
+  `$(touch ${PWNED})`,
+  `\`touch ${PWNED}\``,
+  'run;rm -rf /',
+  'run|cat',
+  'run&&id',
+  'run id',
+  'run\nid',
+  'run}:{other',
+  '',
+  'x'.repeat(65),
+];
+
+test('the job schema accepts a sane job and refuses every hostile run id and unknown field', () => {
+  assert.equal(gradientJobSchema.safeParse(VALID).success, true);
+  for (const runId of HOSTILE_RUN_IDS) {
+    assert.equal(gradientJobSchema.safeParse({ ...VALID, runId }).success, false, JSON.stringify(runId));
+    // Keys are built from run ids too: the same ids never become a key (nor a checkpoint path: same pattern).
+    assert.throws(() => runKeys(runId), RangeError, JSON.stringify(runId));
+  }
+  for (const extra of [{ path: '/etc/passwd' }, { cmd: 'id' }, JSON.parse('{"__proto__": {"polluted": 1}}')]) {
+    assert.equal(gradientJobSchema.safeParse({ ...VALID, ...extra }).success, false, JSON.stringify(extra));
+  }
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+test('the processor refuses hostile jobs before touching Redis or the file system', async () => {
+  const processor = new GradientProcessor(redis, 'hostile-test');
+  // Run data lives under gradq:{<run-id>}; BullMQ's own keys ({gradq}:...) are not the processor's doing.
+  const runKeysNow = () => redis.keys('gradq:*');
+  const before = await runKeysNow();
+  for (const runId of HOSTILE_RUN_IDS) {
+    await assert.rejects(
+      processor.process({ ...VALID, runId }, 'j1'),
+      (err: Error) => err instanceof UnrecoverableError && /invalid gradient job j1: runId/.test(err.message),
+      JSON.stringify(runId),
+    );
+  }
+  await assert.rejects(processor.process('not an object', 'j2'), UnrecoverableError);
+  await assert.rejects(processor.process({ ...VALID, end: 0 }, 'j3'), /end must be greater than start/);
+  assert.deepEqual(await runKeysNow(), before, 'a refused job wrote to Redis');
+  assert.equal(existsSync(PWNED), false, 'a run id was executed by a shell');
+  processor.dispose();
+});
+
+test('a malformed job on the queue fails once, without retry, and the worker keeps serving', async () => {
+  const w = procs.spawn(CLI.worker, ['--redis-url', server.url, '--worker-id', 'hostile', '--metrics-port', '0'], {
+    env: cliEnv(),
+    name: 'worker',
+  });
+  await w.waitForStderr(/taking gradient jobs/, 120_000);
+  const id = uniqueRunId('malformed');
+  // Retries allowed by the options: only UnrecoverableError keeps BullMQ from using them.
+  await queue.add('gradient', { ...VALID, runId: `../${id}` }, { jobId: id, attempts: 5 });
+  const job = await waitUntil(
+    'the malformed job to fail',
+    async () => {
+      const j = await queue.getJob(id);
+      return j && (await j.getState()) === 'failed' ? j : undefined;
+    },
+    60_000,
+  );
+  assert.equal(job.attemptsMade, 1, 'a malformed job was retried');
+  assert.match(job.failedReason, /invalid gradient job .*runId/);
+  assert.ok(w.running(), `the worker died on a malformed job:\n${w.tail()}`);
+  assert.match(w.stderr(), /failed: invalid gradient job/);
+});
+
+/** Every non-test .ts file under `dir`. */
+async function sources(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts'))
+      out.push(join(entry.parentPath, entry.name));
+  }
+  return out;
+}
+
+test('the worker and the protocol it speaks have no file-system, process or eval access for job data to reach', async () => {
+  const files = [
+    ...(await sources(join(REPO_ROOT, 'services/worker/src'))),
+    ...(await sources(join(REPO_ROOT, 'packages/protocol/src'))),
+  ];
+  assert.ok(files.length >= 8, `too few files found: ${files.join(', ')}`);
+  const forbidden: Array<[RegExp, string]> = [
+    [/from ['"](node:)?fs(\/promises)?['"]/, 'file system'],
+    [/from ['"](node:)?child_process['"]/, 'processes'],
+    [/from ['"](node:)?(vm|worker_threads)['"]/, 'code execution'],
+    [/from ['"](node:)?path['"]/, 'path building'],
+    [/\beval\s*\(|new\s+Function\s*\(|\brequire\s*\(|\bimport\s*\(/, 'dynamic code'],
+  ];
+  const found: string[] = [];
+  for (const file of files) {
+    const text = await readFile(file, 'utf8');
+    for (const [pattern, what] of forbidden) {
+      const m = text.match(pattern);
+      if (m) found.push(`${file.slice(REPO_ROOT.length)}: ${what} (${m[0]})`);
+    }
+  }
+  assert.deepEqual(found, []);
+});
