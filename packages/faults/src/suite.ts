@@ -6,8 +6,8 @@ import { type Intensity, runScenario, SCENARIOS, type Scenario, type ScenarioRes
 export const WORKLOADS: Readonly<Record<Intensity, Workload>> = {
   // 64 steps: long enough for several faults of each kind, short enough for the whole suite in ~6 minutes on 2 cores.
   full: { limit: 4096, epochs: 2, batchSize: 128, shardsPerStep: 4, seed: 11, checkpointEvery: 8 },
-  // 16 steps: one fault of each kind, for `pnpm test`.
-  quick: { limit: 2048, epochs: 1, batchSize: 128, shardsPerStep: 4, seed: 11, checkpointEvery: 4 },
+  // 12 steps: one fault of each kind, for `pnpm test`.
+  quick: { limit: 1536, epochs: 1, batchSize: 128, shardsPerStep: 4, seed: 11, checkpointEvery: 3 },
 };
 
 export interface SuiteOptions {
