@@ -62,7 +62,12 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ 
     child.stderr.on('data', (c: Buffer) => {
       out += c.toString();
     });
-    child.once('close', (code) => resolve({ code, out }));
+    // A command that should have refused its options at once but hangs must not hang the test run.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
   });
 }
 

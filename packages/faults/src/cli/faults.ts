@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, testBackend } from '@gradq/testing';
 import { reliabilityDoc, terminalTable } from '../report';
-import { runSuite } from '../suite';
+import { runSuite, selectScenarios } from '../suite';
 
 const USAGE = `Usage: pnpm test:faults [--quick] [--only <name>[,<name>]] [--seed <n>] [--write-doc]
 
@@ -41,6 +41,13 @@ async function main(): Promise<number> {
     process.stderr.write(`--seed: must be a non-negative integer, got '${values.seed}'\n`);
     return 2;
   }
+  const only = values.only?.split(',');
+  try {
+    selectScenarios(only);
+  } catch (err) {
+    process.stderr.write(`--only: ${(err as Error).message}\n`);
+    return 2;
+  }
   // Every process of a comparison must compute on the same backend; children inherit this choice through cliEnv.
   process.env.TFJS_BACKEND = testBackend();
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -48,7 +55,7 @@ async function main(): Promise<number> {
   const report = await runSuite({
     intensity: values.quick ? 'quick' : 'full',
     seed,
-    ...(values.only ? { only: values.only.split(',') } : {}),
+    ...(only ? { only } : {}),
     log,
     onResult: (r) =>
       log(`  -> ${r.ok ? 'pass' : 'FAIL'} in ${r.seconds.toFixed(0)} s${r.ok ? '' : `: ${r.problems.join('; ')}`}`),
