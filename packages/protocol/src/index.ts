@@ -21,4 +21,5 @@ export {
   redisUrlProblem,
   waitForRedis,
 } from './redis';
+export { DEFAULT_REDIS_URL, REDIS_OPTIONS, redisOptionsShape } from './redis-options';
 export { DATA_TTL_SECONDS, submitGradient } from './submit';

@@ -38,6 +38,7 @@ export {
   WORKER_METRIC_NAMES,
   type WorkerMetricName,
 } from './names';
+export { metricsOptions, metricsOptionsShape } from './options';
 export { createMetricsRegistry, type MetricsRegistryOptions } from './registry';
 export { createWorkerMetrics, type WorkerMetrics } from './worker-metrics';
 export { createWorkerSightings, type WorkerSightings, type WorkerSightingsOptions } from './workers-seen';

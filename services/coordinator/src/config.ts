@@ -1,4 +1,5 @@
-import { redisUrlProblem } from '@gradq/protocol';
+import { DEFAULT_REDIS_URL, REDIS_OPTIONS, redisOptionsShape } from '@gradq/protocol';
+import { metricsOptions, metricsOptionsShape } from '@gradq/telemetry';
 import {
   checkHyperparams,
   DATA_OPTIONS,
@@ -12,34 +13,6 @@ import {
 } from '@gradq/trainer';
 import { z } from 'zod';
 
-/** Checked when the options are read, so that a bad URL is a usage error naming its flag, before anything starts. */
-const redisUrlSchema = z
-  .string()
-  .min(1)
-  .superRefine((url, ctx) => {
-    const problem = redisUrlProblem(url);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
-
-/** Host names, IPv4 and IPv6 addresses; anything else could only fail later, at listen time, naming no option. */
-const HOST_PATTERN = /^[A-Za-z0-9_.:%-]+$/;
-
-export const REDIS_OPTIONS: readonly OptionSpec[] = [
-  {
-    key: 'redisUrl',
-    flag: 'redis-url',
-    env: 'REDIS_URL',
-    doc: 'Redis for queues and data (default redis://127.0.0.1:6379)',
-  },
-  {
-    key: 'redisCluster',
-    flag: 'redis-cluster',
-    env: 'REDIS_CLUSTER',
-    type: 'boolean',
-    doc: 'REDIS_URL lists Redis Cluster seed nodes (default off)',
-  },
-];
-
 export const COORDINATOR_OPTIONS: readonly OptionSpec[] = [
   ...HYPERPARAM_OPTIONS,
   ...DATA_OPTIONS,
@@ -52,13 +25,7 @@ export const COORDINATOR_OPTIONS: readonly OptionSpec[] = [
     env: 'CHECKPOINT_EVERY',
     doc: 'checkpoint every N steps, 0 = epoch ends only (default 100)',
   },
-  {
-    key: 'metricsPort',
-    flag: 'metrics-port',
-    env: 'METRICS_PORT',
-    doc: '/metrics port, 0 = any free port (default 9400)',
-  },
-  { key: 'metricsHost', flag: 'metrics-host', env: 'METRICS_HOST', doc: '/metrics interface (default 0.0.0.0)' },
+  ...metricsOptions('coordinator'),
   {
     key: 'shardDeadlineMs',
     flag: 'shard-deadline-ms',
@@ -81,26 +48,16 @@ export const COORDINATOR_OPTIONS: readonly OptionSpec[] = [
   { key: 'help', flag: 'help', type: 'boolean', doc: 'print this help' },
 ];
 
-export const redisShape = {
-  /** Default redis://127.0.0.1:6379. */
-  redisUrl: redisUrlSchema.optional(),
-  /** Default false. */
-  redisCluster: z.boolean().default(false),
-};
-
 export const coordinatorShape = {
   ...hyperparamsShape,
   ...dataOptionsShape,
   ...engineOptionsShape,
-  ...redisShape,
+  ...redisOptionsShape,
   /** Run id to continue from its latest valid checkpoint; its saved hyperparameters apply. */
   resume: runIdSchema.optional(),
   /** Steps between checkpoints; every epoch end is checkpointed too. 0 = epoch ends only. Default 100. */
   checkpointEvery: z.coerce.number().int().min(0, 'must be at least 0').default(100),
-  /** Default 9400; 0 = any free port. */
-  metricsPort: z.coerce.number().int().min(0).max(65535, 'must be a port number').default(9400),
-  /** Default 0.0.0.0. */
-  metricsHost: z.string().regex(HOST_PATTERN, 'must be a host name or IP address').default('0.0.0.0'),
+  ...metricsOptionsShape('coordinator'),
   /** A straggler's shard is handed to another worker after this long; the first result wins. Default 30000 ms. */
   shardDeadlineMs: z.coerce.number().int().min(100, 'must be at least 100').default(30_000),
   /** Default 5000 ms. */
@@ -118,4 +75,4 @@ export const coordinatorConfigSchema = z.object(coordinatorShape).superRefine((c
 });
 export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export { DEFAULT_REDIS_URL };

@@ -1,5 +1,5 @@
 import { selectBackend } from '@gradq/backend';
-import { redactUrl } from '@gradq/protocol';
+import { DEFAULT_REDIS_URL, redactUrl } from '@gradq/protocol';
 import { startMetricsServer } from '@gradq/telemetry';
 import { ConfigError, readOptions, runMain, usage } from '@gradq/trainer';
 import { WORKER_OPTIONS, workerConfigSchema } from '../config';
@@ -14,6 +14,7 @@ runMain(async (signal) => {
     );
     return;
   }
+  const redisUrl = config.redisUrl ?? DEFAULT_REDIS_URL;
   const log = (line: string) => process.stderr.write(`worker ${config.workerId}: ${line}\n`);
   const backend = await selectBackend({ log });
   const testSlowMs = testSlowMsFrom(process.env);
@@ -25,14 +26,14 @@ runMain(async (signal) => {
     onError: (err: Error) => log(`metrics: ${err.message}`),
   });
   const worker = startWorker({
-    redis: { url: config.redisUrl, cluster: config.redisCluster },
+    redis: { url: redisUrl, cluster: config.redisCluster },
     workerId: config.workerId,
     lockMs: config.lockMs,
     log,
     events: telemetry.events,
     testSlowMs,
   });
-  log(`taking gradient jobs from ${redactUrl(config.redisUrl)} on ${backend.name}; metrics on port ${metrics.port}`);
+  log(`taking gradient jobs from ${redactUrl(redisUrl)} on ${backend.name}; metrics on port ${metrics.port}`);
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   // Each step runs even if an earlier one failed: the worker (finishing its job), then the metrics server.
   await Promise.allSettled([worker.close()]);

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT } from './config';
+import type { Role } from './labels';
+
+/** Host names, IPv4 and IPv6 addresses; anything else could only fail later, at listen time, naming no option. */
+const HOST_PATTERN = /^[A-Za-z0-9_.:%-]+$/;
+
+/** The `--metrics-port` / `--metrics-host` flags of a service (an OptionSpec list for @gradq/trainer's readOptions). */
+export function metricsOptions(role: Role) {
+  return [
+    {
+      key: 'metricsPort',
+      flag: 'metrics-port',
+      env: 'METRICS_PORT',
+      doc: `/metrics port, 0 = any free port (default ${DEFAULT_METRICS_PORT[role]})`,
+    },
+    {
+      key: 'metricsHost',
+      flag: 'metrics-host',
+      env: 'METRICS_HOST',
+      doc: `/metrics interface (default ${DEFAULT_METRICS_HOST})`,
+    },
+  ] as const;
+}
+
+export function metricsOptionsShape(role: Role) {
+  return {
+    /** 0 = any free port. Default 9400 (coordinator), 9401 (worker). */
+    metricsPort: z.coerce.number().int().min(0).max(65535, 'must be a port number').default(DEFAULT_METRICS_PORT[role]),
+    /** Default 0.0.0.0. */
+    metricsHost: z.string().regex(HOST_PATTERN, 'must be a host name or IP address').default(DEFAULT_METRICS_HOST),
+  };
+}
