@@ -1,6 +1,4 @@
-import type { AdamState } from '@gradq/model';
-import type { Hyperparams, TrainingPosition } from '@gradq/trainer';
-import type { CheckpointMetrics } from '../content';
+import type { CheckpointContent } from '../content';
 import { CheckpointVerificationError } from '../errors/index';
 import { CHECKPOINT_FILES } from '../keys';
 import type { Manifest } from '../manifest';
@@ -8,21 +6,9 @@ import { decodeModelFiles } from './model-artifacts';
 import { decodeOptimizerFiles } from './optimizer-file';
 import { decodeTrainerJson } from './trainer-file';
 
-/** A verified checkpoint, decoded: everything needed to continue the run. */
-export interface LoadedCheckpoint {
-  readonly runId: string;
-  readonly step: number;
-  readonly epochEnd: boolean;
-  readonly hyperparams: Hyperparams;
-  /** Flat, in layout order: `setParams(bound, params)`. */
-  readonly params: Float32Array;
-  readonly layoutFingerprint: string;
-  /** `adam.setState(state)` on a fresh AdamStep. */
-  readonly adam: AdamState;
-  readonly position: TrainingPosition;
-  readonly rngState: readonly number[];
-  readonly backend: string;
-  readonly metrics: CheckpointMetrics;
+/** A verified checkpoint, decoded: what was saved (continue with `trainee.params.set(params)` and
+ * `trainee.optimizer.setState(adam)`), plus when it was written and the manifest it was verified against. */
+export interface LoadedCheckpoint extends CheckpointContent {
   readonly createdAt: string;
   readonly manifest: Manifest;
 }
