@@ -18,6 +18,8 @@ export {
   createTrainee,
   type EpochReport,
   type GradientSource,
+  meanLoss,
+  type StepGradient,
   type StepReport,
   type StepWork,
   type Trainee,
@@ -30,7 +32,6 @@ export {
 } from './loop';
 export { runMain } from './main';
 export {
-  createAverager,
   createOptimizer,
   loadNativeMath,
   type NativeMath,
@@ -40,7 +41,7 @@ export {
 } from './optimizer';
 export { ConfigError, type OptionSpec, readOptions, usage } from './options';
 export { gatherSamples, type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
-export { prepareTrainee } from './prepare';
+export { prepareEngine, prepareTrainee } from './prepare';
 export { Progress, type ProgressOptions } from './progress';
 export { epochRng, Rng, shuffledOrder } from './rng';
 export { paramsSha256, type RunSummary, summarize, writeSummary } from './summary';

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { selectBackend } from '@gradq/backend';
+import { TfjsEngine } from '@gradq/engine';
 import { getParams, loadMnist, MNIST_PIXELS, type Mnist, type MnistSplit, setParams } from '@gradq/model';
 import { type Hyperparams, hyperparamsSchema } from './config';
-import { localGradientSource } from './local-source';
+import { localGradientSource as engineSource } from './local-source';
 import { createTrainee, type EpochReport, type StepReport, type Trainee, train, trainingSet } from './loop';
 import { paramsSha256 } from './summary';
 
@@ -37,6 +38,12 @@ async function run(h: Hyperparams, hooks: Parameters<typeof train>[4] = {}) {
     hooks,
   );
   return { trainee, result, sha: paramsSha256(trainee.params), params: trainee.params.slice() };
+}
+
+/** The baseline's source on the reference (tfjs) engine. */
+function localGradientSource(trainee: Trainee, trainSet: MnistSplit) {
+  const engine = new TfjsEngine({ layerSizes: BASE.layerSizes, outputActivation: BASE.outputActivation });
+  return engineSource(engine, trainee, trainSet);
 }
 
 function dispose(trainee: Trainee): void {

@@ -6,13 +6,11 @@ import {
   getParams,
   MNIST_PIXELS,
   type MnistSplit,
-  type ShardGradient,
   scalePixels,
   setParams,
-  type WeightedGradient,
 } from '@gradq/model';
 import type { Hyperparams } from './config';
-import { createAverager, createOptimizer, type NativeMath, type Optimizer, type OptimizerImpl } from './optimizer';
+import { createOptimizer, type NativeMath, type Optimizer, type OptimizerImpl } from './optimizer';
 import { type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
 import { epochRng, shuffledOrder } from './rng';
 
@@ -31,7 +29,7 @@ export interface TrainingPosition {
   skippedSteps: number;
 }
 
-/** One step's work: the shards of a batch, as spans of the epoch's order. */
+/** One step's work: the K leaves of a batch (`--shards-per-step`), as spans of the epoch's order. */
 export interface StepWork {
   readonly step: number;
   readonly epoch: number;
@@ -41,9 +39,17 @@ export interface StepWork {
   readonly shards: readonly ShardSpan[];
 }
 
-/** Computes a step's shard gradients on the current parameters; the result is in shard order. */
+/** A step's gradient: the root of its leaf tree, and each leaf's loss and sample count in leaf order. */
+export interface StepGradient {
+  /** The mean-loss gradient over the step's samples (@gradq/engine's tree over the leaves). */
+  readonly grad: Float32Array;
+  readonly losses: readonly number[];
+  readonly counts: readonly number[];
+}
+
+/** Computes a step's gradient on the current parameters. */
 export interface GradientSource {
-  gradients(work: StepWork): Promise<ShardGradient[]>;
+  gradients(work: StepWork): Promise<StepGradient>;
 }
 
 export interface StepReport {
@@ -51,13 +57,12 @@ export interface StepReport {
   readonly epoch: number;
   readonly stepInEpoch: number;
   readonly stepsPerEpoch: number;
-  /** Sample-weighted mean of the shard losses. */
+  /** Sample-weighted mean of the leaf losses. */
   readonly loss: number;
   readonly samples: number;
   /** Whole step, wall time. */
   readonly seconds: number;
-  /** Of which averaging the shard gradients, and the optimizer update. */
-  readonly averageSeconds: number;
+  /** Of which the optimizer update. */
   readonly optimizerSeconds: number;
 }
 
@@ -86,7 +91,6 @@ export interface Trainee {
   readonly bound: BoundModel;
   readonly params: Float32Array;
   readonly optimizer: Optimizer;
-  readonly average: (parts: readonly WeightedGradient[]) => Float32Array;
   readonly position: TrainingPosition;
   /** Makes `bound`'s variables equal `params` (before evaluating or computing locally). */
   syncModel(): void;
@@ -111,7 +115,6 @@ export function createTrainee(h: Hyperparams, options: TraineeOptions = {}): Tra
     bound,
     params,
     optimizer,
-    average: createAverager(options.native),
     position,
     syncModel() {
       // The optimizer's iteration count changes with every applied step: a cheap version of the parameters.
@@ -170,21 +173,18 @@ export async function train(
       hooks.signal?.throwIfAborted();
       const started = performance.now();
       const shards = shardSpans(n, h.batchSize, h.shardsPerStep, position.stepInEpoch);
-      const grads = await source.gradients({
+      const { grad, losses, counts } = await source.gradients({
         step: position.step,
         epoch: position.epoch,
         stepInEpoch: position.stepInEpoch,
         order,
         shards,
       });
-      const averageStart = performance.now();
-      const averaged = trainee.average(grads);
-      const samples = grads.reduce((sum, g) => sum + g.count, 0);
-      const loss = grads.reduce((sum, g) => sum + g.loss * g.count, 0) / samples;
+      const { samples, loss } = meanLoss(losses, counts);
       // One NaN would poison every parameter through Adam's moments: such a step is counted and not applied.
-      const finite = Number.isFinite(loss) && allFinite(averaged);
+      const finite = Number.isFinite(loss) && allFinite(grad);
       const optimizerStart = performance.now();
-      if (finite) optimizer.step(trainee.params, averaged);
+      if (finite) optimizer.step(trainee.params, grad);
       const optimizerEnd = performance.now();
       const seconds = (optimizerEnd - started) / 1000;
       const report: StepReport = {
@@ -195,7 +195,6 @@ export async function train(
         loss,
         samples,
         seconds,
-        averageSeconds: (optimizerStart - averageStart) / 1000,
         optimizerSeconds: (optimizerEnd - optimizerStart) / 1000,
       };
       position.step += 1;
@@ -222,6 +221,17 @@ export async function train(
     });
   }
   return { trainSeconds, samplesTrained };
+}
+
+/** The step's loss: the sample-weighted mean of its leaves' losses, in leaf order. */
+export function meanLoss(losses: readonly number[], counts: readonly number[]): { samples: number; loss: number } {
+  let samples = 0;
+  let sum = 0;
+  for (const [i, count] of counts.entries()) {
+    samples += count;
+    sum += (losses[i] as number) * count;
+  }
+  return { samples, loss: sum / samples };
 }
 
 function allFinite(values: Float32Array): boolean {

@@ -3,12 +3,9 @@ import {
   AdamStep,
   type AdamUpdateFn,
   type BoundModel,
-  checkGradients,
   FlatAdam,
   getParams,
   setParams,
-  type WeightedGradient,
-  weightedAverage,
 } from '@gradq/model';
 
 /** Adam over the flat parameter vector, in place. */
@@ -33,7 +30,6 @@ export type OptimizerImpl = (typeof OPTIMIZER_IMPLS)[number];
 /** Optional native versions of the step's serial math: same bits as the JS ones, several times faster. */
 export interface NativeMath {
   readonly adamUpdate?: AdamUpdateFn;
-  readonly weightedAverage?: (grads: readonly Float32Array[], counts: readonly number[], out: Float32Array) => void;
   /** Why they are absent, for one log line. */
   readonly unavailable?: string;
 }
@@ -42,7 +38,7 @@ export interface NativeMath {
 export async function loadNativeMath(): Promise<NativeMath> {
   try {
     const native = await import('@gradq/native-kernels');
-    return { adamUpdate: native.nativeAdamUpdate(), weightedAverage: native.nativeWeightedAverage() };
+    return { adamUpdate: native.nativeAdamUpdate() };
   } catch (err) {
     return { unavailable: (err as Error).message.split('\n')[0] ?? 'unavailable' };
   }
@@ -68,24 +64,6 @@ export function createOptimizer(
     getState: () => adam.getState(),
     setState: (state) => adam.setState(state),
     dispose: () => {},
-  };
-}
-
-/** The sample-weighted average of a step's shard gradients, native when available (same bits). */
-export function createAverager(native: NativeMath = {}): (parts: readonly WeightedGradient[]) => Float32Array {
-  const nativeAverage = native.weightedAverage;
-  if (!nativeAverage) return (parts) => weightedAverage(parts);
-  return (parts) => {
-    const { length } = checkGradients(parts);
-    // Zero-count parts contribute nothing in the JS average, even when their values are NaN: leave them out here too.
-    const used = parts.filter((p) => p.count > 0);
-    const out = new Float32Array(length);
-    nativeAverage(
-      used.map((p) => p.grad),
-      used.map((p) => p.count),
-      out,
-    );
-    return out;
   };
 }
 

@@ -62,7 +62,6 @@ export class CoordinatorTelemetry {
       samples: r.samples,
       seconds: r.seconds,
     });
-    this.metrics.stepPartDuration.observe({ part: 'average' }, r.averageSeconds);
     this.metrics.stepPartDuration.observe({ part: 'optimizer' }, r.optimizerSeconds);
   }
 

@@ -16,7 +16,7 @@ import { localGradientSource } from '../local-source';
 import { train, trainingSet } from '../loop';
 import { runMain } from '../main';
 import { type OptionSpec, readOptions, usage } from '../options';
-import { prepareTrainee } from '../prepare';
+import { prepareEngine, prepareTrainee } from '../prepare';
 import { Progress } from '../progress';
 import { summarize, writeSummary } from '../summary';
 
@@ -45,6 +45,7 @@ runMain(async (signal) => {
   const data = await loadMnist(config.dataDir, { log });
   const trainSet = trainingSet(data.train, h.limit);
   const trainee = await prepareTrainee(h, config.optimizer, log);
+  const engine = await prepareEngine(h, backend.name, log);
   log(
     `baseline ${runId}: ${h.epochs} epoch(s) of ${trainSet.count} samples, batch ${h.batchSize} in ${h.shardsPerStep} shard(s), seed ${h.seed}, backend ${backend.name}`,
   );
@@ -54,7 +55,7 @@ runMain(async (signal) => {
     h,
     { train: trainSet, test: data.test },
     trainee,
-    localGradientSource(trainee, trainSet, h.gradEncoding),
+    localGradientSource(engine, trainee, trainSet, h.gradEncoding),
     {
       signal,
       onStep: (r) => progress.step(r),
@@ -62,6 +63,7 @@ runMain(async (signal) => {
     },
   );
 
+  engine.dispose();
   const summary = summarize(runId, backend.name, h.epochs, trainee, result);
   if (config.summaryPath) await writeSummary(config.summaryPath, summary);
   process.stdout.write(`${JSON.stringify(summary)}\n`);

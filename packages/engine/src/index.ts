@@ -1,0 +1,14 @@
+export { type EngineChoice, selectEngine } from './select';
+export { checkTask, EngineTaskError, gatherLeaf } from './task';
+export { type ModelShape, TfjsEngine } from './tfjs-engine';
+export {
+  addRounded,
+  alignedBlocks,
+  isAlignedBlock,
+  type LeafBlock,
+  nextPowerOfTwo,
+  reduceLeaves,
+  roundLeaf,
+  TreeReducer,
+} from './tree';
+export type { BlockGradient, BlockTask, Engine, Leaf } from './types';

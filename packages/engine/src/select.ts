@@ -1,0 +1,26 @@
+import type { ModelShape } from './tfjs-engine';
+import { TfjsEngine } from './tfjs-engine';
+import type { Engine } from './types';
+
+export interface EngineChoice {
+  readonly engine: Engine;
+  /** Why the native engine was passed over, if it was. */
+  readonly skipped?: string;
+}
+
+/**
+ * The engine for a process whose tfjs backend is `backend`: the fused native CPU engine on `cpu-native` (the addon
+ * is built there), the tfjs engine on every other backend. Both sides of a run pick the same way, so a
+ * coordinator's baseline and its workers compute the same bits.
+ */
+export async function selectEngine(shape: ModelShape, backend: string): Promise<EngineChoice> {
+  if (backend === 'cpu-native') {
+    try {
+      const { NativeEngine } = await import('./native-engine');
+      return { engine: new NativeEngine(shape) };
+    } catch (err) {
+      return { engine: new TfjsEngine(shape), skipped: `native-cpu: ${(err as Error).message.split('\n')[0]}` };
+    }
+  }
+  return { engine: new TfjsEngine(shape) };
+}
