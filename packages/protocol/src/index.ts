@@ -1,4 +1,7 @@
+export { newSession, RunData, type StepState } from './data-plane';
 export {
+  type BlockResult,
+  blockResultSchema,
   GRADIENT_JOB_OPTIONS,
   GRADIENT_QUEUE,
   type GradientJob,
@@ -6,9 +9,7 @@ export {
   gradientJobId,
   gradientJobSchema,
   PROTOCOL_VERSION,
-  type ShardResult,
   type SubmitStatus,
-  shardResultSchema,
 } from './jobs';
 export { QUEUE_PREFIX, type RunKeys, runKeys } from './keys';
 export { type RunMeta, runMetaSchema } from './meta';
@@ -22,4 +23,5 @@ export {
   waitForRedis,
 } from './redis';
 export { DEFAULT_REDIS_URL, REDIS_OPTIONS, redisOptionsShape } from './redis-options';
-export { DATA_TTL_SECONDS, submitGradient } from './submit';
+export { DEFAULT_SLICES, sliceRanges, sliceTags } from './slices';
+export { DATA_TTL_SECONDS, submitBlock } from './submit';

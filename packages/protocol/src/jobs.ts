@@ -1,18 +1,24 @@
+import { isAlignedBlock } from '@gradq/engine';
 import { RUN_ID_PATTERN } from '@gradq/trainer';
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 
-/** Bumped whenever a job's or a key's meaning changes; workers refuse other versions. */
-export const PROTOCOL_VERSION = 2;
+/** Bumped whenever a job's or a key's meaning changes; workers refuse other versions. 3: blocks of leaves, slices. */
+export const PROTOCOL_VERSION = 3;
 
 /** The one queue of gradient jobs, shared by every run: any worker serves any run. */
 export const GRADIENT_QUEUE = 'gradients';
 
 const count = z.number().int().nonnegative();
+/** One leaf: positions [start, end) of the epoch's order. */
+const span = z
+  .tuple([count, count])
+  .refine(([start, end]) => end > start, { message: 'end must be greater than start' });
 
 /**
- * A gradient job: compute the mean-loss gradient of the samples at positions [start, end) of epoch `epoch`'s order
- * with parameters `version`. Only small JSON; the bytes are in Redis under the run's keys.
+ * A gradient job: compute the gradient of a block of consecutive leaves of step `step` (leaves first..first+n-1 of
+ * the step's `leafCount`), at parameters version `step`. Only small JSON; the bytes are in Redis under the run's
+ * keys. The block must be an aligned block of the leaf tree, so that whoever computes it gets the same node.
  */
 export const gradientJobSchema = z
   .strictObject({
@@ -21,32 +27,49 @@ export const gradientJobSchema = z
     /** The enqueuing coordinator's session (random per start): a dead coordinator's leftover jobs are stale. */
     session: z.string().regex(/^[0-9a-f]{8,32}$/),
     step: count,
-    shard: count,
-    /** Parameter version the gradient must be computed at (= step in synchronous training). */
-    version: count,
     epoch: count,
-    start: count,
-    end: count,
+    /** Index of the block's first leaf in the step. */
+    first: count,
+    /** The block's leaves, consecutive spans of the epoch's order. */
+    leaves: z.array(span).min(1).max(4096),
+    /** Leaves in the whole step (K). */
+    leafCount: z.number().int().min(1).max(4096),
+    /** Samples in the whole step: a leaf's gradient is its share of the step's mean. */
+    stepSamples: z.number().int().min(1),
     /** The parameter layout's fingerprint: a worker with another layout refuses the job. */
     fingerprint: z.string().regex(/^[0-9a-f]{16}$/),
-    /** 0 for the first job of a shard, +1 for each re-issue (rejection elsewhere, straggler). */
+    /** 0 for the first job of a block, +1 for each re-issue (rejection elsewhere, straggler, lost). */
     attempt: count,
   })
-  .refine((j) => j.end > j.start, { message: 'end must be greater than start', path: ['end'] });
+  .superRefine((j, ctx) => {
+    for (let i = 1; i < j.leaves.length; i++) {
+      if ((j.leaves[i] as [number, number])[0] !== (j.leaves[i - 1] as [number, number])[1])
+        ctx.addIssue({ code: 'custom', path: ['leaves', i], message: 'leaves must be consecutive spans' });
+    }
+    if (!isAlignedBlock(j.first, j.first + j.leaves.length, j.leafCount))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['first'],
+        message: `leaves [${j.first}, ${j.first + j.leaves.length}) are not an aligned block of ${j.leafCount}`,
+      });
+    const samples = j.leaves.reduce((sum, [start, end]) => sum + end - start, 0);
+    if (samples > j.stepSamples)
+      ctx.addIssue({ code: 'custom', path: ['stepSamples'], message: `less than the block's ${samples} samples` });
+  });
 export type GradientJob = z.infer<typeof gradientJobSchema>;
 
 /** What a worker's job returns (the gradient itself is in Redis). */
 export interface GradientJobResult {
   readonly status: SubmitStatus;
-  readonly loss: number;
+  /** Samples computed (0 when the job was dropped before computing). */
   readonly count: number;
 }
 
 export type SubmitStatus = 'accepted' | 'duplicate' | 'stale';
 
 /** Deterministic within a coordinator's session, so that re-adding the same job is a no-op in BullMQ. */
-export function gradientJobId(job: Pick<GradientJob, 'runId' | 'session' | 'step' | 'shard' | 'attempt'>): string {
-  return `${job.runId}/${job.session}/${job.step}/${job.shard}/${job.attempt}`;
+export function gradientJobId(job: Pick<GradientJob, 'runId' | 'session' | 'step' | 'first' | 'attempt'>): string {
+  return `${job.runId}/${job.session}/${job.step}/${job.first}/${job.attempt}`;
 }
 
 /**
@@ -60,28 +83,37 @@ export const GRADIENT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { count: 1000, age: 24 * 3600 },
 };
 
+// JSON has no NaN or Infinity: a worker whose loss diverged sends null. Read back as NaN, so that the coordinator
+// sees the non-finite loss (and skips the step) instead of dropping the record as malformed and waiting forever.
+const loss = z
+  .number()
+  .nullable()
+  .transform((v) => v ?? Number.NaN);
+
 /** Pushed by a worker into the run's results list. */
-export const shardResultSchema = z.discriminatedUnion('kind', [
+export const blockResultSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('accepted'),
     step: count,
-    shard: count,
-    // JSON has no NaN or Infinity: a worker whose loss diverged sends null. Read back as NaN, so that the coordinator
-    // sees the non-finite loss (and skips the step) instead of dropping the record as malformed and waiting forever.
-    loss: z
-      .number()
-      .nullable()
-      .transform((v) => v ?? Number.NaN),
-    count: count,
+    first: count,
+    end: count,
+    /** Names the submission's gradient slices. */
+    token: z.string().regex(/^[0-9a-f]{16}$/),
+    /** Per leaf: mean squared error over its pixels, and its samples. */
+    losses: z.array(loss).max(4096),
+    counts: z.array(count).max(4096),
+    /** Seconds the engine took: the coordinator sizes jobs from it. */
+    computeSeconds: z.number().nonnegative().max(86_400),
     worker: z.string().max(200),
   }),
   z.strictObject({
     kind: z.literal('rejected'),
     step: count,
-    shard: count,
+    first: count,
+    end: count,
     reason: z.enum(['layout', 'protocol', 'params']),
     message: z.string().max(2000),
     worker: z.string().max(200),
   }),
 ]);
-export type ShardResult = z.infer<typeof shardResultSchema>;
+export type BlockResult = z.infer<typeof blockResultSchema>;

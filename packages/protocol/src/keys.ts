@@ -1,35 +1,46 @@
 import { RUN_ID_PATTERN } from '@gradq/trainer';
+import { sliceTags } from './slices';
 
 /**
- * Every Redis key of a run. All share the hash tag `{<run-id>}`, so under Redis Cluster a run's keys live in one
- * slot and the submit script can touch several of them atomically. BullMQ's keys use their own tag (`{gradq}`).
+ * Every Redis key of a run. The control keys share the hash tag `{<run-id>}`, so under Redis Cluster they live in
+ * one slot and the submit script can touch several of them atomically. The bulk bytes (parameter and gradient
+ * slices) carry other tags, chosen so that on a Cluster the slices spread over every node: bandwidth grows with
+ * nodes. BullMQ's keys use their own tag (`{gradq}`).
  */
 export interface RunKeys {
-  /** JSON run description ({@link RunMeta}): hyperparameters, layout fingerprint, dataset size. */
+  /** JSON run description ({@link RunMeta}): hyperparameters, layout fingerprint, dataset size, slice count. */
   readonly meta: string;
   /** The training samples as uint8, 784 per sample, in dataset order. */
   readonly train: string;
-  /** The step currently accepting gradients (decimal). Gradients for any other step are stale. */
+  /** The step being collected, `<step>` while open and `<step>/closed` once applied; gradients for any other are stale. */
   readonly step: string;
   /** The current coordinator's session: gradients of jobs another coordinator enqueued are stale. */
   readonly session: string;
   /** Counters kept by the submit script: duplicates, stale. */
   readonly stats: string;
-  /** Results of accepted and rejected shards, pushed by workers, popped by the coordinator. */
+  /** Results of accepted and rejected blocks, pushed by workers, popped by the coordinator. */
   readonly results: string;
+  /** A stream with one entry per published step: workers holding a job of a later step block on it (XREAD). */
+  readonly versions: string;
   /** uint32 sample order of an epoch. */
   order(epoch: number): string;
-  /** float32 parameters of a version (= the number of steps applied before them). */
-  params(version: number): string;
-  /** The gradient of one shard of a step, in the encoding named by the run. */
-  grad(step: number, shard: number): string;
-  /** Hash shard -> result JSON of the accepted gradients of a step: its members decide exactly-once. */
+  /** Hash leaf -> result JSON of the accepted blocks of a step: its fields decide exactly-once, per leaf. */
   done(step: number): string;
+  /** Slice `slice` of the float32 parameters of a version (= the number of steps applied before them). */
+  params(version: number, slice: number): string;
+  /** Slice `slice` of one submitted block gradient; `token` is unique per submission, so copies never collide. */
+  grad(step: number, token: string, slice: number): string;
 }
 
-export function runKeys(runId: string): RunKeys {
+export function runKeys(runId: string, slices = 1): RunKeys {
   if (!RUN_ID_PATTERN.test(runId)) throw new RangeError(`invalid run id '${runId}'`);
   const base = `gradq:{${runId}}`;
+  const tags = sliceTags(runId, slices);
+  const tag = (slice: number) => {
+    const t = tags[slice];
+    if (t === undefined) throw new RangeError(`run ${runId} has ${slices} slices, not slice ${slice}`);
+    return `gradq:{${t}}`;
+  };
   return {
     meta: `${base}:meta`,
     train: `${base}:train`,
@@ -37,10 +48,11 @@ export function runKeys(runId: string): RunKeys {
     session: `${base}:session`,
     stats: `${base}:stats`,
     results: `${base}:results`,
+    versions: `${base}:versions`,
     order: (epoch) => `${base}:order:${epoch}`,
-    params: (version) => `${base}:params:${version}`,
-    grad: (step, shard) => `${base}:grad:${step}:${shard}`,
     done: (step) => `${base}:done:${step}`,
+    params: (version, slice) => `${tag(slice)}:params:${version}:${slice}`,
+    grad: (step, token, slice) => `${tag(slice)}:grad:${step}:${token}:${slice}`,
   };
 }
 

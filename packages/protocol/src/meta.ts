@@ -12,6 +12,8 @@ export const runMetaSchema = z.strictObject({
   /** Training samples stored under the `train` key. */
   trainCount: z.number().int().positive(),
   sampleSize: z.number().int().positive(),
+  /** Parameters and gradients travel in this many slices (see slices.ts). */
+  slices: z.number().int().min(1).max(1024),
   /** sha256 of the training bytes, so a restarted coordinator can tell whether Redis still holds them. */
   trainSha256: z.string(),
 });

@@ -1,32 +1,37 @@
-import type { GradientJob, SubmitStatus } from './jobs';
+import type { SubmitStatus } from './jobs';
 import type { RunKeys } from './keys';
 import type { RedisClient } from './redis';
 
 /**
- * Exactly-once, decided in Redis in one atomic step. A gradient is accepted only if its step is the one the
- * coordinator is collecting and its shard has no accepted gradient yet; only then are its bytes stored and its
- * result pushed. A job that BullMQ ran twice (stalled lock, crash after the write) lands here as a duplicate;
- * one that finishes after its step was applied lands as stale. Both are counted and dropped, never stored.
+ * Exactly-once per leaf, decided in Redis in one atomic step. A block's result is accepted only if its step is the
+ * one the coordinator is collecting (open, this session) and none of its leaves has an accepted gradient yet; then
+ * every leaf is marked and the result pushed. The gradient's bytes were written before, under a key unique to this
+ * submission, so a copy that loses the race never overwrites the winner's bytes. A job that BullMQ ran twice lands
+ * here as a duplicate; one that finishes after its step was applied lands as stale. Both are counted and dropped.
  *
  * The session is the coordinator's: a job left queued by a coordinator that died is stale for its successor, even
  * when the successor reuses the run id and reaches the same step number with other samples.
  *
- * KEYS: step, session, done(step), grad(step, shard), stats, results
- * ARGV: step, session, shard, result JSON, gradient bytes, ttl seconds
+ * KEYS: step, session, done(step), stats, results
+ * ARGV: step, session, first leaf, end leaf, result JSON, ttl seconds
  */
 const SUBMIT_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then
-  redis.call('HINCRBY', KEYS[5], 'stale', 1)
+  redis.call('HINCRBY', KEYS[4], 'stale', 1)
   return 'stale'
 end
-if redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[4]) == 0 then
-  redis.call('HINCRBY', KEYS[5], 'duplicates', 1)
-  return 'duplicate'
+local first = tonumber(ARGV[3])
+local last = tonumber(ARGV[4]) - 1
+for leaf = first, last do
+  if redis.call('HEXISTS', KEYS[3], leaf) == 1 then
+    redis.call('HINCRBY', KEYS[4], 'duplicates', 1)
+    return 'duplicate'
+  end
 end
+for leaf = first, last do redis.call('HSET', KEYS[3], leaf, ARGV[5]) end
 redis.call('EXPIRE', KEYS[3], ARGV[6])
-redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[6])
-redis.call('RPUSH', KEYS[6], ARGV[4])
-redis.call('EXPIRE', KEYS[6], ARGV[6])
+redis.call('RPUSH', KEYS[5], ARGV[5])
+redis.call('EXPIRE', KEYS[5], ARGV[6])
 return 'accepted'
 `;
 
@@ -34,32 +39,30 @@ return 'accepted'
 export const DATA_TTL_SECONDS = 24 * 3600;
 
 type WithSubmit = RedisClient & {
-  gradqSubmit(...args: (string | number | Buffer)[]): Promise<string>;
+  gradqSubmitBlock(...args: (string | number)[]): Promise<string>;
 };
 
-export async function submitGradient(
+/** Runs the submit script for leaves [first, end) of `step`. */
+export async function submitBlock(
   redis: RedisClient,
   keys: RunKeys,
-  job: Pick<GradientJob, 'step' | 'shard' | 'session'>,
+  block: { step: number; session: string; first: number; end: number },
   resultJson: string,
-  gradient: Buffer,
 ): Promise<SubmitStatus> {
-  const { step, shard, session } = job;
   const client = redis as WithSubmit;
-  if (typeof client.gradqSubmit !== 'function')
-    redis.defineCommand('gradqSubmit', { numberOfKeys: 6, lua: SUBMIT_LUA });
-  const status = await client.gradqSubmit(
+  if (typeof client.gradqSubmitBlock !== 'function')
+    redis.defineCommand('gradqSubmitBlock', { numberOfKeys: 5, lua: SUBMIT_LUA });
+  const status = await client.gradqSubmitBlock(
     keys.step,
     keys.session,
-    keys.done(step),
-    keys.grad(step, shard),
+    keys.done(block.step),
     keys.stats,
     keys.results,
-    String(step),
-    session,
-    String(shard),
+    String(block.step),
+    block.session,
+    block.first,
+    block.end,
     resultJson,
-    gradient,
     DATA_TTL_SECONDS,
   );
   if (status !== 'accepted' && status !== 'duplicate' && status !== 'stale')

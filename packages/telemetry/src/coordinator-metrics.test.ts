@@ -86,7 +86,7 @@ describe('createCoordinatorMetrics', () => {
     m.transferBytes.inc({ kind: 'params' }, 1024);
     m.gradientsRejected.inc({ reason: 'layout' });
     m.stepPartDuration.observe({ part: 'optimizer' }, 0.003);
-    const end = m.stepPartDuration.startTimer({ part: 'average' });
+    const end = m.stepPartDuration.startTimer({ part: 'reduce' });
     assert.ok(end() >= 0);
     // @ts-expect-error: 'parms' is not a transfer kind; a typo must not create a new series silently.
     m.transferBytes.inc({ kind: 'parms' }, 1);

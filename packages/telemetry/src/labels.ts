@@ -4,7 +4,7 @@
 // which makes `increase()`/`rate()` see the first event instead of a series appearing out of nowhere.
 
 /** The parts a coordinator step is split into, in the order they happen. */
-export const STEP_PARTS = ['wait_gradients', 'average', 'optimizer', 'publish'] as const;
+export const STEP_PARTS = ['wait_gradients', 'reduce', 'optimizer', 'publish'] as const;
 export type StepPart = (typeof STEP_PARTS)[number];
 
 /** What the data plane moves: parameters, gradients, batch pixels. */

@@ -3,7 +3,7 @@ import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { selectBackend } from '@gradq/backend';
 import { TfjsEngine } from '@gradq/engine';
-import { getParams, loadMnist, MNIST_PIXELS, type Mnist, type MnistSplit, setParams } from '@gradq/model';
+import { loadMnist, MNIST_PIXELS, type Mnist, type MnistSplit } from '@gradq/model';
 import { type Hyperparams, hyperparamsSchema } from './config';
 import { localGradientSource as engineSource } from './local-source';
 import { createTrainee, type EpochReport, type StepReport, type Trainee, train, trainingSet } from './loop';

@@ -37,6 +37,8 @@ export interface StepWork {
   /** This epoch's sample order (indices into the training set). */
   readonly order: Uint32Array;
   readonly shards: readonly ShardSpan[];
+  /** The step after this one, when there is one: a distributed source queues its jobs early. */
+  readonly next?: StepWork;
 }
 
 /** A step's gradient: the root of its leaf tree, and each leaf's loss and sample count in leaf order. */
@@ -165,21 +167,39 @@ export async function train(
   const perEpoch = stepsPerEpoch(n, h.batchSize);
   let trainSeconds = 0;
   let samplesTrained = 0;
+  const orders = new Map<number, Uint32Array>();
+  const orderOf = (epoch: number) => {
+    let order = orders.get(epoch);
+    if (!order) {
+      order = shuffledOrder(n, epochRng(h.seed, epoch));
+      orders.set(epoch, order);
+      orders.delete(epoch - 2);
+    }
+    return order;
+  };
+  /** Step `stepInEpoch` of `epoch`, and the one after it when `withNext` and the run has one. */
+  const workOf = (step: number, epoch: number, stepInEpoch: number, withNext: boolean): StepWork => {
+    const work = {
+      step,
+      epoch,
+      stepInEpoch,
+      order: orderOf(epoch),
+      shards: shardSpans(n, h.batchSize, h.shardsPerStep, stepInEpoch),
+    };
+    if (!withNext) return work;
+    const last = stepInEpoch + 1 === perEpoch;
+    if (last && epoch + 1 >= h.epochs) return work;
+    return { ...work, next: workOf(step + 1, last ? epoch + 1 : epoch, last ? 0 : stepInEpoch + 1, false) };
+  };
   while (position.epoch < h.epochs) {
-    const order = shuffledOrder(n, epochRng(h.seed, position.epoch));
     let epochSeconds = 0;
     let epochSamples = 0;
     while (position.stepInEpoch < perEpoch) {
       hooks.signal?.throwIfAborted();
       const started = performance.now();
-      const shards = shardSpans(n, h.batchSize, h.shardsPerStep, position.stepInEpoch);
-      const { grad, losses, counts } = await source.gradients({
-        step: position.step,
-        epoch: position.epoch,
-        stepInEpoch: position.stepInEpoch,
-        order,
-        shards,
-      });
+      const { grad, losses, counts } = await source.gradients(
+        workOf(position.step, position.epoch, position.stepInEpoch, true),
+      );
       const { samples, loss } = meanLoss(losses, counts);
       // One NaN would poison every parameter through Adam's moments: such a step is counted and not applied.
       const finite = Number.isFinite(loss) && allFinite(grad);

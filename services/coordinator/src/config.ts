@@ -39,6 +39,12 @@ export const COORDINATOR_OPTIONS: readonly OptionSpec[] = [
     doc: 'check on missing shards after this long without a result (default 5000)',
   },
   {
+    key: 'jobsPerStep',
+    flag: 'jobs-per-step',
+    env: 'JOBS_PER_STEP',
+    doc: 'jobs each step is split into: auto (from the workers alive and measured costs) or a number (default auto)',
+  },
+  {
     key: 'keepRun',
     flag: 'keep-run',
     env: 'KEEP_RUN',
@@ -62,6 +68,13 @@ export const coordinatorShape = {
   shardDeadlineMs: z.coerce.number().int().min(100, 'must be at least 100').default(30_000),
   /** Default 5000 ms. */
   checkAfterMs: z.coerce.number().int().min(100, 'must be at least 100').default(5000),
+  /**
+   * Jobs per step. `auto`: about one per worker alive, fewer when an extra job's transfers cost more than the
+   * compute it saves (never more than the leaves, K). A number fixes it. It never changes the numbers. Default auto.
+   */
+  jobsPerStep: z
+    .union([z.literal('auto'), z.coerce.number().int('must be an integer or auto').min(1, 'must be at least 1')])
+    .default('auto'),
   /** Default false: a finished run's keys are deleted. */
   keepRun: z.boolean().default(false),
   help: z.boolean().optional(),

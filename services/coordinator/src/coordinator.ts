@@ -1,5 +1,6 @@
 import type { SelectedBackend } from '@gradq/backend';
 import {
+  type CheckpointConfig,
   CheckpointWriter,
   createStore,
   type LoadedCheckpoint,
@@ -8,13 +9,17 @@ import {
   type ObjectStore,
   previewDigitsFrom,
 } from '@gradq/checkpoint';
+import { nativeTreeAdd } from '@gradq/engine';
 import { loadMnist, MNIST_PIXELS } from '@gradq/model';
 import {
   closeRedis,
   createRedis,
+  DEFAULT_SLICES,
   GRADIENT_QUEUE,
+  newSession,
   PROTOCOL_VERSION,
   QUEUE_PREFIX,
+  RunData,
   redactUrl,
   waitForRedis,
 } from '@gradq/protocol';
@@ -35,7 +40,6 @@ import { Queue } from 'bullmq';
 import { Checkpointer } from './checkpointing';
 import { type CoordinatorConfig, DEFAULT_REDIS_URL } from './config';
 import { QueueGradientSource } from './queue-source';
-import { RedisRun } from './redis-run';
 import { CoordinatorTelemetry } from './telemetry';
 
 /** The summary of a distributed run: the shared format plus the exactly-once counters. */
@@ -58,7 +62,9 @@ export interface CoordinatorSummary extends RunSummary {
 export interface CoordinatorHooks {
   readonly log: (line: string) => void;
   readonly signal?: AbortSignal;
-  /** Where checkpoints go; default: from the environment (S3_BUCKET, else CHECKPOINT_DIR). */
+  /** Checkpoint settings; default: from the environment (S3_BUCKET, else CHECKPOINT_DIR). */
+  readonly checkpoints?: CheckpointConfig;
+  /** Where checkpoints go; default: the store `checkpoints` names. */
   readonly store?: ObjectStore;
   onStep?(report: StepReport, source: QueueGradientSource): void;
   onEpoch?(report: EpochReport, previousMse: number | undefined): void;
@@ -75,7 +81,7 @@ export async function runCoordinator(
   hooks: CoordinatorHooks,
 ): Promise<CoordinatorSummary> {
   const { log, signal } = hooks;
-  const checkpoints = loadCheckpointConfig(process.env);
+  const checkpoints = hooks.checkpoints ?? loadCheckpointConfig(process.env);
   const store = hooks.store ?? createStore(checkpoints.store);
   const resumed = config.resume ? await resumeFrom(store, config.resume, backend, log) : undefined;
   const h: Hyperparams = resumed?.hyperparams ?? pickHyperparams(config);
@@ -100,13 +106,15 @@ export async function runCoordinator(
     const trainSet = trainingSet(data.train, h.limit);
     const trainee = await prepareTrainee(h, config.optimizer, log);
     const { layout } = trainee.bound;
+    const treeAdd = await nativeTreeAdd();
     if (resumed) {
       trainee.params.set(resumed.params);
       await trainee.optimizer.setState(resumed.adam);
       Object.assign(trainee.position, structuredClone(resumed.position));
     }
 
-    const run = new RedisRun(redis, runId);
+    const session = newSession();
+    const run = new RunData(redis, runId, layout.size, DEFAULT_SLICES);
     const meta = {
       protocol: PROTOCOL_VERSION,
       runId,
@@ -115,17 +123,18 @@ export async function runCoordinator(
       paramCount: layout.size,
       trainCount: trainSet.count,
       sampleSize: MNIST_PIXELS,
+      slices: DEFAULT_SLICES,
     };
     /** Puts the run into Redis; any steps a previous coordinator left half-collected are forgotten first. */
     const seed = async () => {
       await run.resetSteps();
-      const { uploadedBytes } = await run.seed(meta, trainSet.pixels);
+      const { uploadedBytes } = await run.seed(meta, trainSet.pixels, session);
       m.transferBytes.inc({ kind: 'batches' }, uploadedBytes);
       return uploadedBytes;
     };
-    const uploadedBytes = await seed();
+    await seed();
     log(
-      `run ${runId}: ${h.epochs} epoch(s) of ${trainSet.count} samples, batch ${h.batchSize} in ${h.shardsPerStep} shard job(s) per step, ` +
+      `run ${runId}: ${h.epochs} epoch(s) of ${trainSet.count} samples, batch ${h.batchSize} in ${h.shardsPerStep} leaves per step (jobs per step: ${config.jobsPerStep}), ` +
         `seed ${h.seed}, backend ${backend.name}, Redis ${redactUrl(redisUrl)}, checkpoints in ${store.description}` +
         (resumed ? `, resuming at step ${resumed.step}` : ''),
     );
@@ -148,12 +157,15 @@ export async function runCoordinator(
       every: config.checkpointEvery,
     });
     const source = new QueueGradientSource({
-      run,
+      data: run,
+      session,
       queue,
       blocking,
       trainee,
       fingerprint: layout.fingerprint,
       encoding: h.gradEncoding,
+      jobsPerStep: config.jobsPerStep,
+      ...(treeAdd ? { treeAdd } : {}),
       // The coordinator's memory is newer than any checkpoint: a Redis that lost the run gets it back from here.
       reseed: async () => void (await seed()),
       checkAfterMs: config.checkAfterMs,

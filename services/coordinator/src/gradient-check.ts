@@ -1,28 +1,10 @@
-import { bytesPerValue, decodeVector, type WireEncoding } from '@gradq/model';
-
-export type GradientProblem = 'length' | 'nonfinite';
-
 /**
- * Checks a shard gradient read from Redis before it can reach the average: it must hold exactly the layout's
- * number of float32 values, and its loss and values must be finite. Pure, so it is tested without Redis.
+ * Every value of a gradient must be finite before it can reach the tree: one NaN would poison every parameter
+ * through Adam's moments. Pure, so it is tested without Redis. (Lengths are checked slice by slice as they are read.)
  */
-export function checkGradient(
-  bytes: Uint8Array,
-  size: number,
-  encoding: WireEncoding,
-  result: { loss: number; count: number },
-): { grad?: Float32Array; problem?: GradientProblem; detail?: string } {
-  const expected = size * bytesPerValue(encoding);
-  if (bytes.byteLength !== expected) {
-    return {
-      problem: 'length',
-      detail: `${bytes.byteLength} bytes, expected ${expected} (${size} ${encoding} values)`,
-    };
-  }
-  const grad = decodeVector(bytes, encoding, size);
-  if (!Number.isFinite(result.loss)) return { grad, problem: 'nonfinite', detail: `loss is ${result.loss}` };
+export function checkGradientValues(grad: Float32Array): { ok: true } | { ok: false; detail: string } {
   for (let i = 0; i < grad.length; i++) {
-    if (!Number.isFinite(grad[i] as number)) return { grad, problem: 'nonfinite', detail: `value ${i} is ${grad[i]}` };
+    if (!Number.isFinite(grad[i] as number)) return { ok: false, detail: `value ${i} is ${grad[i]}` };
   }
-  return { grad };
+  return { ok: true };
 }

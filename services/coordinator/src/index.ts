@@ -1,4 +1,3 @@
 export { COORDINATOR_OPTIONS, type CoordinatorConfig, coordinatorConfigSchema, DEFAULT_REDIS_URL } from './config';
 export { type CoordinatorHooks, type CoordinatorSummary, runCoordinator } from './coordinator';
 export { type DistributedCounters, QueueGradientSource } from './queue-source';
-export { RedisRun } from './redis-run';

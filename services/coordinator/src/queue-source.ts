@@ -1,25 +1,27 @@
-import type { ShardGradient, WireEncoding } from '@gradq/model';
+import { alignedBlocks, type Leaf, type LeafBlock, TreeReducer } from '@gradq/engine';
+import type { WireEncoding } from '@gradq/model';
 import {
+  type BlockResult,
+  blockResultSchema,
   GRADIENT_JOB_OPTIONS,
   type GradientJob,
   gradientJobId,
   PROTOCOL_VERSION,
   type RedisClient,
-  type ShardResult,
-  shardResultSchema,
+  type RunData,
 } from '@gradq/protocol';
-import type { GradientSource, StepWork, Trainee } from '@gradq/trainer';
+import type { GradientSource, StepGradient, StepWork, Trainee } from '@gradq/trainer';
 import type { Queue } from 'bullmq';
-import { checkGradient, type GradientProblem } from './gradient-check';
-import type { RedisRun } from './redis-run';
+import { checkGradientValues } from './gradient-check';
+import { type BlockEntry, checkRecord, jobsPerStep, overdue, StepBook } from './step-book';
 
 /** Counters the coordinator keeps about the distributed steps, reported in the summary and metrics. */
 export interface DistributedCounters {
-  /** Shard gradients applied; equals the planned number of shards when every (step, shard) counted exactly once. */
+  /** Leaf gradients applied; equals the planned number of leaves when every (step, leaf) counted exactly once. */
   shardsApplied: number;
-  /** Jobs added again because a worker refused the shard, its gradient was invalid, or its job failed, vanished or straggled. */
+  /** Jobs added again because a worker refused the block, its gradient was invalid, or its job failed, vanished or straggled. */
   reissued: number;
-  /** Shards refused by a worker or gradients refused here, by reason. */
+  /** Blocks refused by a worker or gradients refused here, by reason. */
   rejected: Record<string, number>;
   /** Times Redis lost the run (restarted without its data) and the coordinator put it back. */
   reseeded: number;
@@ -28,7 +30,7 @@ export interface DistributedCounters {
 export interface SourceEvents {
   onBytes?(kind: 'params' | 'gradients' | 'batches', bytes: number): void;
   /** Seconds spent in each part of a step. */
-  onPart?(part: 'wait_gradients' | 'publish', seconds: number): void;
+  onPart?(part: 'wait_gradients' | 'reduce' | 'publish', seconds: number): void;
   onRejected?(reason: string): void;
   onReissue?(why: string): void;
   /** A worker delivered a gradient. */
@@ -37,21 +39,26 @@ export interface SourceEvents {
 }
 
 export interface QueueSourceOptions {
-  readonly run: RedisRun;
+  readonly data: RunData;
+  readonly session: string;
   readonly queue: Queue;
   /** A dedicated connection for BLPOP (it blocks). */
   readonly blocking: RedisClient;
   readonly trainee: Trainee;
   readonly fingerprint: string;
-  /** How parameters and gradients travel. */
+  /** How gradients travel (parameters are always float32). */
   readonly encoding: WireEncoding;
+  /** Jobs per step: `auto` sizes them from the workers alive and measured costs. Default auto. */
+  readonly jobsPerStep?: number | 'auto';
+  /** Native `left = round(left + right)` for the tree; default the JS one (same bits). */
+  readonly treeAdd?: (left: Float32Array, right: Float32Array, encoding: WireEncoding) => void;
   /** Puts the run's description and training bytes back after Redis lost them. */
   readonly reseed: () => Promise<void>;
-  /** After this long without a result, the missing shards' jobs are checked and re-added if failed or gone. Default 5000. */
+  /** After this long without a result, the missing blocks' jobs are checked and re-added if failed or gone. Default 5000. */
   readonly checkAfterMs?: number;
-  /** A shard whose job has been running this long is handed to another worker too; first result wins. Default 30000. */
+  /** A block whose job has been running this long is handed to another worker too; first result wins. Default 30000. */
   readonly shardDeadlineMs?: number;
-  /** A shard refused this many times aborts the run (no worker can take it). Default 20. */
+  /** A block refused this many times aborts the run (no worker can take it). Default 20. */
   readonly maxRejections?: number;
   readonly signal?: AbortSignal;
   readonly events?: SourceEvents;
@@ -62,253 +69,284 @@ class RunLostError extends Error {
   override readonly name = 'RunLostError';
 }
 
-type Accepted = Extract<ShardResult, { kind: 'accepted' }>;
+type Accepted = Extract<BlockResult, { kind: 'accepted' }>;
 
-/** One step's bookkeeping while its shards are out. */
-interface StepState {
+/** A step whose jobs are in the queue. */
+interface Enqueued {
   readonly work: StepWork;
-  /** Shard -> current attempt number (its job id). */
-  readonly attempts: Map<number, number>;
-  /** Shard -> how often it was refused or its gradient rejected. */
-  readonly rejections: Map<number, number>;
-  /** Shard -> gradients that were non-finite, to tell a corrupted write from a genuinely diverged step. */
-  readonly nonfinite: Map<number, number>;
-  readonly gradients: Map<number, ShardGradient>;
+  readonly book: StepBook;
 }
 
 /**
- * Computes a step's shard gradients through the queue: publish parameters, enqueue one job per shard, collect one
- * accepted result per shard (the submit script has already made each (step, shard) count once), read and check
- * the gradients. Jobs that cannot finish (refused, failed, lost, straggling) are added again under a new attempt.
+ * Computes a step's gradient through the queue. Step v+1's jobs are queued while step v is collected, so workers
+ * pick them up as soon as they are free and block until parameters v+1 are published: the queue's round trip is
+ * off the critical path. A step: publish parameters v (this opens it), queue step v+1's jobs, collect one accepted
+ * block per job (the submit script has made each leaf count once), read each block's gradient as it arrives and
+ * fold it into the leaf tree. Jobs that cannot finish (refused, failed, lost, straggling) are added again.
  */
 export class QueueGradientSource implements GradientSource {
   readonly counters: DistributedCounters = { shardsApplied: 0, reissued: 0, rejected: {}, reseeded: 0 };
   /** Worker id -> when it last delivered a gradient (ms). */
   readonly workersSeen = new Map<string, number>();
-  private publishedEpoch = -1;
+  private readonly publishedEpochs = new Set<number>();
+  private next: Enqueued | undefined;
+  /** Measured costs that size the jobs: one worker's seconds per sample, seconds per parameter-sized transfer. */
+  private computePerSample: number | undefined;
+  private transferSeconds: number | undefined;
+  private workersCounted = { count: 0, at: 0 };
 
   constructor(private readonly o: QueueSourceOptions) {}
 
-  async gradients(work: StepWork): Promise<ShardGradient[]> {
+  async gradients(work: StepWork): Promise<StepGradient> {
     for (;;) {
       try {
         return await this.step(work);
       } catch (err) {
         if (!(err instanceof RunLostError)) throw err;
         this.o.events?.log?.(
-          `Redis no longer holds run ${this.o.run.runId} (restarted without its data?): putting it back and redoing step ${work.step}`,
+          `Redis no longer holds run ${this.o.data.runId} (restarted without its data?): putting it back and redoing step ${work.step}`,
         );
         await this.o.reseed();
-        this.publishedEpoch = -1;
+        this.publishedEpochs.clear();
+        this.next = undefined;
         this.counters.reseeded += 1;
       }
     }
   }
 
-  private async step(work: StepWork): Promise<ShardGradient[]> {
-    const { run } = this.o;
+  private async step(work: StepWork): Promise<StepGradient> {
+    const { data } = this.o;
     const ev = this.o.events ?? {};
     const started = performance.now();
     // A Redis that restarted empty between two steps loses no result of ours, so nothing else would notice: workers
     // holding the run in their caches keep going, while a new worker (or one restarted) would find no run to serve.
-    if (!(await run.present()))
-      throw new RunLostError(`run ${run.runId} is not in Redis at the start of step ${work.step}`);
-    // Never `hook?.(await work())`: optional calls skip evaluating their arguments when the hook is absent.
-    if (work.epoch !== this.publishedEpoch) {
-      const orderBytes = await run.publishOrder(work.epoch, work.order);
-      ev.onBytes?.('batches', orderBytes);
-      this.publishedEpoch = work.epoch;
+    if (!(await data.present()))
+      throw new RunLostError(`run ${data.runId} is not in Redis at the start of step ${work.step}`);
+    await this.publishOrder(work);
+    const publishStart = performance.now();
+    ev.onBytes?.('params', await data.publishParams(work.step, this.o.trainee.params));
+    this.measureTransfer(performance.now() - publishStart);
+    const current = this.next?.work.step === work.step ? this.next : await this.enqueueStep(work);
+    const openedAt = Date.now();
+    this.next = undefined;
+    if (work.next) {
+      await this.publishOrder(work.next);
+      this.next = await this.enqueueStep(work.next);
     }
-    const paramBytes = await run.publishParams(work.step, this.o.trainee.params, this.o.encoding);
-    ev.onBytes?.('params', paramBytes);
-    const state: StepState = {
-      work,
-      attempts: new Map(work.shards.map((s) => [s.shard, 0])),
-      rejections: new Map(),
-      nonfinite: new Map(),
-      gradients: new Map(),
-    };
-    await this.enqueue(state, [...state.attempts.keys()]);
     ev.onPart?.('publish', (performance.now() - started) / 1000);
 
     const waitStart = performance.now();
-    while (state.gradients.size < work.shards.length) {
-      const arrived = await this.nextResults(state);
-      await this.accept(state, arrived);
-    }
-    await run.closeStep(work.step);
-    await run.dropStep(
-      work.step,
-      work.shards.map((s) => s.shard),
-    );
-    ev.onPart?.('wait_gradients', (performance.now() - waitStart) / 1000);
-    this.counters.shardsApplied += work.shards.length;
-    return work.shards.map(({ shard }) => state.gradients.get(shard) as ShardGradient);
-  }
-
-  /** Reads the arrived shards' gradients; keeps the valid ones, sends the others back to the queue. */
-  private async accept(state: StepState, arrived: Accepted[]): Promise<void> {
-    const { run } = this.o;
-    const { step } = state.work;
-    const size = this.o.trainee.params.length;
-    const buffers = await run.readGradients(
-      step,
-      arrived.map((r) => r.shard),
-    );
-    for (const [i, result] of arrived.entries()) {
-      const bytes = buffers[i];
-      if (bytes === null || bytes === undefined)
-        throw new RunLostError(`gradient of step ${step} shard ${result.shard} vanished`);
-      this.o.events?.onBytes?.('gradients', bytes.byteLength);
-      const span = state.work.shards.find((s) => s.shard === result.shard);
-      if (!span || result.count !== span.end - span.start) {
-        // Defence in depth: sessions already keep other coordinators' jobs out; a count that disagrees with the
-        // shard's span can only come from a job that was not ours.
-        await run.forgetShard(step, result.shard);
-        await this.refuse(
-          state,
-          result.shard,
-          'schema',
-          `result from ${result.worker} covers ${result.count} samples, the shard has ${span ? span.end - span.start : 0}`,
-        );
+    const { book } = current;
+    const leafCount = work.shards.length;
+    const reducer = new TreeReducer(leafCount, this.o.encoding, this.o.treeAdd);
+    const losses: number[] = new Array(leafCount).fill(Number.NaN);
+    const counts: number[] = new Array(leafCount).fill(0);
+    const tokens: string[] = [];
+    let reduceSeconds = 0;
+    while (!book.complete) {
+      const { entry, result } = await this.nextAccepted(current, openedAt);
+      const readStart = performance.now();
+      const verdict = checkRecord(entry, result);
+      // A non-finite loss is read all the same: computed twice, it is real divergence and its gradient is used.
+      const readable = verdict.ok || verdict.problem === 'nonfinite';
+      const read = readable ? await data.readGradient(work.step, result.token, this.o.encoding) : undefined;
+      if (read && 'missing' in read)
+        throw new RunLostError(`gradient of step ${work.step} block ${entry.first} vanished`);
+      let grad: Float32Array | undefined;
+      let finalVerdict = verdict;
+      if (read && 'problem' in read) finalVerdict = { ok: false, problem: 'length', detail: read.problem };
+      else if (read && 'grad' in read) {
+        ev.onBytes?.('gradients', read.bytes);
+        this.measureTransfer(performance.now() - readStart);
+        grad = read.grad;
+        const values = checkGradientValues(grad);
+        if (!values.ok && finalVerdict.ok) finalVerdict = { ok: false, problem: 'nonfinite', detail: values.detail };
+      }
+      const used = book.gradient(entry, finalVerdict);
+      if (!used) {
+        const detail = finalVerdict.ok ? '' : finalVerdict.detail;
+        await data.forgetBlock(work.step, entry.first, entry.end, result.token);
+        this.o.events?.onRejected?.(finalVerdict.ok ? 'schema' : finalVerdict.problem);
+        ev.log?.(`step ${work.step} leaves [${entry.first}, ${entry.end}) rejected: ${detail}; adding them again`);
+        await this.reissue(current, entry, 'invalid');
         continue;
       }
-      const checked = checkGradient(bytes, size, this.o.encoding, result);
-      // A non-finite gradient is sent back once (a corrupted write); computed again and still non-finite, it is
-      // real divergence: accepted here, and the training loop skips the step and raises the alert.
-      const retryNonfinite = checked.problem === 'nonfinite' && (state.nonfinite.get(result.shard) ?? 0) === 0;
-      if (checked.grad && (!checked.problem || !retryNonfinite)) {
-        state.gradients.set(result.shard, { grad: checked.grad, loss: result.loss, count: result.count });
-        continue;
+      tokens.push(result.token);
+      this.measureCompute(result);
+      for (let i = 0; i < result.counts.length; i++) {
+        losses[entry.first + i] = result.losses[i] as number;
+        counts[entry.first + i] = result.counts[i] as number;
       }
-      const problem = checked.problem as GradientProblem;
-      if (problem === 'nonfinite') state.nonfinite.set(result.shard, 1);
-      await run.forgetShard(step, result.shard);
-      await this.refuse(state, result.shard, problem, `gradient from ${result.worker}: ${checked.detail}`);
+      if (!grad) throw new Error(`step ${work.step} leaves [${entry.first}, ${entry.end}): used without a gradient`);
+      const reduceStart = performance.now();
+      reducer.add(entry, grad);
+      reduceSeconds += (performance.now() - reduceStart) / 1000;
     }
+    await data.closeStep(work.step);
+    ev.onPart?.('wait_gradients', (performance.now() - waitStart) / 1000 - reduceSeconds);
+    ev.onPart?.('reduce', reduceSeconds);
+    void data
+      .dropStep(work.step, tokens)
+      .catch((err: Error) => ev.log?.(`cleanup of step ${work.step}: ${err.message}`));
+    this.counters.shardsApplied += leafCount;
+    for (const [reason, n] of Object.entries(book.rejected))
+      this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + n;
+    return { grad: reducer.root(), losses, counts };
   }
 
-  /** Waits until at least one new shard is accepted, handling refusals, lost jobs, stragglers and a lost run. */
-  private async nextResults(state: StepState): Promise<Accepted[]> {
-    const { blocking, run, signal } = this.o;
-    const { work } = state;
+  /** Waits until a record arrives that needs its gradient read, re-adding refused, lost and straggling blocks. */
+  private async nextAccepted(step: Enqueued, openedAt: number): Promise<{ entry: BlockEntry; result: Accepted }> {
+    const { blocking, data, signal } = this.o;
     const checkAfter = this.o.checkAfterMs ?? 5000;
-    let lastProgress = performance.now();
-    let lastInspection = performance.now();
+    const deadline = this.o.shardDeadlineMs ?? 30_000;
+    let lastProgress = Date.now();
+    let lastInspection = Date.now();
     for (;;) {
       signal?.throwIfAborted();
       // Short timeouts keep Ctrl-C and the straggler deadline responsive; an empty BLPOP costs one round trip.
-      const popped = await blocking.blpop(run.keys.results, 0.25);
-      const now = performance.now();
+      const popped = await blocking.blpop(data.keys.results, 0.25);
+      const now = Date.now();
       if (popped) {
-        const result = parseResult(popped[1]);
-        // Records of other steps are leftovers (a previous coordinator's, or a stale retry): not ours to count.
-        if (
-          !result ||
-          result.step !== work.step ||
-          !state.attempts.has(result.shard) ||
-          state.gradients.has(result.shard)
-        )
-          continue;
-        if (result.kind === 'accepted') {
-          this.workersSeen.set(result.worker, Date.now());
-          this.o.events?.onWorker?.(result.worker);
-          return [result];
+        const record = parseRecord(popped[1]);
+        if (!record) continue;
+        const action = step.book.onRecord(record);
+        if (action.action === 'fetch') {
+          this.workersSeen.set(action.result.worker, now);
+          this.o.events?.onWorker?.(action.result.worker);
+          return { entry: action.entry, result: action.result };
         }
-        await this.refuse(state, result.shard, result.reason, `refused by ${result.worker}: ${result.message}`);
-        lastProgress = now;
+        if (action.action === 'reissue' && record.kind === 'rejected') {
+          this.o.events?.onRejected?.(record.reason);
+          this.o.events?.log?.(
+            `step ${step.work.step} leaves [${record.first}, ${record.end}) refused by ${record.worker}: ${record.message}; adding them again`,
+          );
+          await this.reissue(step, action.entry, 'refused');
+          lastProgress = now;
+        }
         continue;
       }
-      if (now - lastInspection >= Math.min(1000, checkAfter)) {
-        lastInspection = now;
-        const lostFor = now - lastProgress;
-        if (lostFor >= checkAfter && !(await run.present())) throw new RunLostError();
-        if (await this.inspectMissing(state, lostFor >= checkAfter)) lastProgress = now;
+      if (now - lastInspection < Math.min(1000, checkAfter)) continue;
+      lastInspection = now;
+      const quietFor = now - lastProgress;
+      if (quietFor >= checkAfter && !(await data.present())) throw new RunLostError();
+      for (const entry of step.book.missing()) {
+        // A result pushed just after the last BLPOP is already marked done: not lost.
+        if (await data.anyLeafDone(step.work.step, entry.first, entry.end)) continue;
+        const id = this.jobId(step.work, entry);
+        const job = await this.o.queue.getJob(id);
+        const state = job ? await job.getState() : 'missing';
+        const why = overdue({ state, activeSinceMs: job?.processedOn }, now, openedAt, deadline, quietFor, checkAfter);
+        if (!why) continue;
+        this.o.events?.log?.(
+          why === 'straggler'
+            ? `step ${step.work.step} leaves [${entry.first}, ${entry.end}): job ${id} is past the ${deadline} ms deadline; giving it to another worker too`
+            : `step ${step.work.step} leaves [${entry.first}, ${entry.end}): job ${id} is ${state}${job?.failedReason ? ` (${job.failedReason})` : ''}; adding it again`,
+        );
+        await this.reissue(step, entry, why);
+        lastProgress = now;
       }
     }
   }
 
-  /** Re-adds missing shards whose job failed for good or vanished (when `checkLost`) or has run past the deadline. */
-  private async inspectMissing(state: StepState, checkLost: boolean): Promise<boolean> {
-    const { work } = state;
-    const deadline = this.o.shardDeadlineMs ?? 30_000;
-    let reissued = false;
-    for (const [shard, attempt] of state.attempts) {
-      if (state.gradients.has(shard)) continue;
-      // A result pushed just after the last BLPOP is already in the done hash: not lost.
-      if (await this.o.blocking.hexists(this.o.run.keys.done(work.step), String(shard))) continue;
-      const id = gradientJobId({
-        runId: this.o.run.runId,
-        session: this.o.run.session,
-        step: work.step,
-        shard,
-        attempt,
-      });
-      const job = await this.o.queue.getJob(id);
-      const jobState = job ? await job.getState() : 'missing';
-      if (jobState === 'active' && job?.processedOn && Date.now() - job.processedOn > deadline) {
-        this.o.events?.log?.(
-          `step ${work.step} shard ${shard}: job ${id} has run ${Math.round((Date.now() - job.processedOn) / 1000)} s, past the ${deadline} ms deadline; giving it to another worker too`,
-        );
-        await this.reissue(state, shard, 'straggler');
-        reissued = true;
-      } else if (checkLost && (jobState === 'failed' || jobState === 'missing' || jobState === 'unknown')) {
-        this.o.events?.log?.(
-          `step ${work.step} shard ${shard}: job ${id} is ${jobState}${job?.failedReason ? ` (${job.failedReason})` : ''}; adding it again`,
-        );
-        await this.reissue(state, shard, jobState);
-        reissued = true;
-      }
-    }
-    return reissued;
-  }
-
-  private async refuse(state: StepState, shard: number, reason: string, message: string): Promise<void> {
-    this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + 1;
-    this.o.events?.onRejected?.(reason);
-    const refused = (state.rejections.get(shard) ?? 0) + 1;
-    state.rejections.set(shard, refused);
-    if (refused >= (this.o.maxRejections ?? 20)) {
-      throw new Error(
-        `shard ${shard} of step ${state.work.step} was rejected ${refused} times; last: ${reason}, ${message}`,
-      );
-    }
-    this.o.events?.log?.(`step ${state.work.step} shard ${shard} rejected (${reason}), ${message}; adding it again`);
-    await this.reissue(state, shard, reason);
-  }
-
-  private async reissue(state: StepState, shard: number, why: string): Promise<void> {
-    state.attempts.set(shard, (state.attempts.get(shard) ?? 0) + 1);
+  private async reissue(step: Enqueued, entry: BlockEntry, why: 'refused' | 'invalid' | 'straggler' | 'lost') {
+    step.book.reissue(entry, why);
     this.counters.reissued += 1;
     this.o.events?.onReissue?.(why);
-    await this.enqueue(state, [shard]);
+    await this.enqueue(step.work, [entry]);
   }
 
-  private async enqueue(state: StepState, shards: number[]): Promise<void> {
+  /** Plans a step's blocks from the workers alive and queues one job per block. */
+  private async enqueueStep(work: StepWork): Promise<Enqueued> {
+    const leafCount = work.shards.length;
+    const jobs =
+      this.o.jobsPerStep === undefined || this.o.jobsPerStep === 'auto'
+        ? await this.autoJobs(work)
+        : this.o.jobsPerStep;
+    const blocks = alignedBlocks(leafCount, Math.min(jobs, leafCount)).map((b: LeafBlock) => ({
+      ...b,
+      leaves: work.shards.slice(b.first, b.end) as Leaf[],
+    }));
+    const book = new StepBook(work.step, blocks, this.o.maxRejections ?? 20);
+    await this.enqueue(work, book.entries);
+    return { work, book };
+  }
+
+  private async autoJobs(work: StepWork): Promise<number> {
+    const leafCount = work.shards.length;
+    const samples = work.shards.reduce((sum, s) => sum + (s.end - s.start), 0);
+    return jobsPerStep({
+      workers: await this.workersAlive(),
+      leaves: leafCount,
+      computeSeconds: this.computePerSample === undefined ? undefined : this.computePerSample * samples,
+      transferSeconds: this.transferSeconds,
+      largestBlock: (j) => Math.max(...alignedBlocks(leafCount, j).map((b) => b.end - b.first)),
+    });
+  }
+
+  private async enqueue(work: StepWork, entries: readonly BlockEntry[]): Promise<void> {
     await this.o.queue.addBulk(
-      shards.map((shard) => {
-        const data = this.job(state.work, shard, state.attempts.get(shard) ?? 0);
+      entries.map((entry) => {
+        const data = this.job(work, entry);
         return { name: 'gradient', data, opts: { ...GRADIENT_JOB_OPTIONS, jobId: gradientJobId(data) } };
       }),
     );
   }
 
-  private job(work: StepWork, shard: number, attempt: number): GradientJob {
-    const span = work.shards.find((s) => s.shard === shard);
-    if (!span) throw new Error(`step ${work.step} has no shard ${shard}`);
+  private job(work: StepWork, entry: BlockEntry): GradientJob {
     return {
       protocol: PROTOCOL_VERSION,
-      runId: this.o.run.runId,
-      session: this.o.run.session,
+      runId: this.o.data.runId,
+      session: this.o.session,
       step: work.step,
-      shard,
-      version: work.step,
       epoch: work.epoch,
-      start: span.start,
-      end: span.end,
+      first: entry.first,
+      leaves: entry.leaves.map((l) => [l.start, l.end] as [number, number]),
+      leafCount: work.shards.length,
+      stepSamples: work.shards.reduce((sum, s) => sum + (s.end - s.start), 0),
       fingerprint: this.o.fingerprint,
-      attempt,
+      attempt: entry.attempt,
     };
+  }
+
+  private jobId(work: StepWork, entry: BlockEntry): string {
+    return gradientJobId({
+      runId: this.o.data.runId,
+      session: this.o.session,
+      step: work.step,
+      first: entry.first,
+      attempt: entry.attempt,
+    });
+  }
+
+  private async publishOrder(work: StepWork): Promise<void> {
+    if (this.publishedEpochs.has(work.epoch)) return;
+    this.o.events?.onBytes?.('batches', await this.o.data.publishOrder(work.epoch, work.order));
+    this.publishedEpochs.add(work.epoch);
+  }
+
+  /** Workers connected to the queue (BullMQ names its connections), at least those seen lately; refreshed each second. */
+  private async workersAlive(): Promise<number> {
+    const now = Date.now();
+    if (now - this.workersCounted.at > 1000) {
+      let count = 0;
+      try {
+        count = await this.o.queue.getWorkersCount();
+      } catch {
+        // CLIENT LIST can be disabled (managed Redis): fall back to the workers seen delivering.
+      }
+      this.workersCounted = { count, at: now };
+    }
+    return Math.max(1, this.workersCounted.count, this.recentWorkers());
+  }
+
+  private measureCompute(result: Accepted): void {
+    const samples = result.counts.reduce((a, b) => a + b, 0);
+    if (samples === 0 || result.computeSeconds <= 0) return;
+    this.computePerSample = ewma(this.computePerSample, result.computeSeconds / samples);
+  }
+
+  private measureTransfer(ms: number): void {
+    this.transferSeconds = ewma(this.transferSeconds, ms / 1000);
   }
 
   /** Workers that delivered a gradient in the last `windowMs`. */
@@ -320,9 +358,13 @@ export class QueueGradientSource implements GradientSource {
   }
 }
 
-function parseResult(raw: string): ShardResult | undefined {
+function ewma(previous: number | undefined, value: number): number {
+  return previous === undefined ? value : 0.8 * previous + 0.2 * value;
+}
+
+function parseRecord(raw: string): BlockResult | undefined {
   try {
-    const parsed = shardResultSchema.safeParse(JSON.parse(raw));
+    const parsed = blockResultSchema.safeParse(JSON.parse(raw));
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;

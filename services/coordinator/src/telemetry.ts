@@ -1,3 +1,4 @@
+import type { RunData } from '@gradq/protocol';
 import {
   type CoordinatorMetrics,
   createCoordinatorMetrics,
@@ -10,7 +11,6 @@ import {
 import type { StepReport } from '@gradq/trainer';
 import type { Queue } from 'bullmq';
 import type { SourceEvents } from './queue-source';
-import type { RedisRun } from './redis-run';
 
 /** The coordinator's metrics: one registry, served on /metrics, fed from the step loop, the source and the writer. */
 export class CoordinatorTelemetry {
@@ -66,7 +66,7 @@ export class CoordinatorTelemetry {
   }
 
   /** Polls what only Redis knows (queue depth, duplicates dropped by the submit script) every few seconds. */
-  watch(queue: Queue, run: RedisRun, everyMs = 2000): void {
+  watch(queue: Queue, run: RunData, everyMs = 2000): void {
     const poll = async () => {
       try {
         const counts = await queue.getJobCounts(...QUEUE_STATES);

@@ -1,17 +1,13 @@
-import { encodeVector, MNIST_PIXELS, scalePixels, shardGradient } from '@gradq/model';
+import { encodeVector } from '@gradq/model';
 import {
-  DATA_TTL_SECONDS,
+  type BlockResult,
   type GradientJob,
   type GradientJobResult,
   gradientJobSchema,
   PROTOCOL_VERSION,
   type RedisClient,
-  type RunKeys,
-  runKeys,
-  type ShardResult,
-  submitGradient,
+  RunData,
 } from '@gradq/protocol';
-import { gatherSamples } from '@gradq/trainer';
 import { UnrecoverableError } from 'bullmq';
 import { RunCache } from './run-cache';
 
@@ -29,16 +25,25 @@ export interface ProcessorEvents {
 /** Runs kept in memory at once; a worker serving more runs refetches (it is a cache). */
 const MAX_RUNS = 2;
 
+/** How long a job of a step that has not opened yet waits for its parameters before it is retried. */
+const OPEN_WAIT_MS = 120_000;
+
 /**
- * Turns one gradient job into one submitted gradient. Stateless in the sense that matters: everything it holds is
- * a cache of Redis, so a worker can die at any point and another will redo the job with the same result.
+ * Turns one gradient job (a block of leaves) into one submitted gradient. Stateless in the sense that matters:
+ * everything it holds is a cache of Redis, so a worker can die at any point and another will redo the job with the
+ * same result. Jobs of the next step are taken while the current one is still collected: such a job blocks until
+ * its parameters are published.
  */
 export class GradientProcessor {
   private readonly runs = new Map<string, RunCache>();
 
   constructor(
     private readonly redis: RedisClient,
+    /** A connection of its own for the blocking wait on the next step. */
+    private readonly blocking: RedisClient,
     private readonly workerId: string,
+    /** The tfjs backend of this process: it picks the engine (native on cpu-native). */
+    private readonly backend: string,
     private readonly events: ProcessorEvents = {},
     /** Test-only (GRADQ_TEST_SLOW_MS): ms to wait before each submit, to play a straggler. Always 0 in production. */
     private readonly testSlowMs = 0,
@@ -53,6 +58,7 @@ export class GradientProcessor {
       throw new UnrecoverableError(`invalid gradient job ${jobId ?? '?'}: ${problems}`);
     }
     const job = parsed.data;
+    const end = job.first + job.leaves.length;
     if (job.protocol !== PROTOCOL_VERSION) {
       await this.reject(job, 'protocol', `job speaks protocol ${job.protocol}, this worker speaks ${PROTOCOL_VERSION}`);
     }
@@ -61,91 +67,105 @@ export class GradientProcessor {
       this.events.onOutcome?.('rejected');
       throw new UnrecoverableError(`job ${jobId}: run ${job.runId} is not in Redis (finished or expired)`);
     }
-    if (job.fingerprint !== run.bound.layout.fingerprint) {
+    if (job.fingerprint !== run.fingerprint) {
       await this.reject(
         job,
         'layout',
-        `job's parameter layout ${job.fingerprint} differs from this worker's ${run.bound.layout.fingerprint}`,
+        `job's parameter layout ${job.fingerprint} differs from this worker's ${run.fingerprint}`,
       );
     }
-    const stale = { status: 'stale', loss: Number.NaN, count: 0 } as const;
-    // Skip the compute when the step has already been applied (a late retry or a straggler's duplicate), or when
-    // this shard already has its gradient (the original finished while this copy waited in the queue).
-    if (!(await this.isOpen(run.keys, job))) return stale;
-    if (await this.redis.hexists(run.keys.done(job.step), String(job.shard))) {
-      await this.redis.hincrby(run.keys.stats, 'duplicates', 1);
-      return { status: 'duplicate', loss: Number.NaN, count: 0 };
+    const dropped = (status: 'stale' | 'duplicate') => ({ status, count: 0 }) as const;
+    // A job of the next step waits here for its parameters; a late retry or a straggler's copy finds its step gone.
+    const open = await run.data.waitForStep(this.blocking, job.step, job.session, OPEN_WAIT_MS);
+    if (open === 'stale') return dropped('stale');
+    if (open === 'timeout') throw new Error(`job ${jobId}: step ${job.step} did not open within ${OPEN_WAIT_MS} ms`);
+    // The original finished while this copy waited in the queue: skip the compute.
+    if (await run.data.anyLeafDone(job.step, job.first, end)) {
+      await run.data.countDuplicate();
+      return dropped('duplicate');
     }
 
     let t = performance.now();
-    const fetched = await run.useParams(job.version);
-    if (fetched === undefined) {
-      if (!(await this.isOpen(run.keys, job))) return stale;
-      throw new Error(`parameters v${job.version} of run ${job.runId} are not in Redis`);
+    const fetched = await run.useParams(job.step);
+    if (!fetched) {
+      if ((await run.data.waitForStep(this.blocking, job.step, job.session, 0)) !== 'open') return dropped('stale');
+      throw new Error(`parameters v${job.step} of run ${job.runId} are not in Redis`);
     }
-    this.events.onParamsCache?.(fetched === 0);
-    if (fetched > 0) this.events.onFetch?.('params', fetched, (performance.now() - t) / 1000);
+    this.events.onParamsCache?.(fetched.fetched === 0);
+    if (fetched.fetched > 0) this.events.onFetch?.('params', fetched.fetched, (performance.now() - t) / 1000);
 
     t = performance.now();
-    const { pixels, fetchedBytes } = await run.trainingSet();
+    const trainBytes = await run.loadTrainingSet();
     const order = await run.epochOrder(job.epoch);
-    if (job.end > order.length)
-      throw new UnrecoverableError(
-        `job ${jobId}: samples [${job.start}, ${job.end}) exceed the epoch's ${order.length}`,
-      );
-    if (fetchedBytes > 0) this.events.onFetch?.('batches', fetchedBytes, (performance.now() - t) / 1000);
+    const lastEnd = (job.leaves.at(-1) as [number, number])[1];
+    if (lastEnd > order.length)
+      throw new UnrecoverableError(`job ${jobId}: samples up to ${lastEnd} exceed the epoch's ${order.length}`);
+    if (trainBytes > 0) this.events.onFetch?.('batches', trainBytes, (performance.now() - t) / 1000);
 
     t = performance.now();
-    const count = job.end - job.start;
-    const inputs = scalePixels(gatherSamples(pixels, MNIST_PIXELS, order, job.start, job.end));
-    const { grad, loss } = shardGradient(run.bound, inputs, count);
-    this.events.onCompute?.((performance.now() - t) / 1000);
+    const block = run.engine.computeBlock({
+      version: job.step,
+      params: fetched.params,
+      order,
+      leaves: job.leaves.map(([start, end]) => ({ start, end })),
+      stepSamples: job.stepSamples,
+      rounding: run.meta.hyperparams.gradEncoding,
+    });
+    const computeSeconds = (performance.now() - t) / 1000;
+    this.events.onCompute?.(computeSeconds);
     // Awaited, not a busy wait: BullMQ keeps renewing the job's lock, so the job stays active, as a slow worker's would.
     if (this.testSlowMs > 0) await new Promise((resolve) => setTimeout(resolve, this.testSlowMs));
 
     t = performance.now();
-    const result: ShardResult = {
-      kind: 'accepted',
-      step: job.step,
-      shard: job.shard,
-      loss,
-      count,
-      worker: this.workerId,
-    };
-    const bytes = encodeVector(grad, run.meta.hyperparams.gradEncoding);
-    const status = await submitGradient(this.redis, run.keys, job, JSON.stringify(result), bytes);
+    const encoding = run.meta.hyperparams.gradEncoding;
+    // The engine already rounded every tree node to the encoding: encoding it loses nothing more.
+    const bytes = encodeVector(block.grad, encoding);
+    const count = block.counts.reduce((a, b) => a + b, 0);
+    const { status } = await run.data.submitGradient(
+      { step: job.step, session: job.session, first: job.first, end },
+      bytes,
+      encoding,
+      (token) =>
+        JSON.stringify({
+          kind: 'accepted',
+          step: job.step,
+          first: job.first,
+          end,
+          token,
+          losses: block.losses.map((l) => (Number.isFinite(l) ? l : null)),
+          counts: [...block.counts],
+          computeSeconds,
+          worker: this.workerId,
+        } satisfies Omit<Extract<BlockResult, { kind: 'accepted' }>, 'losses'> & { losses: (number | null)[] }),
+    );
     if (status === 'accepted') this.events.onPush?.(bytes.byteLength, (performance.now() - t) / 1000);
     this.events.onOutcome?.('ok');
-    return { status, loss, count };
+    return { status, count: status === 'accepted' ? count : 0 };
   }
 
-  /** Is the job's step the one its coordinator is collecting? (Both keys share the run's hash slot: one MGET.) */
-  private async isOpen(keys: RunKeys, job: GradientJob): Promise<boolean> {
-    const [step, session] = await this.redis.mget(keys.step, keys.session);
-    return step === String(job.step) && session === job.session;
-  }
-
-  /** Tells the coordinator this shard needs another worker, then fails the job without retry. */
+  /** Tells the coordinator this block needs another worker, then fails the job without retry. */
   private async reject(job: GradientJob, reason: 'layout' | 'protocol' | 'params', message: string): Promise<never> {
-    const keys = runKeys(job.runId);
-    const record: ShardResult = {
+    const record: BlockResult = {
       kind: 'rejected',
       step: job.step,
-      shard: job.shard,
+      first: job.first,
+      end: job.first + job.leaves.length,
       reason,
       message,
       worker: this.workerId,
     };
-    await this.redis.rpush(keys.results, JSON.stringify(record));
-    await this.redis.expire(keys.results, DATA_TTL_SECONDS);
+    // The run's slice count does not matter for the results list.
+    await new RunData(this.redis, job.runId, 1, 1).pushRecord(JSON.stringify(record));
     this.events.onOutcome?.('rejected');
-    throw new UnrecoverableError(`refused job for run ${job.runId} step ${job.step} shard ${job.shard}: ${message}`);
+    throw new UnrecoverableError(
+      `refused job for run ${job.runId} step ${job.step} leaves [${record.first}, ${record.end}): ${message}`,
+    );
   }
 
   private async run(runId: string): Promise<RunCache | undefined> {
     const cached = this.runs.get(runId);
     if (cached) return cached;
-    const run = await RunCache.open(this.redis, runId);
+    const run = await RunCache.open(this.redis, runId, this.backend);
     if (!run) return undefined;
     if (this.runs.size >= MAX_RUNS) {
       const [oldest] = this.runs.keys();

@@ -1,73 +1,66 @@
-import { type BoundModel, bindModel, createAutoencoder, decodeVector, setParams } from '@gradq/model';
-import { type RedisClient, type RunKeys, type RunMeta, runKeys, runMetaSchema } from '@gradq/protocol';
+import { type Engine, selectEngine } from '@gradq/engine';
+import { createAutoencoder, layoutOf } from '@gradq/model';
+import { type RedisClient, RunData, type RunMeta } from '@gradq/protocol';
 
-/** A run this worker has served: its model and the bytes it has fetched. A cache, never state: all can be refetched. */
+/** A run this worker has served: its engine and the bytes it has fetched. A cache, never state: all can be refetched. */
 export class RunCache {
-  readonly keys: RunKeys;
-  readonly bound: BoundModel;
-  private train: Uint8Array | undefined;
+  readonly data: RunData;
+  readonly fingerprint: string;
   private order: { epoch: number; order: Uint32Array } | undefined;
-  /** Version of the parameters currently in `bound`, -1 for none. */
-  private version = -1;
+  private params: { version: number; params: Float32Array } | undefined;
+  private trainLoaded = false;
 
   private constructor(
     readonly meta: RunMeta,
-    private readonly redis: RedisClient,
+    redis: RedisClient,
+    readonly engine: Engine,
   ) {
-    this.keys = runKeys(meta.runId);
+    this.data = new RunData(redis, meta.runId, meta.paramCount, meta.slices);
     const h = meta.hyperparams;
-    this.bound = bindModel(
-      createAutoencoder({ layerSizes: h.layerSizes, outputActivation: h.outputActivation, seed: h.seed }),
-    );
+    // The layout a model of these hyperparameters has here: a job with another fingerprint is refused.
+    const model = createAutoencoder({ layerSizes: h.layerSizes, outputActivation: h.outputActivation, seed: 0 });
+    this.fingerprint = layoutOf(model).fingerprint;
+    model.dispose();
   }
 
-  static async open(redis: RedisClient, runId: string): Promise<RunCache | undefined> {
-    const raw = await redis.get(runKeys(runId).meta);
-    if (raw === null) return undefined;
-    return new RunCache(runMetaSchema.parse(JSON.parse(raw)), redis);
+  static async open(redis: RedisClient, runId: string, backend: string): Promise<RunCache | undefined> {
+    const meta = await RunData.readMeta(redis, runId);
+    if (!meta) return undefined;
+    const h = meta.hyperparams;
+    const { engine } = await selectEngine({ layerSizes: h.layerSizes, outputActivation: h.outputActivation }, backend);
+    return new RunCache(meta, redis, engine);
   }
 
-  /** The training set, fetched once per run. */
-  async trainingSet(): Promise<{ pixels: Uint8Array; fetchedBytes: number }> {
-    if (this.train) return { pixels: this.train, fetchedBytes: 0 };
-    const bytes = await this.redis.getBuffer(this.keys.train);
-    const expected = this.meta.trainCount * this.meta.sampleSize;
-    if (!bytes || bytes.byteLength !== expected) {
-      throw new Error(
-        `run ${this.meta.runId}: training data in Redis has ${bytes?.byteLength ?? 0} bytes, expected ${expected}`,
-      );
-    }
-    this.train = bytes;
-    return { pixels: bytes, fetchedBytes: bytes.byteLength };
+  /** Loads the training set into the engine once per run; returns the bytes fetched (0 when already there). */
+  async loadTrainingSet(): Promise<number> {
+    if (this.trainLoaded) return 0;
+    const bytes = await this.data.readTrain(this.meta.trainCount * this.meta.sampleSize);
+    this.engine.setTrainingSet(bytes, this.meta.sampleSize);
+    this.trainLoaded = true;
+    return bytes.byteLength;
   }
 
   /** The epoch's sample order, fetched once per epoch. */
   async epochOrder(epoch: number): Promise<Uint32Array> {
     if (this.order?.epoch === epoch) return this.order.order;
-    const bytes = await this.redis.getBuffer(this.keys.order(epoch));
-    if (!bytes) throw new Error(`run ${this.meta.runId}: no sample order for epoch ${epoch} in Redis`);
-    const order = new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    const order = await this.data.readOrder(epoch);
     this.order = { epoch, order };
     return order;
   }
 
   /**
-   * Loads parameters `version` into the model unless they are already there.
-   * Returns the bytes fetched (0 on a cache hit), or undefined when Redis no longer has that version (the step moved on).
+   * Parameters `version`: from memory, or fetched (slices in parallel). Returns them with the bytes fetched (0 on a
+   * cache hit), or undefined when Redis no longer has that version (the step moved on).
    */
-  async useParams(version: number): Promise<number | undefined> {
-    if (this.version === version) return 0;
-    const bytes = await this.redis.getBuffer(this.keys.params(version));
-    if (!bytes) return undefined;
-    setParams(
-      this.bound,
-      decodeVector(bytes, this.meta.hyperparams.gradEncoding, this.bound.layout.size, `parameters v${version}`),
-    );
-    this.version = version;
-    return bytes.byteLength;
+  async useParams(version: number): Promise<{ params: Float32Array; fetched: number } | undefined> {
+    if (this.params?.version === version) return { params: this.params.params, fetched: 0 };
+    const read = await this.data.readParams(version);
+    if (!read) return undefined;
+    this.params = { version, params: read.params };
+    return { params: read.params, fetched: read.bytes };
   }
 
   dispose(): void {
-    this.bound.model.dispose();
+    this.engine.dispose();
   }
 }

@@ -13,6 +13,8 @@ import { GradientProcessor, type ProcessorEvents } from './processor';
 export interface WorkerOptions {
   readonly redis: RedisSettings;
   readonly workerId: string;
+  /** The tfjs backend of this process: it picks the compute engine. */
+  readonly backend: string;
   /** BullMQ lock duration, ms. */
   readonly lockMs: number;
   readonly log: (line: string) => void;
@@ -39,7 +41,17 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     if (lastRedisError) log(`redis: reconnected to ${redactUrl(options.redis.url)}`);
     lastRedisError = '';
   });
-  const processor = new GradientProcessor(connection, options.workerId, options.events, options.testSlowMs ?? 0);
+  // Jobs of the next step wait for their parameters with a blocking read, on a connection of its own.
+  const blocking = connection.duplicate();
+  blocking.on('error', () => {});
+  const processor = new GradientProcessor(
+    connection,
+    blocking,
+    options.workerId,
+    options.backend,
+    options.events,
+    options.testSlowMs ?? 0,
+  );
   const worker = new Worker<unknown, GradientJobResult>(
     GRADIENT_QUEUE,
     (job) => processor.process(job.data, job.id, job.timestamp),
@@ -69,6 +81,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       const results = [await settle(worker.close())];
       processor.dispose();
       // Not quit(): it would wait forever behind commands queued for a Redis that is down.
+      results.push(await settle(closeRedis(blocking)));
       results.push(await settle(closeRedis(connection)));
       for (const r of results) if (r.status === 'rejected') log(`shutdown: ${(r.reason as Error).message}`);
     },

@@ -28,6 +28,7 @@ runMain(async (signal) => {
   const worker = startWorker({
     redis: { url: redisUrl, cluster: config.redisCluster },
     workerId: config.workerId,
+    backend: backend.name,
     lockMs: config.lockMs,
     log,
     events: telemetry.events,

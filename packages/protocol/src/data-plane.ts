@@ -1,0 +1,299 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { bytesPerValue, decodeVector, encodeVector, type WireEncoding } from '@gradq/model';
+import type { SubmitStatus } from './jobs';
+import { type RunKeys, runKeys } from './keys';
+import { type RunMeta, runMetaSchema } from './meta';
+import type { RedisClient } from './redis';
+import { sliceRanges } from './slices';
+import { DATA_TTL_SECONDS, submitBlock } from './submit';
+
+/** Where the run's step stands, as workers see it. */
+export type StepState = { step: number; open: boolean; session: string } | undefined;
+
+/**
+ * Every read and write of a run's data plane, for both sides: the coordinator seeds the run, publishes epoch orders
+ * and parameters, reads block gradients and cleans up; workers read the run, wait for a step, and submit gradients.
+ * Bulk bytes travel in slices, all sent at once (ioredis writes them back to back on one connection, and on a
+ * Cluster each goes to the node that owns its slice's tag), so a transfer costs about one round trip plus the bytes.
+ */
+export class RunData {
+  readonly keys: RunKeys;
+  private readonly ranges: { start: number; end: number }[];
+
+  constructor(
+    private readonly redis: RedisClient,
+    readonly runId: string,
+    /** float32 values in the parameter vector. */
+    readonly paramCount: number,
+    readonly slices: number,
+  ) {
+    this.keys = runKeys(runId, slices);
+    this.ranges = sliceRanges(paramCount, slices);
+  }
+
+  // ---- coordinator ---------------------------------------------------------------------------------------------
+
+  /** Writes the run description and, unless Redis already holds the same bytes, the training samples. */
+  async seed(
+    meta: Omit<RunMeta, 'trainSha256'>,
+    train: Uint8Array,
+    session: string,
+  ): Promise<{ uploadedBytes: number }> {
+    const trainSha256 = createHash('sha256').update(train).digest('hex');
+    const existing = await this.redis.get(this.keys.meta);
+    const same = existing !== null && (JSON.parse(existing) as RunMeta).trainSha256 === trainSha256;
+    const sameLength = same && (await this.redis.strlen(this.keys.train)) === train.byteLength;
+    let uploadedBytes = 0;
+    if (!sameLength) {
+      await this.redis.set(this.keys.train, toBuffer(train), 'EX', DATA_TTL_SECONDS * 7);
+      uploadedBytes = train.byteLength;
+    }
+    await this.redis.set(this.keys.meta, JSON.stringify({ ...meta, trainSha256 }), 'EX', DATA_TTL_SECONDS * 7);
+    await this.redis.set(this.keys.session, session, 'EX', DATA_TTL_SECONDS * 7);
+    return { uploadedBytes };
+  }
+
+  /** Is the run still in Redis? False after a Redis restart that lost its data. */
+  async present(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.meta, this.keys.train, this.keys.session)) === 3;
+  }
+
+  /** Writes an epoch's order; orders two epochs old are dropped (the previous one may still be in use). */
+  async publishOrder(epoch: number, order: Uint32Array): Promise<number> {
+    const bytes = Buffer.from(order.buffer, order.byteOffset, order.byteLength);
+    await this.redis.set(this.keys.order(epoch), bytes, 'EX', DATA_TTL_SECONDS);
+    if (epoch > 1) await this.redis.del(this.keys.order(epoch - 2));
+    return bytes.byteLength;
+  }
+
+  /**
+   * Publishes parameters `version` (always float32: only gradients are ever rounded), opens step `version` for
+   * gradients and wakes the workers waiting for it. Returns the bytes written.
+   */
+  async publishParams(version: number, params: Float32Array): Promise<number> {
+    const bytes = encodeVector(params, 'f32');
+    await Promise.all(
+      this.ranges.map(({ start, end }, i) =>
+        this.redis.set(this.keys.params(version, i), bytes.subarray(start * 4, end * 4), 'EX', DATA_TTL_SECONDS),
+      ),
+    );
+    await this.redis.set(this.keys.step, String(version), 'EX', DATA_TTL_SECONDS * 7);
+    await this.redis.xadd(this.keys.versions, 'MAXLEN', '~', '64', '*', 'step', String(version));
+    await this.redis.expire(this.keys.versions, DATA_TTL_SECONDS * 7);
+    return bytes.byteLength;
+  }
+
+  /** Closes `step`: from now on its late gradients are stale, and workers of the next step keep waiting. */
+  async closeStep(step: number): Promise<void> {
+    await this.redis.set(this.keys.step, `${step}/closed`, 'EX', DATA_TTL_SECONDS * 7);
+  }
+
+  /** A submitted block gradient, decoded; undefined when a slice is gone (Redis lost it), or a length problem. */
+  async readGradient(
+    step: number,
+    token: string,
+    encoding: WireEncoding,
+  ): Promise<{ grad: Float32Array; bytes: number } | { missing: true } | { problem: string }> {
+    const parts = await Promise.all(this.ranges.map((_, i) => this.redis.getBuffer(this.keys.grad(step, token, i))));
+    const width = bytesPerValue(encoding);
+    let bytes = 0;
+    for (const [i, part] of parts.entries()) {
+      if (!part) return { missing: true };
+      const { start, end } = this.ranges[i] as { start: number; end: number };
+      if (part.byteLength !== (end - start) * width)
+        return { problem: `slice ${i} has ${part.byteLength} bytes, expected ${(end - start) * width}` };
+      bytes += part.byteLength;
+    }
+    return { grad: decodeVector(Buffer.concat(parts as Buffer[], bytes), encoding, this.paramCount), bytes };
+  }
+
+  /** Un-accepts leaves [first, end) whose gradient was rejected, so that a recomputation can be accepted. */
+  async forgetBlock(step: number, first: number, end: number, token: string): Promise<void> {
+    const leaves = Array.from({ length: end - first }, (_, i) => String(first + i));
+    await this.redis.hdel(this.keys.done(step), ...leaves);
+    await this.deleteGradient(step, token);
+  }
+
+  /** Drops everything step `step` used: its parameters, done set and the accepted gradients. */
+  async dropStep(step: number, tokens: readonly string[]): Promise<void> {
+    await Promise.all([
+      this.redis.del(this.keys.done(step)),
+      ...this.ranges.map((_, i) => this.redis.del(this.keys.params(step, i))),
+      ...tokens.map((token) => this.deleteGradient(step, token)),
+    ]);
+  }
+
+  async stats(): Promise<{ duplicates: number; stale: number }> {
+    const raw = await this.redis.hgetall(this.keys.stats);
+    return { duplicates: Number(raw.duplicates ?? 0), stale: Number(raw.stale ?? 0) };
+  }
+
+  /**
+   * Forgets every step in flight: parameters, gradients, done sets, results, the open step. A restarted coordinator
+   * calls this first, because a dead coordinator's half-collected steps would otherwise look like fresh results.
+   * (One coordinator per run: two at once is not supported.)
+   */
+  async resetSteps(): Promise<void> {
+    const k = this.keys;
+    await this.redis.del(k.step, k.results, k.versions);
+    await this.deleteMatching(`gradq:{${this.runId}}:done:*`);
+    await this.deleteMatching(`gradq:{${this.runId}}:order:*`);
+    await this.deleteMatching(`gradq:{${this.runId}#*}:*`);
+  }
+
+  /** Removes the whole run from Redis. */
+  async remove(): Promise<void> {
+    await this.deleteMatching(`gradq:{${this.runId}}:*`);
+    await this.deleteMatching(`gradq:{${this.runId}#*}:*`);
+  }
+
+  // ---- workers -------------------------------------------------------------------------------------------------
+
+  /** The run's description, or undefined when Redis does not hold the run (finished, expired, never started). */
+  static async readMeta(redis: RedisClient, runId: string): Promise<RunMeta | undefined> {
+    const raw = await redis.get(runKeys(runId).meta);
+    return raw === null ? undefined : runMetaSchema.parse(JSON.parse(raw));
+  }
+
+  /** The training set as stored; throws when its length is not what the run says. */
+  async readTrain(expectedBytes: number): Promise<Buffer> {
+    const bytes = await this.redis.getBuffer(this.keys.train);
+    if (!bytes || bytes.byteLength !== expectedBytes)
+      throw new Error(
+        `run ${this.runId}: training data in Redis has ${bytes?.byteLength ?? 0} bytes, expected ${expectedBytes}`,
+      );
+    return bytes;
+  }
+
+  async readOrder(epoch: number): Promise<Uint32Array> {
+    const bytes = await this.redis.getBuffer(this.keys.order(epoch));
+    if (!bytes) throw new Error(`run ${this.runId}: no sample order for epoch ${epoch} in Redis`);
+    return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  }
+
+  /** Parameters `version`, or undefined when Redis no longer has them (the step moved on). */
+  async readParams(version: number): Promise<{ params: Float32Array; bytes: number } | undefined> {
+    const parts = await Promise.all(this.ranges.map((_, i) => this.redis.getBuffer(this.keys.params(version, i))));
+    const params = new Float32Array(this.paramCount);
+    const view = new Uint8Array(params.buffer);
+    for (const [i, part] of parts.entries()) {
+      const { start, end } = this.ranges[i] as { start: number; end: number };
+      if (!part) return undefined;
+      if (part.byteLength !== (end - start) * 4)
+        throw new Error(`parameters v${version} slice ${i}: ${part.byteLength} bytes, expected ${(end - start) * 4}`);
+      view.set(part, start * 4);
+    }
+    return { params, bytes: params.byteLength };
+  }
+
+  /** The step key and session, in one round trip (both in the run's slot). */
+  async stepState(): Promise<StepState> {
+    const [raw, session] = await this.redis.mget(this.keys.step, this.keys.session);
+    if (raw == null || session == null) return undefined;
+    const [step, closed] = raw.split('/');
+    return { step: Number(step), open: closed === undefined, session };
+  }
+
+  /**
+   * Waits until step `step` of `session` opens. 'open' when it has; 'stale' when the run has moved past it or
+   * belongs to another session; 'timeout' after `timeoutMs`. Blocks on the versions stream (XREAD), on
+   * `blocking`, a connection of its own: a worker that took step v+1's job early wakes when v+1 is published.
+   */
+  async waitForStep(
+    blocking: RedisClient,
+    step: number,
+    session: string,
+    timeoutMs: number,
+  ): Promise<'open' | 'stale' | 'timeout'> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      // The stream's last id is read before the step: an entry added after the check has a later id, so XREAD
+      // below returns at once instead of missing it.
+      const last = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
+      const state = await this.stepState();
+      if (!state || state.session !== session) return 'stale';
+      if (state.step > step || (state.step === step && !state.open)) return 'stale';
+      if (state.step === step) return 'open';
+      const left = deadline - Date.now();
+      if (left <= 0) return 'timeout';
+      const lastId = last[0]?.[0] ?? '0-0';
+      await blocking.xread('BLOCK', Math.min(left, 1000), 'STREAMS', this.keys.versions, lastId);
+    }
+  }
+
+  /** Has any of leaves [first, end) of `step` an accepted gradient already? */
+  async anyLeafDone(step: number, first: number, end: number): Promise<boolean> {
+    const leaves = Array.from({ length: end - first }, (_, i) => String(first + i));
+    const done = await this.redis.hmget(this.keys.done(step), ...leaves);
+    return done.some((v) => v !== null);
+  }
+
+  /**
+   * Writes a block's gradient bytes in slices under a fresh token, then asks the submit script to accept them. A
+   * submission that is not accepted deletes its bytes again. Returns the status and the token.
+   */
+  async submitGradient(
+    block: { step: number; session: string; first: number; end: number },
+    bytes: Buffer,
+    encoding: WireEncoding,
+    result: (token: string) => string,
+  ): Promise<{ status: SubmitStatus; token: string }> {
+    const token = randomBytes(8).toString('hex');
+    const width = bytesPerValue(encoding);
+    if (bytes.byteLength !== this.paramCount * width)
+      throw new RangeError(`gradient has ${bytes.byteLength} bytes, expected ${this.paramCount * width}`);
+    await Promise.all(
+      this.ranges.map(({ start, end }, i) =>
+        this.redis.set(
+          this.keys.grad(block.step, token, i),
+          bytes.subarray(start * width, end * width),
+          'EX',
+          DATA_TTL_SECONDS,
+        ),
+      ),
+    );
+    const status = await submitBlock(this.redis, this.keys, block, result(token));
+    if (status !== 'accepted') await this.deleteGradient(block.step, token);
+    return { status, token };
+  }
+
+  /** Counts a copy that found its leaves already accepted before computing (the submit script counts the others). */
+  async countDuplicate(): Promise<void> {
+    await this.redis.hincrby(this.keys.stats, 'duplicates', 1);
+  }
+
+  /** Tells the coordinator that this worker cannot compute a block (a `rejected` record). */
+  async pushRecord(json: string): Promise<void> {
+    await this.redis.rpush(this.keys.results, json);
+    await this.redis.expire(this.keys.results, DATA_TTL_SECONDS);
+  }
+
+  // ---- shared --------------------------------------------------------------------------------------------------
+
+  private async deleteGradient(step: number, token: string): Promise<void> {
+    await Promise.all(this.ranges.map((_, i) => this.redis.del(this.keys.grad(step, token, i))));
+  }
+
+  /** Deletes by pattern on every master (a run's slices live on several nodes of a Cluster). */
+  private async deleteMatching(pattern: string): Promise<void> {
+    const nodes = 'nodes' in this.redis ? this.redis.nodes('master') : [this.redis];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        // One key per DEL: on a Cluster node the keys found may sit in different slots.
+        if (found.length) await Promise.all(found.map((key) => node.del(key)));
+      } while (cursor !== '0');
+    }
+  }
+}
+
+/** A fresh coordinator session id. */
+export function newSession(): string {
+  return randomBytes(6).toString('hex');
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
