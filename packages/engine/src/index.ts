@@ -1,4 +1,4 @@
-export { type EngineChoice, nativeTreeAdd, selectEngine } from './select';
+export { type EngineChoice, type EngineFactory, nativeTreeAdd, selectEngine } from './select';
 export { checkTask, EngineTaskError, gatherLeaf } from './task';
 export { type ModelShape, TfjsEngine } from './tfjs-engine';
 export {

@@ -2,6 +2,9 @@ import type { ModelShape } from './tfjs-engine';
 import { TfjsEngine } from './tfjs-engine';
 import type { Engine } from './types';
 
+/** Makes the engine for a model shape; the worker's default is {@link selectEngine} on its backend. */
+export type EngineFactory = (shape: ModelShape) => Promise<EngineChoice>;
+
 export interface EngineChoice {
   readonly engine: Engine;
   /** Why the native engine was passed over, if it was. */

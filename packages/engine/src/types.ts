@@ -42,6 +42,7 @@ export interface Engine {
   readonly name: string;
   /** The whole training set as uint8 pixels (`sampleSize` per sample); kept by reference, never copied per call. */
   setTrainingSet(pixels: Uint8Array, sampleSize: number): void;
-  computeBlock(task: BlockTask): BlockGradient;
+  /** Synchronous for the CPU engines; an engine that waits on a device (or the bench's stand-in) returns a promise. */
+  computeBlock(task: BlockTask): BlockGradient | Promise<BlockGradient>;
   dispose(): void;
 }

@@ -70,16 +70,20 @@ export class RunData {
    * Publishes parameters `version` (always float32: only gradients are ever rounded), opens step `version` for
    * gradients and wakes the workers waiting for it. Returns the bytes written.
    */
-  async publishParams(version: number, params: Float32Array): Promise<number> {
+  async publishParams(version: number, params: Float32Array, session: string): Promise<number> {
     const bytes = encodeVector(params, 'f32');
     await Promise.all(
       this.ranges.map(({ start, end }, i) =>
         this.redis.set(this.keys.params(version, i), bytes.subarray(start * 4, end * 4), 'EX', DATA_TTL_SECONDS),
       ),
     );
-    await this.redis.set(this.keys.step, String(version), 'EX', DATA_TTL_SECONDS * 7);
-    await this.redis.xadd(this.keys.versions, 'MAXLEN', '~', '64', '*', 'step', String(version));
-    await this.redis.expire(this.keys.versions, DATA_TTL_SECONDS * 7);
+    // One round trip (the run's keys share a slot): open the step, then announce it to the workers waiting.
+    await this.redis
+      .multi()
+      .set(this.keys.step, String(version), 'EX', DATA_TTL_SECONDS * 7)
+      .xadd(this.keys.versions, 'MAXLEN', '~', '64', '*', 'step', String(version), 'session', session)
+      .expire(this.keys.versions, DATA_TTL_SECONDS * 7)
+      .exec();
     return bytes.byteLength;
   }
 
@@ -206,18 +210,26 @@ export class RunData {
     timeoutMs: number,
   ): Promise<'open' | 'stale' | 'timeout'> {
     const deadline = Date.now() + timeoutMs;
+    let [last] = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
     for (;;) {
-      // The stream's last id is read before the step: an entry added after the check has a later id, so XREAD
-      // below returns at once instead of missing it.
-      const last = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
+      // The newest announcement names our step and session: open (a step closed since is caught by the submit
+      // script, and by the done check before computing). One round trip on the usual path.
+      if (last && announced(last[1], 'step') === String(step) && announced(last[1], 'session') === session)
+        return 'open';
       const state = await this.stepState();
       if (!state || state.session !== session) return 'stale';
       if (state.step > step || (state.step === step && !state.open)) return 'stale';
       if (state.step === step) return 'open';
       const left = deadline - Date.now();
       if (left <= 0) return 'timeout';
-      const lastId = last[0]?.[0] ?? '0-0';
-      await blocking.xread('BLOCK', Math.min(left, 1000), 'STREAMS', this.keys.versions, lastId);
+      // `last` was read before the step: an entry added since has a later id, so XREAD returns at once.
+      const lastId = last?.[0] ?? '0-0';
+      const reply = (await blocking.xread('BLOCK', Math.min(left, 1000), 'STREAMS', this.keys.versions, lastId)) as
+        | [string, [string, string[]][]][]
+        | null;
+      const entries = reply?.[0]?.[1];
+      if (entries?.length) last = entries[entries.length - 1];
+      else [last] = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
     }
   }
 
@@ -287,6 +299,12 @@ export class RunData {
       } while (cursor !== '0');
     }
   }
+}
+
+/** A field of a stream entry's flat [name, value, ...] list. */
+function announced(fields: string[], name: string): string | undefined {
+  const i = fields.indexOf(name);
+  return i >= 0 && i % 2 === 0 ? fields[i + 1] : undefined;
 }
 
 /** A fresh coordinator session id. */

@@ -17,7 +17,7 @@ export function localGradientSource(
   return {
     async gradients({ step, order, shards }) {
       const stepSamples = shards.reduce((sum, s) => sum + (s.end - s.start), 0);
-      return engine.computeBlock({
+      return await engine.computeBlock({
         version: step,
         params: trainee.params,
         order,

@@ -124,7 +124,7 @@ export class QueueGradientSource implements GradientSource {
       throw new RunLostError(`run ${data.runId} is not in Redis at the start of step ${work.step}`);
     await this.publishOrder(work);
     const publishStart = performance.now();
-    ev.onBytes?.('params', await data.publishParams(work.step, this.o.trainee.params));
+    ev.onBytes?.('params', await data.publishParams(work.step, this.o.trainee.params, this.o.session));
     this.measureTransfer(performance.now() - publishStart);
     const current = this.next?.work.step === work.step ? this.next : await this.enqueueStep(work);
     const openedAt = Date.now();

@@ -1,3 +1,4 @@
+import type { EngineFactory } from '@gradq/engine';
 import { encodeVector } from '@gradq/model';
 import {
   type BlockResult,
@@ -42,8 +43,8 @@ export class GradientProcessor {
     /** A connection of its own for the blocking wait on the next step. */
     private readonly blocking: RedisClient,
     private readonly workerId: string,
-    /** The tfjs backend of this process: it picks the engine (native on cpu-native). */
-    private readonly backend: string,
+    /** Makes a run's engine: `selectEngine` on this process's backend (native on cpu-native). */
+    private readonly engines: EngineFactory,
     private readonly events: ProcessorEvents = {},
     /** Test-only (GRADQ_TEST_SLOW_MS): ms to wait before each submit, to play a straggler. Always 0 in production. */
     private readonly testSlowMs = 0,
@@ -103,7 +104,7 @@ export class GradientProcessor {
     if (trainBytes > 0) this.events.onFetch?.('batches', trainBytes, (performance.now() - t) / 1000);
 
     t = performance.now();
-    const block = run.engine.computeBlock({
+    const block = await run.engine.computeBlock({
       version: job.step,
       params: fetched.params,
       order,
@@ -165,7 +166,7 @@ export class GradientProcessor {
   private async run(runId: string): Promise<RunCache | undefined> {
     const cached = this.runs.get(runId);
     if (cached) return cached;
-    const run = await RunCache.open(this.redis, runId, this.backend);
+    const run = await RunCache.open(this.redis, runId, this.engines);
     if (!run) return undefined;
     if (this.runs.size >= MAX_RUNS) {
       const [oldest] = this.runs.keys();

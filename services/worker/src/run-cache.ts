@@ -1,4 +1,4 @@
-import { type Engine, selectEngine } from '@gradq/engine';
+import type { Engine, EngineFactory } from '@gradq/engine';
 import { createAutoencoder, layoutOf } from '@gradq/model';
 import { type RedisClient, RunData, type RunMeta } from '@gradq/protocol';
 
@@ -23,11 +23,11 @@ export class RunCache {
     model.dispose();
   }
 
-  static async open(redis: RedisClient, runId: string, backend: string): Promise<RunCache | undefined> {
+  static async open(redis: RedisClient, runId: string, engines: EngineFactory): Promise<RunCache | undefined> {
     const meta = await RunData.readMeta(redis, runId);
     if (!meta) return undefined;
     const h = meta.hyperparams;
-    const { engine } = await selectEngine({ layerSizes: h.layerSizes, outputActivation: h.outputActivation }, backend);
+    const { engine } = await engines({ layerSizes: h.layerSizes, outputActivation: h.outputActivation });
     return new RunCache(meta, redis, engine);
   }
 

@@ -1,3 +1,4 @@
+import { type EngineFactory, selectEngine } from '@gradq/engine';
 import {
   closeRedis,
   createRedis,
@@ -15,6 +16,8 @@ export interface WorkerOptions {
   readonly workerId: string;
   /** The tfjs backend of this process: it picks the compute engine. */
   readonly backend: string;
+  /** Replaces the engine (the bench's emulated workers); default `selectEngine` on `backend`. */
+  readonly engines?: EngineFactory;
   /** BullMQ lock duration, ms. */
   readonly lockMs: number;
   readonly log: (line: string) => void;
@@ -48,7 +51,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     connection,
     blocking,
     options.workerId,
-    options.backend,
+    options.engines ?? ((shape) => selectEngine(shape, options.backend)),
     options.events,
     options.testSlowMs ?? 0,
   );
