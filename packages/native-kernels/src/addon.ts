@@ -34,9 +34,38 @@ export interface NativeAddon {
     accBeta2: number,
   ): void;
   weightedAverage(grads: readonly Float32Array[], counts: readonly number[], out: Float32Array): void;
+  /**
+   * The fused engine (native/engine.c) for a dense autoencoder: `layerSizes` input first (first = last),
+   * `outputActivation` 0 relu, 1 sigmoid, 2 linear. Its scratch buffers are freed when the handle is collected.
+   */
+  engineCreate(layerSizes: Int32Array, outputActivation: number): NativeEngineHandle;
+  /**
+   * One block of leaves: `leaves` = [start0, end0, start1, end1, ...], consecutive positions in `order`. Writes the
+   * block's gradient, reduced over the leaf tree with `rounding` (0 f32, 1 f16, 2 bf16), into `outGrad`, and each
+   * leaf's mean squared error into `outLosses`. Throws a TypeError or RangeError naming a bad argument.
+   */
+  engineCompute(
+    handle: NativeEngineHandle,
+    params: Float32Array,
+    pixels: Uint8Array,
+    sampleSize: number,
+    order: Uint32Array,
+    leaves: Int32Array,
+    stepSamples: number,
+    rounding: number,
+    outGrad: Float32Array,
+    outLosses: Float64Array,
+  ): void;
+  /** left = round(left + right) in place (`rounding` 0 f32, 1 f16, 2 bf16): @gradq/engine's addRounded. */
+  treeAdd(left: Float32Array, right: Float32Array, rounding: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   blasConfig(): string;
+}
+
+/** An engine from `engineCreate`: opaque apart from its parameter count. */
+export interface NativeEngineHandle {
+  readonly paramCount: number;
 }
 
 export class NativeKernelsUnavailableError extends Error {

@@ -5,6 +5,7 @@ export {
   type LoadAddonOptions,
   loadAddon,
   type NativeAddon,
+  type NativeEngineHandle,
   NativeKernelsConfigError,
   NativeKernelsUnavailableError,
 } from './addon';
