@@ -22,6 +22,8 @@ export async function selectEngine(shape: ModelShape, backend: string): Promise<
       const { NativeEngine } = await import('./native-engine');
       return { engine: new NativeEngine(shape) };
     } catch (err) {
+      // A bad GRADQ_BLAS_THREADS is the user's to fix, not a reason to run on another engine.
+      if ((err as Error).name === 'NativeKernelsConfigError') throw err;
       return { engine: new TfjsEngine(shape), skipped: `native-cpu: ${(err as Error).message.split('\n')[0]}` };
     }
   }
@@ -38,7 +40,8 @@ export async function nativeTreeAdd(): Promise<
   try {
     const native = await import('./native-engine');
     return native.nativeTreeAdd();
-  } catch {
+  } catch (err) {
+    if ((err as Error).name === 'NativeKernelsConfigError') throw err;
     return undefined;
   }
 }
