@@ -7,7 +7,6 @@ import { selectBackend } from '@gradq/backend';
 import * as tf from '@tensorflow/tfjs';
 import { AdamStep } from './adam';
 import { createAutoencoder } from './autoencoder';
-import { weightedAverage } from './average';
 import { evaluateMse, shardGradient } from './gradients';
 import { MNIST_FILES } from './mnist/files';
 import { parseImages } from './mnist/idx';
@@ -35,6 +34,21 @@ function relativeError(a: Float32Array, b: Float32Array): number {
   return diff / scale;
 }
 
+/**
+ * sum_i w_i grad_i / sum_i w_i, summed in float64 in the order given and rounded to float32 once. Shard i's gradient
+ * is the mean over its n_i samples, grad_i = (1/n_i) sum_{s in i} g_s, so with w_i = n_i this is
+ * sum_i sum_{s in i} g_s / sum_i n_i = (1/N) sum_s g_s: the mean gradient over the whole batch of N samples.
+ */
+function weightedMean(grads: readonly Float32Array[], weights: readonly number[]): Float32Array {
+  const sum = new Float64Array((grads[0] as Float32Array).length);
+  for (const [i, grad] of grads.entries()) {
+    const w = weights[i] as number;
+    for (let j = 0; j < sum.length; j++) sum[j] = (sum[j] as number) + w * (grad[j] as number);
+  }
+  const total = weights.reduce((a, b) => a + b, 0);
+  return Float32Array.from(sum, (x) => x / total);
+}
+
 /** Splits samples [start, start + sum(sizes)) into consecutive shards of these sizes and averages their gradients. */
 function shardedGradient(bound: BoundModel, start: number, sizes: readonly number[]) {
   let offset = start;
@@ -44,10 +58,13 @@ function shardedGradient(bound: BoundModel, start: number, sizes: readonly numbe
     return part;
   });
   const total = sizes.reduce((a, b) => a + b, 0);
+  const grads = parts.map((p) => p.grad);
+  const counts = parts.map((p) => p.count);
+  const ones = parts.map(() => 1);
   return {
-    grad: weightedAverage(parts),
+    grad: weightedMean(grads, counts),
     loss: parts.reduce((sum, p) => sum + p.loss * p.count, 0) / total,
-    unweighted: weightedAverage(parts.map((p) => ({ grad: p.grad, count: 1 }))),
+    unweighted: weightedMean(grads, ones),
   };
 }
 
@@ -187,7 +204,9 @@ describe('no tensor leaks', () => {
     const adam = new AdamStep(bound);
     const step = (i: number) => {
       const parts = [0, 1, 2].map((k) => shardGradient(bound, samples(i * 30 + k * 10, 10), 10));
-      adam.apply(weightedAverage(parts));
+      const grads = parts.map((p) => p.grad);
+      const counts = parts.map((p) => p.count);
+      adam.apply(weightedMean(grads, counts));
     };
     // The first step creates Adam's moment variables; later steps must create nothing that outlives them.
     step(0);

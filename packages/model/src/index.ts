@@ -6,7 +6,6 @@ export {
   OUTPUT_ACTIVATIONS,
   type OutputActivation,
 } from './autoencoder';
-export { checkGradients, type WeightedGradient, weightedAverage } from './average';
 export { fromBytes, toBytes } from './codec';
 export { bytesPerValue, decodeVector, encodeVector, quantize, WIRE_ENCODINGS, type WireEncoding } from './encoding';
 export { type AdamUpdateFn, adamUpdateJs, FlatAdam, FlatAdamError, type FlatAdamOptions } from './flat-adam';

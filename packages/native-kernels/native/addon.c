@@ -188,41 +188,6 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* weightedAverage(grads: Float32Array[], counts: number[], out) */
-static napi_value js_weighted_average(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 3) return fail(env, "weightedAverage: expected 3 arguments");
-  bool is_array = false;
-  uint32_t shards = 0, ncounts = 0;
-  float *out;
-  int64_t n;
-  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
-      napi_get_array_length(env, argv[0], &shards) != napi_ok ||
-      napi_get_array_length(env, argv[1], &ncounts) != napi_ok || !get_f32(env, argv[2], &out, &n))
-    return fail(env, "weightedAverage: expected (Float32Array[], number[], Float32Array)");
-  if (shards == 0 || ncounts != shards || shards > 4096)
-    return fail(env, "weightedAverage: need one count per gradient, and at least one gradient");
-  const float *grads[shards];
-  double counts[shards];
-  double total = 0.0;
-  for (uint32_t i = 0; i < shards; i++) {
-    napi_value g, c;
-    float *data;
-    int64_t len;
-    napi_get_element(env, argv[0], i, &g);
-    napi_get_element(env, argv[1], i, &c);
-    if (!get_f32(env, g, &data, &len) || len != n) return fail(env, "weightedAverage: every gradient must be a Float32Array as long as out");
-    if (!get_f64(env, c, &counts[i]) || !(counts[i] >= 0.0)) return fail(env, "weightedAverage: counts must be numbers >= 0");
-    grads[i] = data;
-    total += counts[i];
-  }
-  if (!(total > 0.0)) return fail(env, "weightedAverage: the gradients cover zero samples");
-  gq_weighted_average((int)shards, grads, counts, n, out);
-  return NULL;
-}
-
 /* ---------------------------------------------------------------------------------------------------------------
  * The fused engine (engine.c). Its arguments arrive once per job, so every size and index is checked here and a
  * bad one throws, naming the argument: the C side trusts what it is given.
@@ -448,7 +413,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"unary", NULL, js_unary, NULL, NULL, NULL, napi_default, NULL},
       {"reduce", NULL, js_reduce, NULL, NULL, NULL, napi_default, NULL},
       {"adamUpdate", NULL, js_adam, NULL, NULL, NULL, napi_default, NULL},
-      {"weightedAverage", NULL, js_weighted_average, NULL, NULL, NULL, napi_default, NULL},
       {"engineCreate", NULL, js_engine_create, NULL, NULL, NULL, napi_default, NULL},
       {"engineCompute", NULL, js_engine_compute, NULL, NULL, NULL, napi_default, NULL},
       {"treeAdd", NULL, js_tree_add, NULL, NULL, NULL, napi_default, NULL},

@@ -221,22 +221,3 @@ void gq_adam(int64_t n, float *params, float *m, float *v, const float *grad, do
     params[i] = (m_hat / (sqrtf(v_hat) + eps)) * neg_lr + params[i];
   }
 }
-
-void gq_weighted_average(int shards, const float *const *grads, const double *counts, int64_t n, float *out) {
-  double total = 0.0;
-  for (int i = 0; i < shards; i++) total += counts[i];
-  /* Blocks that stay in L1 while every shard is added, each element still in shard order. */
-  enum { BLOCK = 2048 };
-  double acc[BLOCK];
-  for (int64_t start = 0; start < n; start += BLOCK) {
-    const int64_t len = n - start < BLOCK ? n - start : BLOCK;
-    for (int64_t j = 0; j < len; j++) acc[j] = 0.0;
-    for (int i = 0; i < shards; i++) {
-      if (counts[i] == 0.0) continue;
-      const float *g = grads[i] + start;
-      const double c = counts[i];
-      for (int64_t j = 0; j < len; j++) acc[j] = acc[j] + c * (double)g[j];
-    }
-    for (int64_t j = 0; j < len; j++) out[start + j] = (float)(acc[j] / total);
-  }
-}

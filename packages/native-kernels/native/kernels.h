@@ -32,8 +32,4 @@ void gq_reduce(int rank, int kept, const int64_t *shape, const int64_t *strides,
 void gq_adam(int64_t n, float *params, float *m, float *v, const float *grad, double lr, double beta1, double beta2,
              double epsilon, float acc_beta1, float acc_beta2);
 
-/* out = sum(counts[i] * grads[i]) / sum(counts), accumulated in double in shard order, rounded to float32 once:
- * @gradq/model's weightedAverage. */
-void gq_weighted_average(int shards, const float *const *grads, const double *counts, int64_t n, float *out);
-
 #endif

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { AdamStep, bindModel, createAutoencoder, FlatAdam, getParams, weightedAverage } from '@gradq/model';
+import { AdamStep, bindModel, createAutoencoder, FlatAdam, getParams } from '@gradq/model';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { nativeAdamUpdate, nativeWeightedAverage } from './adam';
+import { nativeAdamUpdate } from './adam';
 import { loadAddon } from './addon';
 import { registerNativeBackend } from './backend';
 import { seeded } from './test-support';
@@ -74,27 +74,5 @@ describe('adamUpdate argument checks', () => {
       () => addon.adamUpdate(f, f, f, new Float64Array(4) as unknown as Float32Array, 1e-3, 0.9, 0.999, 1e-7, 0.9, 0.9),
       { message: /Float32Arrays/ },
     );
-  });
-});
-
-describe('nativeWeightedAverage is bit-identical to weightedAverage', () => {
-  const size = 770_084;
-  for (const counts of [[128], [43, 43, 42], [32, 0, 32, 64], [1, 1000, 7, 3, 2]]) {
-    test(`counts ${counts}`, () => {
-      const grads = counts.map((_, i) => gradient(size, 50 + i));
-      const expected = weightedAverage(grads.map((grad, i) => ({ grad, count: counts[i] as number })));
-      const out = new Float32Array(size);
-      nativeWeightedAverage()(grads, counts, out);
-      assertBits(out, expected, 'average');
-    });
-  }
-
-  test('rejects mismatched lengths, missing counts and zero samples', () => {
-    const average = nativeWeightedAverage();
-    const g = new Float32Array(4);
-    assert.throws(() => average([g, new Float32Array(3)], [1, 1], new Float32Array(4)), { message: /as long as out/ });
-    assert.throws(() => average([g, g], [1], new Float32Array(4)), { message: /one count per gradient/ });
-    assert.throws(() => average([g], [0], new Float32Array(4)), { message: /zero samples/ });
-    assert.throws(() => average([], [], new Float32Array(4)), { message: /at least one/ });
   });
 });

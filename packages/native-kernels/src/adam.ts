@@ -25,15 +25,3 @@ export function nativeAdamUpdate(options: LoadAddonOptions = {}): AdamUpdate {
   return (params, m, v, grad, learningRate, beta1, beta2, epsilon, accBeta1, accBeta2) =>
     addon.adamUpdate(params, m, v, grad, learningRate, beta1, beta2, epsilon, accBeta1, accBeta2);
 }
-
-/** Sample-weighted mean of shard gradients into `out`; the same bits as @gradq/model's `weightedAverage`. */
-export type WeightedAverage = (grads: readonly Float32Array[], counts: readonly number[], out: Float32Array) => void;
-
-/**
- * The native weighted average (double accumulation in shard order, one rounding), for the coordinator's step next to
- * the fused Adam: the JS one allocates a Float64Array per call and took ~9 ms per step for 770,084 parameters.
- */
-export function nativeWeightedAverage(options: LoadAddonOptions = {}): WeightedAverage {
-  const addon = loadAddon(options);
-  return (grads, counts, out) => addon.weightedAverage(grads, counts, out);
-}

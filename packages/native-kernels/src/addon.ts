@@ -33,7 +33,6 @@ export interface NativeAddon {
     accBeta1: number,
     accBeta2: number,
   ): void;
-  weightedAverage(grads: readonly Float32Array[], counts: readonly number[], out: Float32Array): void;
   /**
    * The fused engine (native/engine.c) for a dense autoencoder: `layerSizes` input first (first = last),
    * `outputActivation` 0 relu, 1 sigmoid, 2 linear. Its scratch buffers are freed when the handle is collected.

@@ -1,4 +1,4 @@
-export { type AdamUpdate, nativeAdamUpdate, nativeWeightedAverage, type WeightedAverage } from './adam';
+export { type AdamUpdate, nativeAdamUpdate } from './adam';
 export {
   ADDON_PATH,
   DEFAULT_BLAS_THREADS,

@@ -145,8 +145,8 @@ export interface TrainResult {
 
 /**
  * Synchronous data-parallel SGD with Adam, the same for the baseline and the distributed trainer:
- * each epoch, a seeded shuffle; each step, K shard gradients (from `source`), their sample-weighted average in
- * shard order, and one Adam step; each epoch end, test MSE. Continues from `trainee.position`.
+ * each epoch, a seeded shuffle; each step, the gradient of its K leaves reduced over the fixed leaf tree (from
+ * `source`), and one Adam step; each epoch end, test MSE. Continues from `trainee.position`.
  */
 export async function train(
   h: Hyperparams,
