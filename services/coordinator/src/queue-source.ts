@@ -94,6 +94,14 @@ export class QueueGradientSource implements GradientSource {
   private computePerSample: number | undefined;
   private transferSeconds: number | undefined;
   private workersCounted = { count: 0, at: 0 };
+  /** When the last step's gradient was handed to the loop: the time until the next publish is serial. */
+  private returnedAt: number | undefined;
+  /**
+   * The coordinator's serial time between steps (optimizer, checks, hooks, the run check), ms, for the last 1,000
+   * steps: what no transfer overlaps. The bench reports it.
+   */
+  readonly serialMs: number[] = [];
+  private lastFoldMs = 0;
 
   constructor(private readonly o: QueueSourceOptions) {}
 
@@ -122,6 +130,11 @@ export class QueueGradientSource implements GradientSource {
     // holding the run in their caches keep going, while a new worker (or one restarted) would find no run to serve.
     if (!(await data.present()))
       throw new RunLostError(`run ${data.runId} is not in Redis at the start of step ${work.step}`);
+    if (this.returnedAt !== undefined) {
+      // Folding the last block in, the loop's optimizer and hooks, and the run check: nothing overlaps them.
+      this.serialMs.push(performance.now() - this.returnedAt + this.lastFoldMs);
+      if (this.serialMs.length > 1000) this.serialMs.shift();
+    }
     await this.publishOrder(work);
     const publishStart = performance.now();
     ev.onBytes?.('params', await data.publishParams(work.step, this.o.trainee.params, this.o.session));
@@ -180,7 +193,8 @@ export class QueueGradientSource implements GradientSource {
       if (!grad) throw new Error(`step ${work.step} leaves [${entry.first}, ${entry.end}): used without a gradient`);
       const reduceStart = performance.now();
       reducer.add(entry, grad);
-      reduceSeconds += (performance.now() - reduceStart) / 1000;
+      this.lastFoldMs = performance.now() - reduceStart;
+      reduceSeconds += this.lastFoldMs / 1000;
     }
     await data.closeStep(work.step);
     ev.onPart?.('wait_gradients', (performance.now() - waitStart) / 1000 - reduceSeconds);
@@ -191,6 +205,7 @@ export class QueueGradientSource implements GradientSource {
     this.counters.shardsApplied += leafCount;
     for (const [reason, n] of Object.entries(book.rejected))
       this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + n;
+    this.returnedAt = performance.now();
     return { grad: reducer.root(), losses, counts };
   }
 
@@ -252,7 +267,8 @@ export class QueueGradientSource implements GradientSource {
     step.book.reissue(entry, why);
     this.counters.reissued += 1;
     this.o.events?.onReissue?.(why);
-    await this.enqueue(step.work, [entry]);
+    // At the head of the queue: the next step's jobs are queued already, and none of them can run before this one.
+    await this.enqueue(step.work, [entry], true);
   }
 
   /** Plans a step's blocks from the workers alive and queues one job per block. */
@@ -283,11 +299,12 @@ export class QueueGradientSource implements GradientSource {
     });
   }
 
-  private async enqueue(work: StepWork, entries: readonly BlockEntry[]): Promise<void> {
+  private async enqueue(work: StepWork, entries: readonly BlockEntry[], first = false): Promise<void> {
     await this.o.queue.addBulk(
       entries.map((entry) => {
         const data = this.job(work, entry);
-        return { name: 'gradient', data, opts: { ...GRADIENT_JOB_OPTIONS, jobId: gradientJobId(data) } };
+        const opts = { ...GRADIENT_JOB_OPTIONS, jobId: gradientJobId(data), ...(first ? { lifo: true } : {}) };
+        return { name: 'gradient', data, opts };
       }),
     );
   }
