@@ -14,6 +14,8 @@ export interface BenchContext {
     readonly singleProcessCli: string;
     readonly fakeWorkersCli: string;
     readonly torchScript: string;
+    /** A python3 with torch (`--python`). */
+    readonly python: string;
   };
   log(line: string): void;
 }

@@ -4,6 +4,7 @@ export { Canvas, type Rgb } from './chart/canvas';
 export { type ChartSpec, layoutPanel, renderCharts, type Series } from './chart/line-chart';
 export { addTotals, histogram, meanOf, type PromSample, parsePromText, sumOf } from './prom-text';
 export { efficiency, renderMarkdown, type TargetRow, targets } from './report';
+export { contention, renderSingle, singleTargets, torchVersion } from './report-single';
 export type * from './results';
 export { project, scalingCharts, scalingInputs } from './scaling-inputs';
 export {
@@ -16,3 +17,4 @@ export {
   stepTerms,
 } from './scaling-model';
 export { benchSizes, type SizeOverrides } from './sizes';
+export { perRoundRatios, rotation, spread, timedRun, truncated } from './stats';

@@ -1,4 +1,6 @@
-import type { BenchResults, CeilingResult, ClusterResult, SingleProcessResult } from './results';
+import { f0, f1, f2, mb, ms, table } from './markdown';
+import { renderSingle, singleTargets, torchVersion } from './report-single';
+import type { BenchResults, CeilingResult, ClusterResult } from './results';
 
 export interface TargetRow {
   readonly target: string;
@@ -6,13 +8,6 @@ export interface TargetRow {
   readonly met: boolean | undefined;
   readonly limit: string;
 }
-
-const f0 = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a');
-const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
-const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
-const ms = (seconds: number | undefined) =>
-  seconds !== undefined && Number.isFinite(seconds) ? (seconds * 1000).toFixed(1) : 'n/a';
-const mb = (bytes: number | undefined) => (bytes !== undefined ? `${(bytes / 2 ** 20).toFixed(0)} MiB` : 'n/a');
 
 function cluster(r: BenchResults, backend: string, workers: number): Extract<ClusterResult, { ok: true }> | undefined {
   const c = r.cluster.find((x) => x.backend === backend && x.workers === workers);
@@ -25,16 +20,11 @@ export function efficiency(r: BenchResults, backend: string, workers: number): n
   return one && w ? w.samplesPerSecond / (workers * one.samplesPerSecond) : Number.NaN;
 }
 
-function single(r: BenchResults, backend: string): Extract<SingleProcessResult, { ok: true }> | undefined {
-  const s = r.singleProcess.find((x) => x.backend === backend);
-  return s?.ok ? s : undefined;
-}
-
 function ceiling(r: BenchResults): CeilingResult | undefined {
   return 'error' in r.ceiling ? undefined : r.ceiling;
 }
 
-/** The four targets of issue 6, each with what limits it when not met. */
+/** The targets of issue 6 and of the compute engine, each with what limits it when not met. */
 export function targets(r: BenchResults): TargetRow[] {
   const rows: TargetRow[] = [];
   const c = ceiling(r);
@@ -100,35 +90,8 @@ export function targets(r: BenchResults): TargetRow[] {
             .filter(Boolean)
             .join('; '),
   });
-  const native = single(r, 'cpu-native');
-  if (native && r.torch.ok) {
-    const ratio = native.samplesPerSecond / r.torch.defaultThreads.samplesPerSecond;
-    rows.push({
-      target: 'Single-process native path >= 0.5x PyTorch samples/s',
-      measured: `${f2(ratio)}x (${f0(native.samplesPerSecond)} vs ${f0(r.torch.defaultThreads.samplesPerSecond)} at ${r.torch.defaultThreads.threads} thread(s))`,
-      met: ratio >= 0.5,
-      limit:
-        ratio >= 0.5
-          ? ''
-          : 'tfjs op dispatch and per-op allocation around the GEMMs (see packages/native-kernels README)',
-    });
-  } else {
-    rows.push({
-      target: 'Single-process native path >= 0.5x PyTorch samples/s',
-      measured: 'not measured',
-      met: undefined,
-      limit: !native ? 'cpu-native did not load' : r.torch.ok ? '' : r.torch.error,
-    });
-  }
+  rows.push(...singleTargets(r));
   return rows;
-}
-
-function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [
-    `| ${head.join(' | ')} |`,
-    `|${head.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
 }
 
 /** BENCHMARKS.md, from the results alone (so the JSON can be re-rendered). */
@@ -151,7 +114,7 @@ export function renderMarkdown(r: BenchResults, chartLink: string): string {
         ['OS', m.os],
         ['Node', m.node],
         ...Object.entries(m.versions).map(([k, v]) => [k, v]),
-        ...(r.torch.ok ? [['PyTorch', r.torch.version]] : []),
+        ...(torchVersion(r) ? [['PyTorch', torchVersion(r) as string]] : []),
         ['git commit', `${m.gitCommit.slice(0, 12)}${m.gitDirty ? ' (with uncommitted changes)' : ''}`],
         ['load average at start', m.loadAverageAtStart.join(', ')],
       ],
@@ -168,28 +131,7 @@ export function renderMarkdown(r: BenchResults, chartLink: string): string {
     '',
   );
 
-  out.push('## 1. Single process', '');
-  out.push(
-    `Seed model (784-392-196-392-784, ReLU, MSE, Adam 1e-3), batch ${s.batchSize} in 1 shard per step, the baseline's loop ` +
-      `(\`train\` with \`localGradientSource\`), timed over a fixed number of steps after warm-up. "Shard" is one ` +
-      `${s.shardSamples}-sample shard gradient, a worker's job in the cluster runs below.`,
-    '',
-  );
-  const singleRows = r.singleProcess.map((x) =>
-    x.ok
-      ? [x.backend, f0(x.samplesPerSecond), `${x.warmupSteps} + ${x.steps}`, f1(x.shardComputeMs)]
-      : [x.backend, 'did not load', '', x.error.slice(0, 120)],
-  );
-  if (r.torch.ok) {
-    for (const t of [r.torch.defaultThreads, r.torch.oneThread])
-      singleRows.push([
-        `PyTorch ${r.torch.version}, ${t.threads} thread(s)${t === r.torch.oneThread ? ' (per core)' : ' (default)'}`,
-        f0(t.samplesPerSecond),
-        `${s.torchSteps.warmup} + ${t.steps}`,
-        '',
-      ]);
-  } else singleRows.push(['PyTorch', 'not measured', '', r.torch.error]);
-  out.push(table(['backend', 'samples/s', 'warm-up + steps', `shard of ${s.shardSamples} (ms)`], singleRows), '');
+  out.push(renderSingle(r), '');
 
   out.push('## 2. `pnpm start` with 1 and 2 workers', '');
   out.push(
@@ -315,7 +257,7 @@ export function renderMarkdown(r: BenchResults, chartLink: string): string {
       '- One Redis and one coordinator. Every transfer goes through Redis one at a time (Redis runs commands on one thread, and in a synchronous step all W workers fetch the new parameters together and push their gradients together), at min(measured Redis MB/s, link MB/s).',
       `- The Redis host's link is ${f0(s.linkMBps)} MB/s (10 GbE); the measured Redis figures are loopback.`,
       '- Step = publish + W parameter fetches + W job dispatches + one shard compute + W gradient pushes + the coordinator reading W gradients + averaging W gradients + optimizer. No overlap between steps (synchronous SGD).',
-      '- Worker compute per shard is the single-process shard timing (section 1, one uncontended core); publish, optimizer, averaging per gradient and dispatch per job come from the ceiling run (section 4); dispatch = (wait for instant workers - K pushes) / K.',
+      '- Worker compute per shard is the shard timing of the backend survey (section 1b, one uncontended core); publish, optimizer, averaging per gradient and dispatch per job come from the ceiling run (section 4); dispatch = (wait for instant workers - K pushes) / K.',
       '- Not modelled: stragglers, worker failures and retries, BullMQ lock renewals, Redis Cluster (which would split the transfers across nodes), gradient compression.',
       '',
       'Inputs:',
@@ -368,12 +310,15 @@ export function renderMarkdown(r: BenchResults, chartLink: string): string {
       ['what', 'size'],
       [
         [
-          'single process',
-          Object.entries(s.singleSteps)
+          'single process (section 1)',
+          `${s.single.rounds} round(s) of PyTorch, K = 4, K = 1: one epoch of ${f0(s.single.limit)} samples each, ${s.single.warmupSteps} steps untimed${s.single.steadyState ? '' : ' (not steady state)'}`,
+        ],
+        [
+          'backends (section 1b)',
+          Object.entries(s.backendSteps)
             .map(([b, x]) => `${b} ${x.warmup} + ${x.steps} steps`)
             .join(', '),
         ],
-        ['PyTorch', `${s.torchSteps.warmup} + ${s.torchSteps.steps} steps`],
         [
           'pnpm start runs',
           `${s.clusterEpochs} epoch(s) of ${s.clusterLimit} samples, batch ${s.batchSize}, K = ${s.shardsPerStep}`,

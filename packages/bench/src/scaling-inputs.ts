@@ -1,14 +1,14 @@
 import type { ChartSpec, Series } from './chart/line-chart';
-import type { CeilingResult, ScalingResult, SingleProcessResult } from './results';
+import type { BackendRun, CeilingResult, ScalingResult } from './results';
 import { projectScaling, type ScalingInputs } from './scaling-model';
 
 /**
- * The model's inputs from this run's measurements: worker compute from the single-process shard timing (one
+ * The model's inputs from this run's measurements: worker compute from the backend survey's shard timing (one
  * uncontended core, as on a machine of its own), the coordinator's fixed costs and per-gradient costs from the
  * ceiling run, and Redis from the raw probe.
  */
 export function scalingInputs(
-  single: readonly SingleProcessResult[],
+  backends: readonly BackendRun[],
   ceiling: CeilingResult,
   paramBytes: number,
   linkMBps: number,
@@ -17,7 +17,7 @@ export function scalingInputs(
   const pushMs = (ceiling.gradientBytes / 1e6 / ceiling.redis.setMBps) * 1000;
   const getMs = (ceiling.gradientBytes / 1e6 / ceiling.redis.getMBps) * 1000;
   const out: Record<string, ScalingInputs> = {};
-  for (const s of single) {
+  for (const s of backends) {
     if (!s.ok || (s.backend !== 'wasm' && s.backend !== 'cpu-native' && s.backend !== 'tensorflow')) continue;
     out[s.backend] = {
       paramBytes,

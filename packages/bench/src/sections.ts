@@ -5,92 +5,10 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { coordinatorParts, stepBreakdown } from './breakdown';
 import type { BenchContext } from './context';
-import { freePort, freePortRange, lastJsonLine, runCommand, stopChild } from './processes';
+import { freePort, freePortRange, runCommand, stopChild } from './processes';
 import { histogram, meanOf, sumOf } from './prom-text';
-import type {
-  CeilingResult,
-  ClusterResult,
-  EncodingResults,
-  MemoryResult,
-  RedisProbe,
-  SingleProcessResult,
-  StepBreakdown,
-  TorchResults,
-  TorchRun,
-} from './results';
+import type { CeilingResult, ClusterResult, EncodingResults, MemoryResult, RedisProbe, StepBreakdown } from './results';
 import { runService } from './service-run';
-
-/** Section 1: each backend in its own process (tfjs picks one backend per process). */
-export async function measureSingleProcess(ctx: BenchContext): Promise<SingleProcessResult[]> {
-  const out: SingleProcessResult[] = [];
-  for (const backend of ['tensorflow', 'cpu-native', 'wasm', 'cpu']) {
-    const { warmup, steps } = ctx.sizes.singleSteps[backend] ?? { warmup: 2, steps: 10 };
-    ctx.log(`single process: ${backend}, ${warmup} warm-up + ${steps} steps of batch ${ctx.sizes.batchSize}`);
-    const r = await runCommand(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        ctx.paths.singleProcessCli,
-        backend,
-        String(warmup),
-        String(steps),
-        String(ctx.sizes.shardSamples),
-        ctx.dataDir,
-      ],
-      { cwd: ctx.root, logPath: ctx.logPath, timeoutMs: 10 * 60_000 },
-    );
-    const parsed = lastJsonLine<SingleProcessResult>(r.stdout);
-    out.push(parsed ?? { backend, ok: false, error: `exit ${r.code}: ${r.stderr.trim().split('\n').at(-1) ?? ''}` });
-    const last = out.at(-1);
-    ctx.log(
-      last?.ok
-        ? `  ${Math.round(last.samplesPerSecond)} samples/s`
-        : `  not measured: ${last?.ok === false ? last.error : ''}`,
-    );
-  }
-  return out;
-}
-
-/** Section 1, PyTorch: the same model and batch with torch's default threads and with one. */
-export async function measureTorch(ctx: BenchContext): Promise<TorchResults> {
-  const python = '/usr/bin/python3';
-  const probe = await runCommand(python, ['-c', 'import torch; print(torch.__version__)'], { cwd: ctx.root });
-  if (probe.code !== 0) {
-    return {
-      ok: false,
-      error: 'no PyTorch for /usr/bin/python3 (apt-get install -y python3-torch libopenblas0-pthread)',
-    };
-  }
-  const run = async (threads: number): Promise<TorchRun> => {
-    const { warmup, steps } = ctx.sizes.torchSteps;
-    const args = [
-      ctx.paths.torchScript,
-      '--warmup',
-      String(warmup),
-      '--steps',
-      String(steps),
-      '--data-dir',
-      ctx.dataDir,
-    ];
-    if (threads) args.push('--threads', String(threads));
-    const r = await runCommand(python, args, { cwd: ctx.root, logPath: ctx.logPath, timeoutMs: 5 * 60_000 });
-    const j = lastJsonLine<{ threads: number; samples_per_s: number; steps: number; data: string }>(r.stdout);
-    if (!j) throw new Error(`torch_bench.py exited ${r.code}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`);
-    return { threads: j.threads, samplesPerSecond: j.samples_per_s, steps: j.steps, data: j.data };
-  };
-  try {
-    ctx.log('single process: PyTorch, default threads and 1 thread');
-    const defaultThreads = await run(0);
-    const oneThread = await run(1);
-    ctx.log(
-      `  ${Math.round(defaultThreads.samplesPerSecond)} samples/s (${defaultThreads.threads} threads), ${Math.round(oneThread.samplesPerSecond)} (1 thread)`,
-    );
-    return { ok: true, version: probe.stdout.trim(), defaultThreads, oneThread };
-  } catch (err) {
-    return { ok: false, error: (err as Error).message };
-  }
-}
 
 export interface StartRun {
   readonly result: ClusterResult;

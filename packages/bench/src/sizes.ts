@@ -7,6 +7,7 @@ export interface SizeOverrides {
   readonly encodingLimit?: number | undefined;
   readonly encodingEpochs?: number | undefined;
   readonly linkMBps?: number | undefined;
+  readonly singleRounds?: number | undefined;
 }
 
 /**
@@ -17,13 +18,18 @@ export function benchSizes(quick: boolean, o: SizeOverrides = {}): BenchSizes {
   const full = !quick;
   return {
     batchSize: 128,
-    singleSteps: {
+    // One epoch of all 60,000 samples (469 steps): 50 untimed, 419 timed, where 60 steps after 5 of warm-up gave
+    // PyTorch 5,285 samples/s and 400 gave 12,488. Six rounds: twice through the rotation of three, so each
+    // measurement runs first, second and last twice. Quick: 20 + 100 steps, one round, not steady state.
+    single: full
+      ? { rounds: o.singleRounds ?? 6, limit: 60_000, warmupSteps: 50, steadyState: true }
+      : { rounds: o.singleRounds ?? 1, limit: 120 * 128, warmupSteps: 20, steadyState: false },
+    backendSteps: {
       tensorflow: full ? { warmup: 5, steps: 60 } : { warmup: 2, steps: 10 },
       'cpu-native': full ? { warmup: 5, steps: 60 } : { warmup: 2, steps: 10 },
       wasm: full ? { warmup: 3, steps: 30 } : { warmup: 1, steps: 5 },
-      cpu: full ? { warmup: 1, steps: 4 } : { warmup: 1, steps: 1 },
+      cpu: full ? { warmup: 1, steps: 4 } : { warmup: 1, steps: 2 },
     },
-    torchSteps: full ? { warmup: 5, steps: 60 } : { warmup: 2, steps: 10 },
     // A worker's job in the cluster runs: batch 128 in 4 shards.
     shardSamples: 32,
     clusterLimit: o.clusterLimit ?? (full ? 8192 : 1024),

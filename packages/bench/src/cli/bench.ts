@@ -1,7 +1,7 @@
 /**
- * pnpm bench: measures single-process and cluster throughput, where a step's time goes, the coordinator's ceiling,
- * peak memory, a scaling model with its chart, and gradient encodings, in one run; writes BENCHMARKS.md, the chart
- * and bench-results.json. See packages/bench/README.md.
+ * pnpm bench: measures `pnpm baseline` against PyTorch at steady state, each backend, cluster throughput, where a
+ * step's time goes, the coordinator's ceiling, peak memory, a scaling model with its chart, and gradient encodings,
+ * in one run; writes BENCHMARKS.md, the chart and bench-results.json. See packages/bench/README.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,11 +25,12 @@ import type {
 } from '../results';
 import { project, scalingCharts, scalingInputs } from '../scaling-inputs';
 import { powersOfTwo } from '../scaling-model';
-import { measureCeiling, measureEncodings, measureSingleProcess, measureTorch, runStart } from '../sections';
+import { measureCeiling, measureEncodings, runStart } from '../sections';
+import { measureBackends, measureSingle } from '../single';
 import { benchSizes } from '../sizes';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const SECTIONS = ['single', 'torch', 'cluster', 'ceiling', 'encodings'] as const;
+const SECTIONS = ['single', 'backends', 'cluster', 'ceiling', 'encodings'] as const;
 
 const OPTIONS: readonly OptionSpec[] = [
   { key: 'quick', flag: 'quick', type: 'boolean', doc: 'small sizes: a smoke run of a few minutes (default off)' },
@@ -38,6 +39,12 @@ const OPTIONS: readonly OptionSpec[] = [
   { key: 'json', flag: 'json', doc: 'the results as JSON (default bench-results.json)' },
   { key: 'chart', flag: 'chart', doc: 'the scaling chart (default docs/bench-scaling.png)' },
   { key: 'sections', flag: 'sections', doc: `comma-separated subset of ${SECTIONS.join(',')} (default all)` },
+  {
+    key: 'singleRounds',
+    flag: 'rounds',
+    doc: 'rounds of (PyTorch, pnpm baseline K = 4, K = 1) in section 1 (default 6, quick 1)',
+  },
+  { key: 'python', flag: 'python', doc: 'a python3 with torch, for section 1 (default /usr/bin/python3)' },
   {
     key: 'clusterLimit',
     flag: 'cluster-limit',
@@ -74,6 +81,8 @@ const schema = z.object({
   encodingLimit: optionalInt,
   encodingEpochs: optionalInt,
   linkMBps: z.coerce.number().positive().optional(),
+  singleRounds: optionalInt,
+  python: z.string().min(1).default('/usr/bin/python3'),
   help: z.boolean().optional(),
 });
 
@@ -110,6 +119,7 @@ runMain(async () => {
       singleProcessCli: join(ROOT, 'packages/bench/src/cli/single-process.ts'),
       fakeWorkersCli: join(ROOT, 'packages/bench/src/cli/fake-workers.ts'),
       torchScript: join(ROOT, 'packages/bench/python/torch_bench.py'),
+      python: config.python,
     },
     log,
   };
@@ -122,11 +132,11 @@ runMain(async () => {
   const paramBytes = paramCount * 4;
 
   try {
-    const singleProcess = want.has('single') ? await measureSingleProcess(ctx) : [];
-    const torch: BenchResults['torch'] = want.has('torch')
-      ? await measureTorch(ctx)
-      : { ok: false, error: 'not run (--sections)' };
-    const loaded = (b: string) => !want.has('single') || singleProcess.some((s) => s.backend === b && s.ok);
+    const single: BenchResults['single'] = want.has('single')
+      ? await measureSingle(ctx)
+      : { error: 'not run (--sections)' };
+    const backends = want.has('backends') ? await measureBackends(ctx) : [];
+    const loaded = (b: string) => !want.has('backends') || backends.some((s) => s.backend === b && s.ok);
 
     const cluster: ClusterResult[] = [];
     const breakdown: StepBreakdown[] = [];
@@ -158,9 +168,9 @@ runMain(async () => {
       }
     }
 
-    let scaling: ScalingResult | { error: string } = { error: 'needs the single-process and ceiling sections' };
-    if (!('error' in ceiling) && singleProcess.some((s) => s.ok)) {
-      const inputs = scalingInputs(singleProcess, ceiling, paramBytes, sizes.linkMBps);
+    let scaling: ScalingResult | { error: string } = { error: 'needs the backends and ceiling sections' };
+    if (!('error' in ceiling) && backends.some((s) => s.ok)) {
+      const inputs = scalingInputs(backends, ceiling, paramBytes, sizes.linkMBps);
       const sizesW = powersOfTwo(256);
       const projections = project(inputs, sizesW);
       const chartPath = at(config.chart);
@@ -196,14 +206,14 @@ runMain(async () => {
     if (!encodings.available) log(`encodings: ${encodings.note}`);
 
     const results: BenchResults = {
-      version: 1,
+      version: 2,
       quick: config.quick,
       startedAt: started.toISOString(),
       durationSeconds: (performance.now() - t0) / 1000,
       machine,
       sizes,
-      singleProcess,
-      torch,
+      single,
+      backends,
       cluster,
       breakdown,
       ceiling,

@@ -1,72 +1,137 @@
 /**
- * Child process of `pnpm bench` for one backend (tfjs chooses its backend once per process): trains the seed model
- * in this process, batch 128 in one shard per step, exactly as the baseline's loop does, for a fixed number of
- * steps after warm-up; then times single shard gradients (a worker's job). Prints one JSON line.
+ * Child process of `pnpm bench`: one measurement of `pnpm baseline`'s training speed in a process of its own (tfjs
+ * picks one backend per process, and one measurement's allocator and JIT state must not flatter the next). Runs the
+ * baseline's own path — `prepareTrainee`, `prepareEngine`, `train` with `localGradientSource` — over one epoch of
+ * `--limit` samples; the first `--warmup` steps are not timed, the rest are, by the loop's own step times
+ * (evaluation and data loading excluded). With `--shard-samples`, then times one block of that many samples on the
+ * same engine (a worker's job). Prints one JSON line: a GradqRun, or `{ ok: false, error }`.
  *
- *   node --import tsx packages/bench/src/cli/single-process.ts <backend> <warmup> <steps> <shardSamples> <dataDir>
+ *   node --import tsx packages/bench/src/cli/single-process.ts --backend cpu-native --shards-per-step 4 \
+ *     --warmup 50 --limit 0 --data-dir ../shared/mnist
+ *
+ * The parent pins BLAS to one thread (GRADQ_BLAS_THREADS, OPENBLAS_NUM_THREADS, OMP_NUM_THREADS).
  */
 import { selectBackend } from '@gradq/backend';
-import { loadMnist, MNIST_PIXELS, scalePixels, shardGradient } from '@gradq/model';
+import { loadMnist } from '@gradq/model';
 import {
+  ConfigError,
   epochRng,
-  gatherSamples,
   hyperparamsSchema,
   localGradientSource,
+  type OptionSpec,
+  prepareEngine,
   prepareTrainee,
+  readOptions,
   shuffledOrder,
+  stepsPerEpoch,
   train,
   trainingSet,
 } from '@gradq/trainer';
-import type { SingleProcessResult } from '../results';
+import { z } from 'zod';
+import type { BackendRun, GradqRun, Outcome } from '../results';
+import { timedRun } from '../stats';
 
-const [backendName = 'auto', warmupArg = '3', stepsArg = '20', shardArg = '32', dataDir = 'data/mnist'] =
-  process.argv.slice(2);
-const warmup = Number(warmupArg);
-const steps = Number(stepsArg);
-const shardSamples = Number(shardArg);
+const OPTIONS: readonly OptionSpec[] = [
+  { key: 'backend', flag: 'backend', doc: 'tfjs backend (required)' },
+  { key: 'shardsPerStep', flag: 'shards-per-step', doc: 'leaves per step, K (default 4, as pnpm baseline)' },
+  { key: 'batchSize', flag: 'batch-size', doc: 'samples per step (default 128)' },
+  { key: 'limit', flag: 'limit', doc: 'samples in the one epoch, 0 = all 60,000 (default 0)' },
+  { key: 'warmup', flag: 'warmup', doc: 'steps not timed (default 50)' },
+  { key: 'shardSamples', flag: 'shard-samples', doc: 'then time one block of this many samples, 0 = no (default 0)' },
+  { key: 'shardReps', flag: 'shard-reps', doc: 'blocks timed (default 20)' },
+  { key: 'dataDir', flag: 'data-dir', doc: 'MNIST .gz files (default data/mnist)' },
+];
+const count = (min: number) => z.coerce.number().int().min(min);
+const schema = z.object({
+  backend: z.string().min(1),
+  shardsPerStep: count(1).default(4),
+  batchSize: count(1).default(128),
+  limit: count(0).default(0),
+  warmup: count(0).default(50),
+  shardSamples: count(0).default(0),
+  shardReps: count(1).default(20),
+  dataDir: z.string().min(1).default('data/mnist'),
+});
 
-async function main(): Promise<SingleProcessResult> {
+async function main(): Promise<Outcome<GradqRun> | BackendRun> {
+  const config = readOptions(OPTIONS, schema, process.argv.slice(2), process.env);
+  const log = (line: string) => process.stderr.write(`single-process ${config.backend}: ${line}\n`);
+  let backend: string;
   try {
-    await selectBackend({ request: backendName, log: () => {} });
+    backend = (await selectBackend({ request: config.backend, log })).name;
   } catch (err) {
-    return { backend: backendName, ok: false, error: (err as Error).message.split('\n')[0] ?? String(err) };
+    return { backend: config.backend, ok: false, error: (err as Error).message.split('\n')[0] ?? String(err) };
   }
-  const data = await loadMnist(dataDir, { log: () => {} });
-  // One epoch of exactly warm-up + measured steps, through the baseline's own loop and step math (pnpm baseline).
-  const h = hyperparamsSchema.parse({ epochs: 1, batchSize: 128, shardsPerStep: 1, limit: (warmup + steps) * 128 });
-  const trainee = await prepareTrainee(h, 'fused', () => {});
+  const h = hyperparamsSchema.parse({
+    epochs: 1,
+    batchSize: config.batchSize,
+    shardsPerStep: config.shardsPerStep,
+    limit: config.limit,
+  });
+  const data = await loadMnist(config.dataDir, { log });
   const trainSet = trainingSet(data.train, h.limit);
-  // The loop evaluates test MSE before and after; a few hundred test samples keep that out of the way on slow backends.
+  const perEpoch = stepsPerEpoch(trainSet.count, h.batchSize);
+  if (config.warmup + 2 > perEpoch) {
+    throw new ConfigError(`--warmup ${config.warmup} leaves fewer than 2 timed steps of ${perEpoch}`);
+  }
+  const trainee = await prepareTrainee(h, 'fused', log);
+  // prepareEngine (what pnpm baseline calls) names the engine and why the native one was passed over in one line.
+  let engineLine = '';
+  const engine = await prepareEngine(h, backend, (line) => {
+    engineLine = line;
+    log(line);
+  });
+  const engineSkipped = /\(skipped (.*)\)$/.exec(engineLine)?.[1];
+  // The loop evaluates test MSE before and after the epoch, untimed; a few hundred test samples keep that short.
   const test = trainingSet(data.test, 256);
-  let seconds = 0;
-  let samples = 0;
-  await train(h, { train: trainSet, test }, trainee, localGradientSource(trainee, trainSet), {
+  const seconds: number[] = [];
+  const counts: number[] = [];
+  // The timed span starts where the last warm-up step ends (before training when there is no warm-up).
+  let spanStart = { cpu: process.cpuUsage(), wall: performance.now() };
+  let spanEnd = spanStart;
+  await train(h, { train: trainSet, test }, trainee, localGradientSource(engine, trainee, trainSet, h.gradEncoding), {
     onStep: (r) => {
-      if (r.step < warmup) return;
-      seconds += r.seconds;
-      samples += r.samples;
+      if (r.stepInEpoch < config.warmup) {
+        if (r.stepInEpoch === config.warmup - 1) spanStart = { cpu: process.cpuUsage(), wall: performance.now() };
+        return;
+      }
+      seconds.push(r.seconds);
+      counts.push(r.samples);
+      spanEnd = { cpu: process.cpuUsage(), wall: performance.now() };
     },
   });
-
-  const order = shuffledOrder(trainSet.count, epochRng(h.seed, 0));
-  trainee.syncModel();
-  const reps = Math.max(3, steps);
-  const inputs = scalePixels(gatherSamples(trainSet.pixels, MNIST_PIXELS, order, 0, shardSamples));
-  shardGradient(trainee.bound, inputs, shardSamples);
-  const s0 = performance.now();
-  for (let i = 0; i < reps; i++) shardGradient(trainee.bound, inputs, shardSamples);
-  const shardComputeMs = (performance.now() - s0) / reps;
-
-  return {
-    backend: backendName,
-    ok: true,
-    warmupSteps: warmup,
-    steps,
-    seconds,
-    samplesPerSecond: samples / seconds,
-    shardComputeMs,
-    shardSamples,
+  // cpuUsage is in microseconds, performance.now() in milliseconds.
+  const cpuUs = (c: NodeJS.CpuUsage) => c.user + c.system;
+  const cpuShare = (cpuUs(spanEnd.cpu) - cpuUs(spanStart.cpu)) / 1000 / (spanEnd.wall - spanStart.wall);
+  const run: GradqRun = {
+    ...timedRun(config.warmup, seconds, counts, cpuShare),
+    backend,
+    engine: engine.name,
+    ...(engineSkipped ? { engineSkipped } : {}),
+    shardsPerStep: h.shardsPerStep,
+    batchSize: h.batchSize,
   };
+  if (config.shardSamples === 0) {
+    engine.dispose();
+    return { ok: true, ...run };
+  }
+
+  // A worker's job at K = 4: one leaf of a 128-sample step. The version stays fixed, so an engine that copies
+  // parameters only on a new version times the compute alone, like the old per-model shard timing.
+  const task = {
+    version: Number.MAX_SAFE_INTEGER,
+    params: trainee.params,
+    order: shuffledOrder(trainSet.count, epochRng(h.seed, 0)),
+    leaves: [{ start: 0, end: config.shardSamples }],
+    stepSamples: h.batchSize,
+    rounding: 'f32',
+  } as const;
+  engine.computeBlock(task);
+  const t0 = performance.now();
+  for (let i = 0; i < config.shardReps; i++) engine.computeBlock(task);
+  const shardComputeMs = (performance.now() - t0) / config.shardReps;
+  engine.dispose();
+  return { ok: true, ...run, shardComputeMs, shardSamples: config.shardSamples };
 }
 
 main().then(
@@ -75,9 +140,7 @@ main().then(
     process.exit(0);
   },
   (err: unknown) => {
-    process.stdout.write(
-      `${JSON.stringify({ backend: backendName, ok: false, error: String((err as Error)?.message ?? err) })}\n`,
-    );
+    process.stdout.write(`${JSON.stringify({ ok: false, error: String((err as Error)?.message ?? err) })}\n`);
     process.exit(1);
   },
 );
