@@ -5,7 +5,7 @@
 //   pnpm test --unit          unit tests only (no services needed)
 //   pnpm test path/to/dir ... only tests under these paths
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -17,7 +17,10 @@ function walk(dir, out) {
   for (const name of readdirSync(dir)) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) walk(path, out);
+    // Symbolic links are not followed: they lead out of the workspace, or nowhere (a dangling one threw here).
+    const stat = lstatSync(path);
+    if (stat.isSymbolicLink()) continue;
+    if (stat.isDirectory()) walk(path, out);
     else if (name.endsWith('.test.ts')) out.push(path);
   }
   return out;

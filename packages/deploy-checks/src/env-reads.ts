@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 /** Variables of the platform, not of gradq: reading them is not configuration a deployment has to document. */
@@ -41,7 +41,10 @@ export function scanEnvReads(root: string, options: EnvReadScanOptions): Map<str
     for (const name of names) {
       const path = join(dir, name);
       if (name === 'node_modules' || skip.some((s) => `/${relative(root, path)}/`.includes(s))) continue;
-      if (statSync(path).isDirectory()) walk(path);
+      // Not through symbolic links: they lead out of the sources (or nowhere: a dangling one made the scan throw).
+      const stat = lstatSync(path);
+      if (stat.isSymbolicLink()) continue;
+      if (stat.isDirectory()) walk(path);
       else if (/\.(ts|mjs|js)$/.test(name) && !name.endsWith('.test.ts')) {
         for (const v of envReadsIn(readFileSync(path, 'utf8'))) {
           found.set(v, [...(found.get(v) ?? []), relative(root, path)]);

@@ -84,7 +84,7 @@ export function reliabilityDoc(report: SuiteReport): string {
 
 \`pnpm test:faults\` (packages/faults) trains the same run again and again on real processes (a private
 \`redis-server\` on a loopback port, an s3rver, the \`pnpm coordinator\` CLI, \`pnpm worker\` CLIs) while it breaks
-things, and holds every disturbed run to the undisturbed one: the run completes, every planned (step, shard) is applied
+things, and holds every disturbed run to the undisturbed one: the run completes, every planned (step, leaf) is applied
 exactly once (\`shards_applied == shards_planned\` in the coordinator's summary), no step is skipped, the steps and
 samples are the same, and the final \`params_sha256\` is bit-identical. \`pnpm test:faults --write-doc\` rewrites this
 file; \`pnpm test\` runs a quick variant (one fault of each kind, smaller run) from packages/faults/test.
@@ -106,15 +106,17 @@ they count the last coordinator's share of the run (from its checkpoint on). "re
 ## The mechanisms
 
 - **Exactly-once via the Lua submit script** (\`packages/protocol/src/submit.ts\`). BullMQ is at-least-once: a killed
-  worker's job comes back, a straggler's shard is handed out twice, a restarted coordinator re-adds jobs. A worker
-  stores a gradient only through one atomic script: it is accepted only if its step is the one the coordinator is
-  collecting (\`step\` key) and the shard has no accepted gradient yet (\`HSETNX\` on the step's \`done\` hash); only
-  then are the bytes stored and the result pushed. Anything else is counted as duplicate or stale and dropped.
+  worker's job comes back, a straggler's block of leaves is handed out twice, a restarted coordinator re-adds jobs. A
+  worker writes its block's gradient under a key of its own, then submits it through one atomic script: it is accepted
+  only if its step is the one the coordinator is collecting (\`step\` key, same session) and none of its leaves has an
+  accepted gradient yet (the step's \`done\` hash, one field per leaf); only then are the leaves marked and the result
+  pushed. Anything else is counted as duplicate or stale, and its bytes are deleted.
 - **Lock/stall retry** (\`services/worker/src/worker.ts\`). Each job holds a BullMQ lock of \`--lock-ms\`, renewed every
   half period while the worker lives (gradient work is short and awaits, so a busy worker never loses it). A SIGKILLed
   worker stops renewing; after about one lock period another worker's stall check moves the job back to waiting and it
-  runs elsewhere. The coordinator also checks missing shards after \`--check-after-ms\` without progress and re-adds
-  any whose job failed for good or vanished.
+  runs elsewhere. The coordinator also checks missing blocks after \`--check-after-ms\` without progress and re-adds
+  any whose job failed for good or vanished, at the head of the queue. A worker holding a job of the next step (queued
+  early) hands it back after a second if that step has not opened, so the blocks the current step still needs run.
 - **Re-seeding** (\`services/coordinator/src/queue-source.ts\`). Every client uses \`maxRetriesPerRequest: null\`, so
   commands wait across reconnects. When a Redis comes back empty, the coordinator finds the run's \`meta\`/\`train\`
   keys gone (or an accepted gradient vanished), puts the run back from its own memory (which is newer than any
@@ -124,11 +126,11 @@ they count the last coordinator's share of the run (from its checkpoint on). "re
   the files not yet stored; a newer checkpoint supersedes a failing older one; the manifest goes up after every other
   file and \`latest\` after the manifest, so readers never trust a half-written checkpoint. \`--resume <run-id>\`
   loads the latest checkpoint whose manifest verifies and continues bit-identically.
-- **Straggler deadline** (\`--shard-deadline-ms\`). A shard whose job has been active longer than the deadline is added
-  again under a new attempt number, so another worker computes it; whichever result reaches the submit script first
-  wins, the other lands as duplicate or stale. The straggler scenario makes one worker slow with the test-only
-  \`GRADQ_TEST_SLOW_MS\` variable (\`services/worker/src/cli/worker.ts\`): the worker awaits that long before each
-  submit, keeping its lock, exactly like a slow machine.
+- **Straggler deadline** (\`--shard-deadline-ms\`). A block whose job has been active longer than the deadline (counted
+  from when its step opened) is added again under a new attempt number, so another worker computes it; whichever
+  result reaches the submit script first wins, the other lands as duplicate or stale. The straggler scenario makes one
+  worker slow with the test-only \`GRADQ_TEST_SLOW_MS\` variable (\`services/worker/src/cli/worker.ts\`): the worker
+  awaits that long before each submit, keeping its lock, exactly like a slow machine.
 
 ## Running it
 

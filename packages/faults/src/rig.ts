@@ -11,6 +11,7 @@ import {
   cliEnv,
   type S3rverInstance,
   startS3rver,
+  stepOf,
   uniqueRunId,
 } from '@gradq/testing';
 import { type RedisProcess, startRedisProcess } from './redis-server';
@@ -115,7 +116,7 @@ export class Rig {
   async step(): Promise<number> {
     try {
       const raw = await withTimeout(this.redis.get(runKeys(this.runId).step), 1000);
-      return raw === null || raw === undefined ? -1 : Number(raw);
+      return stepOf(raw);
     } catch {
       return -1;
     }

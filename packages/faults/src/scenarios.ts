@@ -234,10 +234,10 @@ export const s3Outage: Scenario = {
   },
 };
 
-/** One worker takes far longer per job than the others; the deadline hands its shard to another worker. */
+/** One worker takes far longer per job than the others; the deadline hands its block to another worker. */
 export const straggler: Scenario = {
   name: 'straggler worker',
-  description: 'one of 3 workers sleeps before each submit; --shard-deadline-ms 1500 re-issues its shards',
+  description: 'one of 3 workers sleeps before each submit; --shard-deadline-ms 1500 re-issues its blocks',
   async run(rig, { intensity }) {
     const slowMs = intensity === 'full' ? 3000 : 2500;
     const coordinator = rig.coordinator(['--shard-deadline-ms', '1500']);
@@ -250,16 +250,18 @@ export const straggler: Scenario = {
       void slow.stop();
     }
     const summary = await coordinator.summary<Summary>(300_000);
-    const handed = [...coordinator.stderr().matchAll(/has run (\d+) s, past the 1500 ms deadline/g)];
-    if (handed.length === 0) throw new Error('no shard was ever past the deadline: the straggler took no job');
+    const handed = [
+      ...coordinator.stderr().matchAll(/step (\d+) leaves \[\d+, \d+\): job \S+ is past the 1500 ms deadline/g),
+    ];
+    if (handed.length === 0) throw new Error('no block was ever past the deadline: the straggler took no job');
     const d = summary.distributed;
     return {
       summary,
-      faults: `1 of 3 workers +${slowMs / 1000} s per job; ${handed.length} shard(s) handed over`,
+      faults: `1 of 3 workers +${slowMs / 1000} s per job; ${handed.length} block(s) handed over`,
       notes: [
         `reissued ${d.reissued}`,
         `late results dropped: ${d.stale_dropped} stale, ${d.duplicates_dropped} duplicate`,
-        `longest wait before hand-over ${Math.max(...handed.map((m) => Number(m[1])))} s`,
+        `handed over in step(s) ${[...new Set(handed.map((m) => m[1]))].join(', ')}`,
       ],
     };
   },

@@ -36,6 +36,7 @@ const INVALID: Record<string, { flag: string; env?: string }> = {
   'metrics-host': { flag: 'no such host', env: 'http://x/' },
   'shard-deadline-ms': { flag: '10', env: 'soon' },
   'check-after-ms': { flag: '1', env: '-1' },
+  'jobs-per-step': { flag: '0', env: 'many' },
   workers: { flag: '0', env: 'all' },
   'worker-metrics-port': { flag: '-1', env: '65536' },
   'worker-id': { flag: 'x'.repeat(101), env: 'y'.repeat(101) },

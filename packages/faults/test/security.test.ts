@@ -17,6 +17,7 @@ import {
   freePort,
   type S3rverInstance,
   startS3rver,
+  stepOf,
   uniqueRunId,
   waitUntil,
 } from '@gradq/testing';
@@ -115,7 +116,7 @@ test('AUTH: an ACL user and requirepass both train; no secret in any output or /
       'the run to reach step 2',
       async () => {
         if (!c.running()) return true;
-        return Number((await watcher.get(runKeys(runId).step)) ?? -1) >= 2 ? true : undefined;
+        return stepOf(await watcher.get(runKeys(runId).step)) >= 2 ? true : undefined;
       },
       120_000,
     );

@@ -35,6 +35,7 @@ export {
   startRedisCluster,
   startRedisServer,
 } from './redis-cluster';
+export { stepOf } from './run-step';
 export {
   freePort,
   S3RVER_CREDENTIALS,

@@ -86,7 +86,12 @@ export function newRunId(now = new Date()): string {
 export const HYPERPARAM_OPTIONS: readonly OptionSpec[] = [
   { key: 'epochs', flag: 'epochs', env: 'EPOCHS', doc: 'passes over the training set (default 10)' },
   { key: 'batchSize', flag: 'batch-size', env: 'BATCH_SIZE', doc: 'samples per optimizer step (default 128)' },
-  { key: 'shardsPerStep', flag: 'shards-per-step', env: 'SHARDS_PER_STEP', doc: 'gradient jobs per step (default 4)' },
+  {
+    key: 'shardsPerStep',
+    flag: 'shards-per-step',
+    env: 'SHARDS_PER_STEP',
+    doc: 'leaves per step: the batch is split into this many, whatever the workers (default 4)',
+  },
   {
     key: 'outputActivation',
     flag: 'output-activation',

@@ -1,6 +1,7 @@
-// Jobs no worker should ever run, injected straight into the live queue: a payload that fails the schema and a
-// valid-looking job for a real (step, shard) whose layout fingerprint is not the run's. Both must fail at once (no
-// BullMQ retries), the refused shard must be re-issued by the coordinator, and neither may touch the parameters.
+// Jobs no worker should ever run, injected straight into the live queue: a payload that fails the schema (a
+// protocol-v1 shard job) and a valid-looking job for a real block of leaves whose layout fingerprint is not the
+// run's. Both must fail at once (no BullMQ retries), the refused block must be re-issued by the coordinator, and
+// neither may touch the parameters.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -36,7 +37,7 @@ let redis: RedisClient;
 let queue: Queue;
 let dir: string;
 
-// 1024 samples, batch 128 in 4 shards of 32: 8 steps.
+// 1024 samples, batch 128 in 4 leaves of 32: 8 steps. Four jobs per step, so that a job is one leaf.
 const HYPER = ['--limit', '1024', '--epochs', '1', '--seed', '5'];
 
 before(async () => {
@@ -75,17 +76,29 @@ test('a malformed job and a wrong-layout job fail without retry and never reach 
   const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('badjobs-ref')], { name: 'baseline' });
   const coordinator = procs.spawn(
     CLI.coordinator,
-    [...HYPER, '--run-id', runId, '--redis-url', server.url, '--check-after-ms', '1000', '--metrics-port', '0'],
+    [
+      ...HYPER,
+      '--run-id',
+      runId,
+      '--redis-url',
+      server.url,
+      '--check-after-ms',
+      '1000',
+      '--metrics-port',
+      '0',
+      '--jobs-per-step',
+      '4',
+    ],
     { env: cliEnv({ CHECKPOINT_DIR: dir }), name: 'coordinator' },
   );
 
-  // No worker yet: step 0 is open and its four jobs wait until the bad ones are in front of them.
+  // No worker yet: step 0 is open and its four jobs (and step 1's four) wait until the bad ones are in front of them.
   await waitUntil(
     'step 0 to be open with its jobs queued',
     async () => {
       if (!coordinator.running()) throw new Error(`coordinator exited early:\n${coordinator.tail()}`);
       const open = (await redis.get(runKeys(runId).step)) === '0';
-      return open && (await queue.getWaitingCount()) >= 4 ? true : undefined;
+      return open && (await queue.getWaitingCount()) >= 8 ? true : undefined;
     },
     120_000,
   );
@@ -97,22 +110,23 @@ test('a malformed job and a wrong-layout job fail without retry and never reach 
     { protocol: PROTOCOL_VERSION, runId, step: 0, shard: 0, fingerprint: 'not hex at all' },
     { ...retrying, jobId: 'malformed-payload' },
   );
-  // Shard 0 of step 0 is samples [0, 32) of epoch 0's order; only the fingerprint is wrong.
+  // Leaf 0 of step 0 is samples [0, 32) of epoch 0's order: the very block the coordinator queued, only the
+  // fingerprint is wrong.
   const wrongLayout: GradientJob = {
     protocol: PROTOCOL_VERSION,
     runId,
     // The live coordinator's session, so that only the fingerprint is wrong.
     session: (await redis.get(runKeys(runId).session)) ?? '',
     step: 0,
-    shard: 0,
-    version: 0,
     epoch: 0,
-    start: 0,
-    end: 32,
+    first: 0,
+    leaves: [[0, 32]],
+    leafCount: 4,
+    stepSamples: 128,
     fingerprint: '0000000000000000',
     attempt: 0,
   };
-  // lifo: taken before everything else, so the refusal reaches the coordinator while shard 0 is still missing.
+  // lifo: taken before everything else, so the refusal reaches the coordinator while leaf 0 is still missing.
   const layout = await queue.add('gradient', wrongLayout, { ...retrying, jobId: 'wrong-layout' });
 
   procs.spawn(CLI.worker, ['--redis-url', server.url, '--lock-ms', '5000', '--worker-id', 'w1'], { name: 'w1' });
@@ -121,7 +135,8 @@ test('a malformed job and a wrong-layout job fail without retry and never reach 
   assert.equal(m.state, 'failed');
   assert.equal(m.attemptsMade, 1, 'a malformed payload was retried');
   assert.match(m.failedReason, /fingerprint/, 'the failure does not name the bad field');
-  assert.match(m.failedReason, /step|version|start|end|attempt/, 'the missing fields are not named');
+  for (const field of ['session', 'first', 'leaves', 'leafCount', 'stepSamples', 'attempt', 'shard'])
+    assert.match(m.failedReason, new RegExp(field), `the failure does not name '${field}'`);
 
   const l = await finished(layout);
   assert.equal(l.state, 'failed');
@@ -134,7 +149,8 @@ test('a malformed job and a wrong-layout job fail without retry and never reach 
   ]);
   const d = s.distributed;
   assert.equal(d.rejected.layout, 1, `rejected: ${JSON.stringify(d.rejected)}`);
-  assert.ok(d.reissued >= 1, 'the refused shard was not re-added');
+  assert.ok(d.reissued >= 1, 'the refused block was not re-added');
+  assert.match(coordinator.stderr(), /step 0 leaves \[0, 1\) refused by w1: .*layout 0000000000000000/);
   assert.equal(d.shards_applied, d.shards_planned, JSON.stringify(d));
   assert.equal(s.params_sha256, ref.params_sha256, 'the bad jobs changed the parameters');
   assert.deepEqual(s.test_mse_by_epoch, ref.test_mse_by_epoch);

@@ -1,22 +1,24 @@
 // A rogue "worker" (a compromised or buggy machine) takes real jobs from the queue and submits bad results through the
 // real submit script: gradients of the wrong length, NaN gradients, a refusal for another layout, NaN losses. The
-// coordinator must reject and count each, re-issue the shard to an honest worker, and never let one reach the
+// coordinator must reject and count each, re-issue the block to an honest worker, and never let one reach the
 // parameters; a loss that stays NaN when recomputed is divergence: the step is skipped and the alert gauge raised.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { selectBackend } from '@gradq/backend';
+import { selectEngine } from '@gradq/engine';
 import {
   createRedis,
   GRADIENT_QUEUE,
   type GradientJob,
   QUEUE_PREFIX,
   type RedisClient,
-  runKeys,
-  runMetaSchema,
-  submitGradient,
+  RunData,
+  sliceRanges,
+  submitBlock,
 } from '@gradq/protocol';
 import {
   CLI,
@@ -30,26 +32,29 @@ import {
   waitUntil,
 } from '@gradq/testing';
 import type { RunSummary } from '@gradq/trainer';
-import { GradientProcessor } from '@gradq/worker';
-import { type Job, Worker } from 'bullmq';
+import { GradientProcessor, StepNotOpenError } from '@gradq/worker';
+import { DelayedError, type Job, Worker } from 'bullmq';
 import type { CoordinatorSummary } from '../src/coordinator';
 
-// 512 samples, batch 128 in 4 shards: 4 steps, 16 shard jobs, a few seconds of compute.
+// 512 samples, batch 128 in 4 leaves: 4 steps. Four jobs per step, so that each job is one leaf and an attack hits
+// exactly the leaf it names; 16 jobs, a few seconds of compute.
 const HYPER = ['--limit', '512', '--epochs', '1', '--batch-size', '128', '--shards-per-step', '4', '--seed', '21'];
 
 type Attack = 'length' | 'nonfinite' | 'nan-loss' | 'layout';
 
 const procs = new CliProcesses();
 const rogues: Worker[] = [];
+const processors: GradientProcessor[] = [];
 /** BullMQ does not close a connection it was given: these are quit in `after`, or the test file never exits. */
 const connections: RedisClient[] = [];
 let server: RedisInstance;
 let redis: RedisClient;
+let backendName: string;
 let dir: string;
 
 before(async () => {
-  // The rogue computes honest gradients in this process: same backend as the coordinator, or the bits differ.
-  await selectBackend({ request: testBackend(), log: () => {} });
+  // The rogue computes honest gradients in this process: same backend as the baseline, or the bits differ.
+  backendName = (await selectBackend({ request: testBackend(), log: () => {} })).name;
   server = await startRedisServer();
   redis = createRedis({ url: server.url, cluster: false });
   dir = await mkdtemp(join(tmpdir(), 'gradq-hostile-gradients-'));
@@ -57,6 +62,7 @@ before(async () => {
 
 after(async () => {
   await Promise.allSettled(rogues.map((w) => w.close(true)));
+  for (const p of processors) p.dispose();
   await Promise.allSettled(connections.map((c) => c.quit()));
   await procs.stopAll();
   await redis?.quit().catch(() => undefined);
@@ -65,31 +71,64 @@ after(async () => {
 });
 
 /**
- * The only worker of the run. For a (step, shard) listed in `plan` it submits the next attack instead of the
- * gradient; every other job goes to the real GradientProcessor. `hold` may delay jobs (to look at /metrics between
- * two steps).
+ * The only worker of the run. For a block `<step>/<first leaf>` listed in `plan` it submits the next attack
+ * instead of the gradient, through the real data plane and submit script; every other job goes to the real
+ * GradientProcessor. `hold` may delay jobs (to look at /metrics between two steps).
  */
 function rogueWorker(runId: string, plan: Map<string, Attack[]>, hold?: (job: GradientJob) => Promise<void>): Worker {
-  const processor = new GradientProcessor(redis, 'rogue');
-  const keys = runKeys(runId);
+  const blocking = rogueConnection();
+  const processor = new GradientProcessor(redis, blocking, 'rogue', (shape) => selectEngine(shape, backendName));
+  processors.push(processor);
+  const serve = async (job: Job) => {
+    const data = job.data as GradientJob;
+    const meta = await RunData.readMeta(redis, runId);
+    if (!meta) return processor.process(data, job.id, job.timestamp);
+    const run = new RunData(redis, runId, meta.paramCount, meta.slices);
+    // Like any worker, wait for the job's step to open (it may have been taken while the step before was collected),
+    // and hand the job back if it does not open soon.
+    const open = await run.waitForStep(blocking, data.step, data.session, 1000);
+    if (open === 'stale') return { status: 'stale', count: 0 };
+    if (open === 'timeout') throw new StepNotOpenError(`step ${data.step} has not opened yet`);
+    await hold?.(data);
+    const attack = plan.get(`${data.step}/${data.first}`)?.shift();
+    if (!attack) return processor.process(data, job.id, job.timestamp);
+    // Another layout: the real processor refuses the job and tells the coordinator.
+    if (attack === 'layout')
+      return processor.process({ ...data, fingerprint: 'deadbeefdeadbeef' }, job.id, job.timestamp);
+    const where = { step: data.step, first: data.first, end: data.first + data.leaves.length };
+    const block = { ...where, session: data.session };
+    const counts = data.leaves.map(([start, stop]) => stop - start);
+    // What a worker whose loss diverged sends: JSON has no NaN, so the loss arrives as null.
+    const losses = counts.map(() => (attack === 'nan-loss' ? null : 0.5));
+    const result = (token: string) =>
+      JSON.stringify({ kind: 'accepted', ...where, token, losses, counts, computeSeconds: 0.01, worker: 'rogue' });
+    if (attack !== 'length') {
+      const values = new Float32Array(meta.paramCount);
+      if (attack === 'nonfinite') values.fill(Number.NaN);
+      const { status } = await run.submitGradient(block, Buffer.from(values.buffer), 'f32', result);
+      return { status, count: 0 };
+    }
+    // Wrong length: the data plane refuses to write that, so write the slices by hand, slice 0 three values long.
+    const token = randomBytes(8).toString('hex');
+    const ranges = sliceRanges(meta.paramCount, meta.slices);
+    await Promise.all(
+      ranges.map(({ start, end }, i) =>
+        redis.set(run.keys.grad(data.step, token, i), Buffer.alloc(i === 0 ? 12 : (end - start) * 4), 'EX', 3600),
+      ),
+    );
+    return { status: await submitBlock(redis, run.keys, block, result(token)), count: 0 };
+  };
   const worker = new Worker(
     GRADIENT_QUEUE,
-    async (job: Job) => {
-      const data = job.data as GradientJob;
-      await hold?.(data);
-      const attack = plan.get(`${data.step}/${data.shard}`)?.shift();
-      if (!attack) return processor.process(data, job.id);
-      // Another layout: the real processor refuses the job and tells the coordinator.
-      if (attack === 'layout') return processor.process({ ...data, fingerprint: 'deadbeefdeadbeef' }, job.id);
-      const meta = runMetaSchema.parse(JSON.parse((await redis.get(keys.meta)) ?? 'null'));
-      const values = new Float32Array(attack === 'length' ? 3 : meta.paramCount);
-      if (attack === 'nonfinite') values.fill(Number.NaN);
-      // What a worker whose loss diverged sends: JSON has no NaN, so the loss arrives as null.
-      const loss = attack === 'nan-loss' ? Number.NaN : 0.5;
-      const result = { kind: 'accepted', step: data.step, shard: data.shard, loss, count: data.end - data.start };
-      const bytes = Buffer.from(values.buffer);
-      const status = await submitGradient(redis, keys, data, JSON.stringify({ ...result, worker: 'rogue' }), bytes);
-      return { status, loss, count: result.count };
+    async (job: Job, token?: string) => {
+      try {
+        return await serve(job);
+      } catch (err) {
+        // What the real worker does with a job of a step that has not opened yet: back to the queue, no attempt used.
+        if (!(err instanceof StepNotOpenError) || token === undefined) throw err;
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      }
     },
     { connection: rogueConnection(), prefix: QUEUE_PREFIX, concurrency: 1 },
   );
@@ -119,6 +158,8 @@ function coordinator(runId: string): CliProcess {
       '0',
       '--checkpoint-every',
       '0',
+      '--jobs-per-step',
+      '4',
     ],
     { env: cliEnv({ CHECKPOINT_DIR: join(dir, runId) }), name: `coordinator ${runId}` },
   );
@@ -131,7 +172,7 @@ test('wrong-length and NaN gradients and a refusal for another layout are reject
     ['0/1', ['length']],
     ['1/3', ['nonfinite']],
     ['2/0', ['layout']],
-    // Twice in a row for one shard: a corrupted write is retried, and a second one too (only a NaN *loss* that
+    // Twice in a row for one block: a corrupted write is retried, and a second one too (only a NaN *loss* that
     // persists is taken for divergence, and these losses are finite).
     ['3/2', ['length', 'length']],
   ]);
@@ -144,16 +185,17 @@ test('wrong-length and NaN gradients and a refusal for another layout are reject
   await rogue.close();
   const d = summary.distributed;
   assert.deepEqual(d.rejected, { length: 3, nonfinite: 1, layout: 1 }, c.tail());
-  assert.ok(d.reissued >= 5, `each rejection re-issues its shard, got ${d.reissued}`);
+  assert.ok(d.reissued >= 5, `each rejection re-issues its block, got ${d.reissued}`);
   assert.equal(d.skipped_nonfinite, 0);
   assert.equal(d.shards_applied, d.shards_planned);
   assert.equal(summary.steps, ref.steps);
   assert.equal(summary.samples, ref.samples);
   assert.equal(summary.params_sha256, ref.params_sha256, 'a rejected gradient reached the parameters');
-  // Each rejection is explained, naming the shard and the problem.
-  assert.match(c.stderr(), /step 0 shard 1 rejected \(length\), gradient from rogue: 12 bytes, expected \d+/);
-  assert.match(c.stderr(), /step 1 shard 3 rejected \(nonfinite\), gradient from rogue: value 0 is NaN/);
-  assert.match(c.stderr(), /step 2 shard 0 rejected \(layout\), refused by rogue: .*deadbeefdeadbeef/);
+  // Each rejection is explained, naming the block and the problem.
+  assert.match(c.stderr(), /step 0 leaves \[1, 2\) rejected: slice 0 has 12 bytes, expected \d+/);
+  assert.match(c.stderr(), /step 1 leaves \[3, 4\) rejected: value 0 is NaN/);
+  assert.match(c.stderr(), /step 2 leaves \[0, 1\) refused by rogue: .*deadbeefdeadbeef/);
+  assert.equal(c.stderr().match(/step 3 leaves \[2, 3\) rejected: slice 0 has 12 bytes/g)?.length, 2, c.tail());
 });
 
 test('a loss that is NaN again when recomputed skips the step and raises gradq_loss_nonfinite', async () => {
@@ -164,7 +206,7 @@ test('a loss that is NaN again when recomputed skips the step and raises gradq_l
     release = resolve;
   });
   const c = coordinator(runId);
-  // Step 2 waits until the test has seen the gauge: the next finite step would clear it.
+  // Step 2, once open, waits until the test has seen the gauge: the next finite step would clear it.
   const rogue = rogueWorker(runId, plan, (job) => (job.step >= 2 ? released : Promise.resolve()));
   try {
     const url = (await c.waitForStderr(/metrics on (http:\/\/\S+)/, 120_000))[1] as string;

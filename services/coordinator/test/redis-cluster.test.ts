@@ -7,6 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
+  closeRedis,
+  createRedis,
+  DEFAULT_SLICES,
+  newSession,
+  PROTOCOL_VERSION,
+  RunData,
+  sliceTags,
+} from '@gradq/protocol';
+import {
   CLI,
   CliProcesses,
   cliEnv,
@@ -16,6 +25,7 @@ import {
   startRedisServer,
   uniqueRunId,
 } from '@gradq/testing';
+import { hyperparamsSchema } from '@gradq/trainer';
 import type { CoordinatorSummary } from '../src/coordinator';
 
 const procs = new CliProcesses();
@@ -65,4 +75,57 @@ test('a short training on a 3-node Redis Cluster completes with the same params 
   assert.equal(c.distributed.workers_seen, 1);
   assert.equal(c.params_sha256, s.params_sha256, 'the cluster run ended on other parameters');
   assert.deepEqual(c.test_mse_by_epoch, s.test_mse_by_epoch);
+});
+
+test("a run's parameter and gradient slices spread evenly over the 3 masters; submit and reads work there", {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  const redis = createRedis({ url: cluster.url, cluster: true });
+  // sliceTags cuts the slots at floor(i * 16384 / 12); redis-cli gives slot 10922 to the second master, not the third.
+  // A run id whose slice-8 tag hashes to exactly 10922 (1 in ~1366) puts 5 slices there: not this test's run id.
+  const masters = () => ('nodes' in redis ? redis.nodes('master') : []);
+  const slotOf = async (key: string) => Number(await redis.cluster('KEYSLOT', key));
+  let runId = uniqueRunId('slices');
+  while ((await slotOf(sliceTags(runId, DEFAULT_SLICES)[8] as string)) === 10922) runId = uniqueRunId('slices');
+  const session = newSession();
+  const paramCount = 10_007;
+  const data = new RunData(redis, runId, paramCount, DEFAULT_SLICES);
+  try {
+    const meta = {
+      protocol: PROTOCOL_VERSION,
+      runId,
+      hyperparams: hyperparamsSchema.parse({ layerSizes: [784, 16, 784] }),
+      fingerprint: '0123456789abcdef',
+      paramCount,
+      trainCount: 1,
+      sampleSize: 784,
+      slices: DEFAULT_SLICES,
+    };
+    await data.seed(meta, new Uint8Array(784), session);
+    const params = Float32Array.from({ length: paramCount }, (_, i) => Math.cos(i) * 1e-3);
+    await data.publishParams(0, params, session);
+    const read = await data.readParams(0);
+    assert.ok(read && Buffer.from(read.params.buffer).equals(Buffer.from(params.buffer)), 'parameters changed');
+    const grad = await data.submitGradient(
+      { step: 0, session, first: 0, end: 1 },
+      Buffer.from(params.buffer),
+      'f32',
+      (t) => JSON.stringify({ token: t }),
+    );
+    assert.equal(grad.status, 'accepted');
+    // Where the slices live: each master holds a third of the parameters and a third of the gradient.
+    const perMaster: Record<string, number> = {};
+    assert.equal(masters().length, 3);
+    for (const node of masters()) {
+      const keys = await node.keys(`gradq:{${runId}#*}:*`);
+      perMaster[`${node.options.host}:${node.options.port}`] = keys.length;
+    }
+    assert.deepEqual(Object.values(perMaster), [8, 8, 8], JSON.stringify(perMaster));
+    const back = await data.readGradient(0, grad.token, 'f32');
+    assert.ok('grad' in back && Buffer.from(back.grad.buffer).equals(Buffer.from(params.buffer)));
+    await data.remove();
+    for (const node of masters()) assert.deepEqual(await node.keys(`gradq:{${runId}*`), []);
+  } finally {
+    await closeRedis(redis);
+  }
 });

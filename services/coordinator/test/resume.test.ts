@@ -24,6 +24,7 @@ import {
   type S3rverInstance,
   startRedisServer,
   startS3rver,
+  stepOf,
   uniqueRunId,
   waitUntil,
 } from '@gradq/testing';
@@ -108,7 +109,7 @@ async function runAndKill(target: StoreUnderTest, name: string, minStep: number)
       const latest = await readLatestStep(target.store, runId);
       if (latest === undefined || latest < minStep) return undefined;
       first.kill('SIGKILL');
-      return Number((await redis.get(runKeys(runId).step)) ?? -1);
+      return stepOf(await redis.get(runKeys(runId).step));
     },
     120_000,
     20,

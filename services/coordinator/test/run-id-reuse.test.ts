@@ -1,5 +1,5 @@
-// A run id used again after its first coordinator died: the dead coordinator's jobs are still queued, with sample
-// spans of the old batch size. Each coordinator start has its own session (in job ids and checked by the submit
+// A run id used again after its first coordinator died: the dead coordinator's jobs are still queued, for the same
+// (step, first leaf) blocks the new one plans, but with sample spans of the old batch size. Each coordinator start has its own session (in job ids and checked by the submit
 // script), so those jobs are stale for the new one, which must train on its own shards only.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -51,10 +51,23 @@ test('a fresh run reusing a dead run id trains on its own shards, not the dead r
   const env = cliEnv({ CHECKPOINT_DIR: dir });
   const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('reuse-ref')], { name: 'baseline' });
 
-  // The first attempt, with another batch size, dies before any worker has come: its step 0 jobs stay queued.
+  // The first attempt, with another batch size, dies before any worker has come: its jobs for steps 0 and 1 (one
+  // per leaf) stay queued.
   const first = procs.spawn(
     CLI.coordinator,
-    [...HYPER, '--batch-size', '64', '--run-id', runId, '--redis-url', server.url, '--metrics-port', '0'],
+    [
+      ...HYPER,
+      '--batch-size',
+      '64',
+      '--jobs-per-step',
+      '4',
+      '--run-id',
+      runId,
+      '--redis-url',
+      server.url,
+      '--metrics-port',
+      '0',
+    ],
     { env, name: 'first' },
   );
   await waitUntil(
@@ -62,10 +75,12 @@ test('a fresh run reusing a dead run id trains on its own shards, not the dead r
     async () => {
       if (!first.running()) throw new Error(`first coordinator exited early:\n${first.tail()}`);
       const open = (await redis.get(runKeys(runId).step)) === '0';
-      return open && (await queue.getWaitingCount()) >= 4 ? true : undefined;
+      return open && (await queue.getWaitingCount()) >= 8 ? true : undefined;
     },
     120_000,
   );
+  const deadSession = await redis.get(runKeys(runId).session);
+  assert.ok(deadSession);
   first.kill('SIGKILL');
   await first.exited;
 
@@ -81,13 +96,15 @@ test('a fresh run reusing a dead run id trains on its own shards, not the dead r
     async () => ((await redis.get(runKeys(runId).step)) === '0' ? true : undefined),
     120_000,
   );
-  procs.spawn(CLI.worker, ['--redis-url', server.url, '--worker-id', 'w1'], { name: 'w1' });
+  const worker = procs.spawn(CLI.worker, ['--redis-url', server.url, '--worker-id', 'w1'], { name: 'w1' });
 
   const [s, ref] = await Promise.all([
     second.summary<CoordinatorSummary>(300_000),
     reference.summary<RunSummary>(300_000),
   ]);
   assert.equal(s.distributed.shards_applied, s.distributed.shards_planned);
+  // The dead run's jobs were taken (they were first in the queue) and dropped as stale before computing anything.
+  assert.match(worker.stderr(), new RegExp(`job ${runId}/${deadSession}/0/0/0: stale, dropped`), worker.tail());
   assert.equal(s.samples, ref.samples);
   assert.equal(s.params_sha256, ref.params_sha256, 'the dead run’s queued jobs changed what the new run trained on');
 });

@@ -12,6 +12,7 @@ import {
   cliEnv,
   type RedisInstance,
   startRedisServer,
+  stepOf,
   uniqueRunId,
   waitUntil,
 } from '@gradq/testing';
@@ -70,7 +71,7 @@ test('a worker SIGKILLed mid-job: the run completes, every shard applied once, s
     'the victim to hold a job after step 3',
     async () => {
       if (!coordinator.running()) throw new Error(`coordinator exited early:\n${coordinator.tail()}`);
-      const step = Number((await redis.get(stepKey)) ?? -1);
+      const step = stepOf(await redis.get(stepKey));
       if (step < 3) return undefined;
       victim.kill('SIGSTOP');
       if ((await queue.getActiveCount()) < 1) {

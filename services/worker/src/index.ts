@@ -1,3 +1,3 @@
 export { WORKER_OPTIONS, type WorkerConfig, workerConfigSchema } from './config';
-export { GradientProcessor, type ProcessorEvents } from './processor';
+export { GradientProcessor, type ProcessorEvents, StepNotOpenError } from './processor';
 export { type RunningWorker, startWorker, type WorkerOptions } from './worker';

@@ -30,6 +30,20 @@ const MAX_RUNS = 2;
 const OPEN_WAIT_MS = 120_000;
 
 /**
+ * How long a job of a step that has not opened yet holds this worker before it is handed back to the queue. The
+ * step before may be waiting for a block that was re-issued (rejected, lost, straggling) and queued behind this
+ * step's jobs: a worker that held on for OPEN_WAIT_MS would keep that block from ever running, and with one worker
+ * (or every worker holding a next-step job) the run stalled for minutes (measured: hostile-gradients.test.ts, one
+ * rejected gradient with one worker, no progress for 180 s).
+ */
+const HOLD_MS = 1000;
+
+/** The job's step has not opened within HOLD_MS: hand the job back (not a failure) and serve the queue. */
+export class StepNotOpenError extends Error {
+  override readonly name = 'StepNotOpenError';
+}
+
+/**
  * Turns one gradient job (a block of leaves) into one submitted gradient. Stateless in the sense that matters:
  * everything it holds is a cache of Redis, so a worker can die at any point and another will redo the job with the
  * same result. Jobs of the next step are taken while the current one is still collected: such a job blocks until
@@ -68,6 +82,17 @@ export class GradientProcessor {
       this.events.onOutcome?.('rejected');
       throw new UnrecoverableError(`job ${jobId}: run ${job.runId} is not in Redis (finished or expired)`);
     }
+    const dropped = (status: 'stale' | 'duplicate') => ({ status, count: 0 }) as const;
+    // A job of the next step waits here for its parameters; a late retry or a straggler's copy finds its step gone.
+    const open = await run.data.waitForStep(this.blocking, job.step, job.session, HOLD_MS);
+    if (open === 'stale') return dropped('stale');
+    if (open === 'timeout') {
+      if (createdAtMs === undefined || Date.now() - createdAtMs < OPEN_WAIT_MS)
+        throw new StepNotOpenError(`job ${jobId}: step ${job.step} has not opened yet; handing the job back`);
+      throw new Error(`job ${jobId}: step ${job.step} did not open within ${OPEN_WAIT_MS} ms`);
+    }
+    // Refused only once its step is open: the coordinator reads the refusals of the step it collects and drops any
+    // other, so a refusal of a job taken early would be lost, and its block re-issued only after --check-after-ms.
     if (job.fingerprint !== run.fingerprint) {
       await this.reject(
         job,
@@ -75,11 +100,6 @@ export class GradientProcessor {
         `job's parameter layout ${job.fingerprint} differs from this worker's ${run.fingerprint}`,
       );
     }
-    const dropped = (status: 'stale' | 'duplicate') => ({ status, count: 0 }) as const;
-    // A job of the next step waits here for its parameters; a late retry or a straggler's copy finds its step gone.
-    const open = await run.data.waitForStep(this.blocking, job.step, job.session, OPEN_WAIT_MS);
-    if (open === 'stale') return dropped('stale');
-    if (open === 'timeout') throw new Error(`job ${jobId}: step ${job.step} did not open within ${OPEN_WAIT_MS} ms`);
     // The original finished while this copy waited in the queue: skip the compute.
     if (await run.data.anyLeafDone(job.step, job.first, end)) {
       await run.data.countDuplicate();

@@ -8,8 +8,8 @@ import {
   type RedisSettings,
   redactUrl,
 } from '@gradq/protocol';
-import { Worker } from 'bullmq';
-import { GradientProcessor, type ProcessorEvents } from './processor';
+import { DelayedError, Worker } from 'bullmq';
+import { GradientProcessor, type ProcessorEvents, StepNotOpenError } from './processor';
 
 export interface WorkerOptions {
   readonly redis: RedisSettings;
@@ -57,7 +57,17 @@ export function startWorker(options: WorkerOptions): RunningWorker {
   );
   const worker = new Worker<unknown, GradientJobResult>(
     GRADIENT_QUEUE,
-    (job) => processor.process(job.data, job.id, job.timestamp),
+    async (job, token) => {
+      try {
+        return await processor.process(job.data, job.id, job.timestamp);
+      } catch (err) {
+        // A job of a step not open yet goes to the back of the queue (no attempt used), and this worker takes
+        // whatever the step being collected still needs.
+        if (!(err instanceof StepNotOpenError) || token === undefined) throw err;
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      }
+    },
     {
       connection,
       prefix: QUEUE_PREFIX,

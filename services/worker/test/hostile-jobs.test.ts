@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import {
   createRedis,
   GRADIENT_QUEUE,
+  type GradientJob,
   gradientJobSchema,
   PROTOCOL_VERSION,
   QUEUE_PREFIX,
@@ -46,16 +47,17 @@ after(async () => {
   await server?.stop();
 });
 
-const VALID = {
+/** Leaf 0 of 4 of step 0: samples [0, 32) of a batch of 128. */
+const VALID: GradientJob = {
   protocol: PROTOCOL_VERSION,
   runId: 'run-ok',
   session: 'deadbeef',
   step: 0,
-  shard: 0,
-  version: 0,
   epoch: 0,
-  start: 0,
-  end: 32,
+  first: 0,
+  leaves: [[0, 32]],
+  leafCount: 4,
+  stepSamples: 128,
   fingerprint: '0123456789abcdef',
   attempt: 0,
 };
@@ -94,7 +96,10 @@ test('the job schema accepts a sane job and refuses every hostile run id and unk
 });
 
 test('the processor refuses hostile jobs before touching Redis or the file system', async () => {
-  const processor = new GradientProcessor(redis, 'hostile-test');
+  // An engine factory that must never be called: no hostile job gets as far as a model.
+  const processor = new GradientProcessor(redis, redis, 'hostile-test', () => {
+    throw new Error('a hostile job reached the engine');
+  });
   // Run data lives under gradq:{<run-id>}; BullMQ's own keys ({gradq}:...) are not the processor's doing.
   const runKeysNow = () => redis.keys('gradq:*');
   const before = await runKeysNow();
@@ -106,7 +111,13 @@ test('the processor refuses hostile jobs before touching Redis or the file syste
     );
   }
   await assert.rejects(processor.process('not an object', 'j2'), UnrecoverableError);
-  await assert.rejects(processor.process({ ...VALID, end: 0 }, 'j3'), /end must be greater than start/);
+  await assert.rejects(processor.process({ ...VALID, leaves: [[32, 0]] }, 'j3'), /end must be greater than start/);
+  // Spans past the step or out of the leaf tree: refused by the schema, not by whatever indexes with them.
+  await assert.rejects(
+    processor.process({ ...VALID, leaves: [[0, 2 ** 31]] }, 'j4'),
+    (err: Error) => err instanceof UnrecoverableError && /stepSamples/.test(err.message),
+  );
+  await assert.rejects(processor.process({ ...VALID, first: 3, leafCount: 2 }, 'j5'), /not an aligned block/);
   assert.deepEqual(await runKeysNow(), before, 'a refused job wrote to Redis');
   assert.equal(existsSync(PWNED), false, 'a run id was executed by a shell');
   processor.dispose();

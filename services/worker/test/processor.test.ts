@@ -1,47 +1,75 @@
-// GradientProcessor against a real Redis holding a seeded run: what a worker does with bad, stale and repeated
-// jobs. Each of these must end without a gradient key being written, because a gradient key is what the
-// coordinator averages into the next step.
+// GradientProcessor against a real Redis holding a seeded run: what a worker does with bad, stale, early and repeated
+// jobs. Each bad one must end without a gradient slice being left in Redis and without a leaf being marked done,
+// because an accepted gradient is what the coordinator folds into the next step.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { selectBackend } from '@gradq/backend';
+import { selectEngine } from '@gradq/engine';
 import { bindModel, createAutoencoder, getParams, MNIST_PIXELS } from '@gradq/model';
-import { createRedis, type GradientJob, PROTOCOL_VERSION, type RedisClient, shardResultSchema } from '@gradq/protocol';
-import { type RedisInstance, startRedisServer, testBackend, uniqueRunId } from '@gradq/testing';
+import {
+  blockResultSchema,
+  closeRedis,
+  createRedis,
+  GRADIENT_QUEUE,
+  type GradientJob,
+  gradientJobId,
+  newSession,
+  PROTOCOL_VERSION,
+  QUEUE_PREFIX,
+  type RedisClient,
+  RunData,
+} from '@gradq/protocol';
+import { type RedisInstance, startRedisServer, testBackend, uniqueRunId, waitUntil } from '@gradq/testing';
 import { hyperparamsSchema } from '@gradq/trainer';
-import { UnrecoverableError } from 'bullmq';
-import { RedisRun } from '../../coordinator/src/redis-run';
-import { GradientProcessor } from '../src/processor';
+import { Queue, UnrecoverableError } from 'bullmq';
+import { GradientProcessor, StepNotOpenError } from '../src/processor';
+import { startWorker } from '../src/worker';
 
-// A tiny network: these tests are about the protocol, not the numbers.
+// A tiny network: these tests are about the protocol, not the numbers. A step of 8 samples in K = 2 leaves of 4.
 const H = hyperparamsSchema.parse({ layerSizes: [784, 16, 784], batchSize: 8, shardsPerStep: 2, limit: 64 });
 const SAMPLES = 64;
+const SLICES = 3;
+const LEAF = [
+  [0, 4],
+  [4, 8],
+] as const;
 
 let server: RedisInstance;
 let redis: RedisClient;
-let run: RedisRun;
+let blocking: RedisClient;
+let run: RunData;
+let session: string;
 let fingerprint: string;
+let params: Float32Array;
 let processor: GradientProcessor;
+let backendName: string;
 
+/** Leaf `first` of step 0 alone, as the coordinator plans it for two jobs per step. */
 function validJob(overrides: Partial<GradientJob> = {}): GradientJob {
+  const first = overrides.first ?? 0;
   return {
     protocol: PROTOCOL_VERSION,
     runId: run.runId,
-    session: run.session,
+    session,
     step: 0,
-    shard: 0,
-    version: 0,
     epoch: 0,
-    start: 0,
-    end: 4,
+    first,
+    leaves: [[...(LEAF[first] ?? LEAF[0])]],
+    leafCount: 2,
+    stepSamples: 8,
     fingerprint,
     attempt: 0,
     ...overrides,
   };
 }
 
-/** Every gradient key of the run: the only keys that reach the optimizer. */
+/** Every gradient slice of the run, whatever its token: the only bytes that reach the optimizer. */
 async function gradientKeys(): Promise<string[]> {
-  return (await redis.keys(`gradq:{${run.runId}}:grad:*`)).sort();
+  return (await redis.keys(`gradq:{${run.runId}#*}:grad:*`)).sort();
+}
+
+async function records() {
+  return (await redis.lrange(run.keys.results, 0, -1)).map((r) => blockResultSchema.parse(JSON.parse(r)));
 }
 
 async function expectUnrecoverable(promise: Promise<unknown>, pattern: RegExp): Promise<UnrecoverableError> {
@@ -57,14 +85,18 @@ async function expectUnrecoverable(promise: Promise<unknown>, pattern: RegExp): 
 }
 
 before(async () => {
-  await selectBackend({ request: testBackend(), log: () => {} });
+  const backend = await selectBackend({ request: testBackend(), log: () => {} });
+  backendName = backend.name;
   server = await startRedisServer();
   redis = createRedis({ url: server.url, cluster: false });
-  run = new RedisRun(redis, uniqueRunId('proc'));
+  blocking = createRedis({ url: server.url, cluster: false });
   const bound = bindModel(
     createAutoencoder({ layerSizes: H.layerSizes, outputActivation: H.outputActivation, seed: 1 }),
   );
   fingerprint = bound.layout.fingerprint;
+  params = getParams(bound);
+  run = new RunData(redis, uniqueRunId('proc'), bound.layout.size, SLICES);
+  session = newSession();
   const pixels = new Uint8Array(SAMPLES * MNIST_PIXELS);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 31) % 256;
   await run.seed(
@@ -76,21 +108,23 @@ before(async () => {
       paramCount: bound.layout.size,
       trainCount: SAMPLES,
       sampleSize: MNIST_PIXELS,
+      slices: SLICES,
     },
     pixels,
+    session,
   );
   await run.publishOrder(
     0,
     Uint32Array.from({ length: SAMPLES }, (_, i) => i),
   );
-  await run.publishParams(0, getParams(bound), 'f32');
+  await run.publishParams(0, params, session);
   bound.model.dispose();
-  processor = new GradientProcessor(redis, 'test-worker');
+  processor = new GradientProcessor(redis, blocking, 'test-worker', (shape) => selectEngine(shape, backend.name));
 });
 
 after(async () => {
   processor?.dispose();
-  await redis?.quit().catch(() => undefined);
+  await Promise.allSettled([blocking && closeRedis(blocking), redis && closeRedis(redis)]);
   await server?.stop();
 });
 
@@ -100,33 +134,61 @@ describe('GradientProcessor on a seeded run', () => {
     const cases: Array<[string, unknown, RegExp]> = [
       ['fingerprint not hex', { ...validJob(), fingerprint: 'not-a-fingerprint' }, /fingerprint/],
       ['step is a string', { ...validJob(), step: 'zero' }, /step/],
-      ['shard negative', { ...validJob(), shard: -1 }, /shard/],
-      ['end not after start', { ...validJob(), start: 4, end: 4 }, /end/],
+      ['first negative', { ...validJob(), first: -1 }, /first/],
+      ['end not after start', { ...validJob(), leaves: [[4, 4]] }, /leaves\.0: end must be greater than start/],
+      [
+        'leaves not consecutive',
+        {
+          ...validJob(),
+          leaves: [
+            [0, 4],
+            [5, 8],
+          ],
+        },
+        /leaves\.1: leaves must be consecutive/,
+      ],
+      // Leaf 1 with the leaf after it: [1, 3) is no node of a 2-leaf tree.
+      [
+        'misaligned block',
+        {
+          ...validJob({ first: 1 }),
+          leaves: [
+            [4, 8],
+            [8, 12],
+          ],
+          stepSamples: 12,
+        },
+        /first: leaves \[1, 3\) are not an aligned block of 2/,
+      ],
+      ['stepSamples below the block', { ...validJob(), stepSamples: 3 }, /stepSamples/],
+      ['a v1 shard job', { ...validJob(), shard: 0, start: 0, end: 4 }, /shard/],
       ['unknown key', { ...validJob(), evil: true }, /evil/],
       ['runId missing', { ...validJob(), runId: undefined }, /runId/],
     ];
     for (const [what, data, field] of cases) {
       await expectUnrecoverable(processor.process(data, `bad-${what}`), field);
     }
-    assert.deepEqual(await gradientKeys(), before, 'a rejected payload wrote a gradient key');
+    assert.deepEqual(await gradientKeys(), before, 'a rejected payload wrote a gradient slice');
+    assert.equal(await redis.exists(run.keys.done(0)), 0, 'a rejected payload marked a leaf done');
   });
 
   test('a job whose layout fingerprint differs is refused: unrecoverable, a rejected record, no gradient', async () => {
     await redis.del(run.keys.results);
     const before = await gradientKeys();
     await expectUnrecoverable(
-      processor.process(validJob({ fingerprint: '0123456789abcdef', shard: 1, start: 4, end: 8 }), 'bad-layout'),
+      processor.process(validJob({ fingerprint: '0123456789abcdef', first: 1 }), 'bad-layout'),
       /layout/,
     );
-    const records = (await redis.lrange(run.keys.results, 0, -1)).map((r) => shardResultSchema.parse(JSON.parse(r)));
-    assert.equal(records.length, 1);
+    const [record, ...more] = await records();
+    assert.deepEqual(more, []);
     assert.deepEqual(
-      { kind: records[0]?.kind, step: records[0]?.step, shard: records[0]?.shard },
-      { kind: 'rejected', step: 0, shard: 1 },
+      { kind: record?.kind, step: record?.step, first: record?.first, end: record?.end },
+      { kind: 'rejected', step: 0, first: 1, end: 2 },
     );
-    assert.equal(records[0]?.kind === 'rejected' && records[0].reason, 'layout');
+    assert.equal(record?.kind === 'rejected' && record.reason, 'layout');
+    assert.equal(record?.worker, 'test-worker');
     assert.deepEqual(await gradientKeys(), before);
-    assert.equal(await redis.hexists(run.keys.done(0), '1'), 0, 'a refused shard was marked done');
+    assert.equal(await redis.hexists(run.keys.done(0), '1'), 0, 'a refused leaf was marked done');
   });
 
   test('a job of another protocol version is refused without a gradient', async () => {
@@ -135,52 +197,144 @@ describe('GradientProcessor on a seeded run', () => {
       processor.process(validJob({ protocol: PROTOCOL_VERSION + 1 }), 'bad-protocol'),
       /protocol/,
     );
-    const [record] = await redis.lrange(run.keys.results, 0, -1);
+    const [record] = await records();
     assert.ok(record, 'no rejected record');
-    const parsed = shardResultSchema.parse(JSON.parse(record));
-    assert.equal(parsed.kind === 'rejected' && parsed.reason, 'protocol');
+    assert.equal(record.kind === 'rejected' && record.reason, 'protocol');
     assert.deepEqual(await gradientKeys(), []);
   });
 
-  test('a job for a step that is not open is stale and writes nothing', async () => {
-    for (const step of [1, 7]) {
-      const result = await processor.process(validJob({ step, version: step }), `stale-${step}`);
-      assert.equal(result.status, 'stale');
-      assert.equal(result.count, 0);
-    }
+  test("a job of another coordinator's session is stale and writes nothing", async () => {
+    const result = await processor.process(validJob({ session: 'ffffffffffff' }), 'other-session');
+    assert.deepEqual(result, { status: 'stale', count: 0 });
     assert.deepEqual(await gradientKeys(), []);
   });
 
-  test('a second submit of the same (step, shard) is a counted duplicate that does not overwrite the first', async () => {
+  test('a second run of the same block, a re-issue and an overlapping block are counted duplicates', async () => {
     await redis.del(run.keys.results);
     const statsBefore = await run.stats();
     const first = await processor.process(validJob(), 'dup/0/0/0');
-    assert.equal(first.status, 'accepted');
-    assert.equal(first.count, 4);
-    assert.ok(Number.isFinite(first.loss) && first.loss > 0, `loss ${first.loss}`);
-    assert.deepEqual(await gradientKeys(), [run.keys.grad(0, 0)]);
+    assert.deepEqual(first, { status: 'accepted', count: 4 });
+    const [record, ...more] = await records();
+    assert.deepEqual(more, []);
+    assert.ok(record?.kind === 'accepted', JSON.stringify(record));
+    assert.deepEqual([record.step, record.first, record.end, record.counts], [0, 0, 1, [4]]);
+    assert.ok(record.losses.length === 1 && (record.losses[0] as number) > 0, `losses ${record.losses}`);
+    assert.equal(record.worker, 'test-worker');
+    const keys = await gradientKeys();
+    assert.equal(keys.length, SLICES);
+    assert.ok(
+      keys.every((k) => k.includes(`:grad:0:${record.token}:`)),
+      keys.join(', '),
+    );
+    const read = await run.readGradient(0, record.token, 'f32');
+    assert.ok('grad' in read && read.grad.some((v) => v !== 0), 'the accepted gradient is not in Redis');
 
-    // Mark the accepted gradient: a duplicate that wrote its (identical) bytes again would erase the mark.
+    // Mark the accepted gradient: a duplicate that wrote its (identical) bytes over it would erase the mark.
     const marker = Buffer.from('accepted-first');
-    await redis.set(run.keys.grad(0, 0), marker);
-    // The same job again (BullMQ ran it twice), and a re-issued attempt of the same shard.
+    await redis.set(keys[0] as string, marker);
+    // The same job again (BullMQ ran it twice), a re-issued attempt of the same block, and the whole step as one
+    // block (another grouping; it overlaps the accepted leaf).
     const again = await processor.process(validJob(), 'dup/0/0/0');
     const reissued = await processor.process(validJob({ attempt: 1 }), 'dup/0/0/1');
-    assert.equal(again.status, 'duplicate');
-    assert.equal(reissued.status, 'duplicate');
-    const statsAfter = await run.stats();
-    assert.equal(statsAfter.duplicates, statsBefore.duplicates + 2);
-    assert.deepEqual(await redis.getBuffer(run.keys.grad(0, 0)), marker, 'a duplicate overwrote the gradient');
-    assert.deepEqual(await gradientKeys(), [run.keys.grad(0, 0)]);
-    // Exactly one result reached the coordinator's list for that shard.
-    const records = await redis.lrange(run.keys.results, 0, -1);
-    assert.equal(records.length, 1, `results: ${records.join(', ')}`);
+    const whole = await processor.process(validJob({ leaves: [[...LEAF[0]], [...LEAF[1]]] }), 'dup/0/0-2/0');
+    for (const r of [again, reissued, whole]) assert.deepEqual(r, { status: 'duplicate', count: 0 });
+    assert.equal((await run.stats()).duplicates, statsBefore.duplicates + 3);
+    assert.deepEqual(await redis.getBuffer(keys[0] as string), marker, 'a duplicate overwrote the gradient');
+    assert.deepEqual(await gradientKeys(), keys);
+    // Exactly one result reached the coordinator's list for that leaf.
+    assert.equal((await records()).length, 1);
+    assert.equal(await redis.hlen(run.keys.done(0)), 1);
   });
 
-  test('once the coordinator closes the step, a late job for it is stale', async () => {
+  test('a job of a step not open yet waits a moment, then is handed back: no failure, nothing written', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      processor.process(validJob({ step: 1, first: 1 }), 'early/1/1/0'),
+      (err: Error) =>
+        err instanceof StepNotOpenError && err.name === 'StepNotOpenError' && /has not opened/.test(err.message),
+    );
+    // Held about a second (the next step usually opens within that), not the two minutes a real timeout takes.
+    const held = Date.now() - started;
+    assert.ok(held >= 900 && held < 10_000, `held ${held} ms`);
+    assert.deepEqual(
+      (await gradientKeys()).filter((k) => k.includes(':grad:1:')),
+      [],
+    );
+    assert.equal(await redis.exists(run.keys.done(1)), 0);
+  });
+
+  test('a job of the next step runs as soon as its parameters are published; the closed step is stale', async () => {
+    await redis.del(run.keys.results);
+    // The coordinator closes step 0: a late job for it is stale, and leaves nothing.
     await run.closeStep(0);
-    const late = await processor.process(validJob({ shard: 1, start: 4, end: 8 }), 'late/0/1/0');
-    assert.equal(late.status, 'stale');
-    assert.equal(await redis.exists(run.keys.grad(0, 1)), 0);
+    const late = await processor.process(validJob({ first: 1 }), 'late/0/1/0');
+    assert.deepEqual(late, { status: 'stale', count: 0 });
+    assert.equal(await redis.hexists(run.keys.done(0), '1'), 0);
+
+    // Step 1's job is taken before its parameters exist (the coordinator queues it early) and waits for them.
+    const next = processor.process(validJob({ step: 1, first: 1 }), 'next/1/1/0');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await run.publishParams(1, params, session);
+    assert.deepEqual(await next, { status: 'accepted', count: 4 });
+    const [record] = await records();
+    assert.ok(record?.kind === 'accepted' && record.step === 1 && record.first === 1 && record.end === 2);
+    assert.equal((await gradientKeys()).filter((k) => k.includes(':grad:1:')).length, SLICES);
+
+    // Once the run has moved on, a job of a past step is stale before it computes anything.
+    const past = await processor.process(validJob({ first: 1, attempt: 3 }), 'past/0/1/3');
+    assert.deepEqual(past, { status: 'stale', count: 0 });
+    assert.equal(await redis.hexists(run.keys.done(0), '1'), 0);
+  });
+
+  test('a lone worker holding a job of the next step still serves the step being collected (a re-issued block)', async () => {
+    // Step 1 is open and its leaf 0 is missing (re-issued, say), but the worker's only slot takes step 2's job first,
+    // as it does when the coordinator queued step 2 early. Holding it until step 2 opens would never end: step 2
+    // opens only after step 1 has leaf 0.
+    const queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
+    const lines: string[] = [];
+    const worker = startWorker({
+      redis: { url: server.url, cluster: false },
+      workerId: 'lone',
+      backend: backendName,
+      lockMs: 5000,
+      log: (line) => lines.push(line),
+    });
+    try {
+      const early = validJob({ step: 2, first: 0 });
+      const needed = validJob({ step: 1, first: 0 });
+      const earlyJob = await queue.add('gradient', early, { jobId: gradientJobId(early), attempts: 5 });
+      const neededJob = await queue.add('gradient', needed, { jobId: gradientJobId(needed), attempts: 5 });
+      const done = await waitUntil(
+        'the step-1 job to complete',
+        async () => ((await neededJob.getState()) === 'completed' ? true : undefined),
+        20_000,
+        50,
+      );
+      assert.ok(done);
+      assert.equal(await redis.hexists(run.keys.done(1), '0'), 1, 'leaf 0 of step 1 was not accepted');
+      // The early job was handed back, not failed: no attempt used, still to be done.
+      const handedBack = await queue.getJob(earlyJob.id as string);
+      assert.ok(handedBack, 'the early job vanished');
+      assert.equal(handedBack.attemptsMade, 0);
+      assert.notEqual(await handedBack.getState(), 'failed');
+      assert.notEqual(await handedBack.getState(), 'completed');
+
+      // Step 1 applied, step 2 published: the early job runs.
+      await run.closeStep(1);
+      await run.publishParams(2, params, session);
+      await waitUntil(
+        'the step-2 job to complete',
+        async () => ((await redis.hexists(run.keys.done(2), '0')) === 1 ? true : undefined),
+        20_000,
+        50,
+      );
+      assert.deepEqual(
+        lines.filter((l) => /failed/.test(l)),
+        [],
+      );
+    } finally {
+      await worker.close();
+      await queue.close();
+    }
   });
 });

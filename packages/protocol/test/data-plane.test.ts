@@ -1,0 +1,238 @@
+// RunData on a real Redis: what the coordinator and the workers read and write, and the exactly-once decisions of
+// the submit script, without BullMQ or a model. Uses REDIS_URL (default the local 127.0.0.1:6379) under a run id of
+// its own, removed at the end.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { hyperparamsSchema } from '@gradq/trainer';
+import { newSession, RunData } from '../src/data-plane';
+import { PROTOCOL_VERSION } from '../src/jobs';
+import { closeRedis, createRedis, type RedisClient } from '../src/redis';
+import { DEFAULT_REDIS_URL } from '../src/redis-options';
+
+// Not a multiple of the slice count: the last slices are one value longer.
+const PARAMS = 1003;
+const SLICES = 12;
+const SAMPLES = 8;
+const runId = `dataplane-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+const session = newSession();
+
+let redis: RedisClient;
+let blocking: RedisClient;
+let data: RunData;
+
+/** Values whose bits would show any rounding or reordering: signed zeros, subnormals, extremes. */
+function vector(seed: number): Float32Array {
+  const v = new Float32Array(PARAMS);
+  for (let i = 0; i < PARAMS; i++) v[i] = Math.sin(seed * 1000 + i) * 10 ** ((i % 70) - 35);
+  v.set([-0, 1e-45, -3.4028234663852886e38, Number.MIN_VALUE], 0);
+  return v;
+}
+
+const bytesOf = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
+/** The keys of the run's gradient slices, all tokens. */
+async function gradientKeys(): Promise<string[]> {
+  return (await redis.keys(`gradq:{${runId}#*}:grad:*`)).sort();
+}
+
+function record(token: string, first: number, end: number): string {
+  return JSON.stringify({
+    kind: 'accepted',
+    step: 0,
+    first,
+    end,
+    token,
+    losses: [],
+    counts: [],
+    computeSeconds: 0,
+    worker: 'test',
+  });
+}
+
+before(async () => {
+  const url = process.env.REDIS_URL || DEFAULT_REDIS_URL;
+  redis = createRedis({ url, cluster: false });
+  blocking = createRedis({ url, cluster: false });
+  data = new RunData(redis, runId, PARAMS, SLICES);
+  const meta = {
+    protocol: PROTOCOL_VERSION,
+    runId,
+    hyperparams: hyperparamsSchema.parse({ layerSizes: [784, 16, 784], batchSize: 8, shardsPerStep: 4 }),
+    fingerprint: '0123456789abcdef',
+    paramCount: PARAMS,
+    trainCount: SAMPLES,
+    sampleSize: 784,
+    slices: SLICES,
+  };
+  const train = Uint8Array.from({ length: SAMPLES * 784 }, (_, i) => (i * 7) % 256);
+  assert.deepEqual(await data.seed(meta, train, session), { uploadedBytes: train.byteLength });
+  // The same bytes again (a restarted coordinator): not uploaded twice.
+  assert.deepEqual(await data.seed(meta, train, session), { uploadedBytes: 0 });
+});
+
+after(async () => {
+  await data?.remove();
+  const left = redis
+    ? [...(await redis.keys(`gradq:{${runId}}:*`)), ...(await redis.keys(`gradq:{${runId}#*}:*`))]
+    : [];
+  await Promise.allSettled([closeRedis(blocking), closeRedis(redis)]);
+  assert.deepEqual(left, [], 'remove() left keys of the run behind');
+});
+
+describe('RunData on a real Redis', () => {
+  test('the run reads back: meta, training bytes, epoch order', async () => {
+    const meta = await RunData.readMeta(redis, runId);
+    assert.equal(meta?.slices, SLICES);
+    assert.equal(meta?.paramCount, PARAMS);
+    assert.equal(await data.present(), true);
+    assert.equal((await data.readTrain(SAMPLES * 784)).byteLength, SAMPLES * 784);
+    await assert.rejects(data.readTrain(SAMPLES * 784 + 1), /expected 6273/);
+    const order = Uint32Array.from([5, 3, 0, 7, 1, 2, 6, 4]);
+    await data.publishOrder(0, order);
+    assert.deepEqual(await data.readOrder(0), order);
+    await assert.rejects(data.readOrder(1), /no sample order for epoch 1/);
+  });
+
+  test('publishParams -> readParams round-trips every bit, in slices, and opens the step', async () => {
+    assert.equal(await data.stepState(), undefined, 'a step is open before any was published');
+    const params = vector(1);
+    assert.equal(await data.publishParams(0, params, session), PARAMS * 4);
+    const read = await data.readParams(0);
+    assert.ok(read);
+    assert.equal(read.bytes, PARAMS * 4);
+    assert.ok(bytesOf(read.params).equals(bytesOf(params)), 'parameters changed on the way');
+    // One key per slice, each under its own tag.
+    assert.equal((await redis.keys(`gradq:{${runId}#*}:params:0:*`)).length, SLICES);
+    assert.deepEqual(await data.stepState(), { step: 0, open: true, session });
+    assert.equal(await data.readParams(1), undefined, 'a version never published');
+  });
+
+  test('a submitted gradient is accepted once; an overlapping block after it is a duplicate and leaves no bytes', async () => {
+    const grad = vector(2);
+    const first = await data.submitGradient({ step: 0, session, first: 0, end: 2 }, bytesOf(grad), 'f32', (t) =>
+      record(t, 0, 2),
+    );
+    assert.equal(first.status, 'accepted');
+    assert.equal((await gradientKeys()).length, SLICES);
+    const read = await data.readGradient(0, first.token, 'f32');
+    assert.ok('grad' in read, JSON.stringify(read));
+    assert.ok(bytesOf(read.grad).equals(bytesOf(grad)), 'the gradient changed on the way');
+    assert.equal(await data.anyLeafDone(0, 0, 1), true);
+    assert.equal(await data.anyLeafDone(0, 2, 4), false);
+
+    // The same block again (BullMQ ran it twice), a block inside it, a block around it: all duplicates.
+    for (const [f, e] of [
+      [0, 2],
+      [1, 2],
+      [0, 4],
+    ] as const) {
+      const dup = await data.submitGradient({ step: 0, session, first: f, end: e }, bytesOf(vector(9)), 'f32', (t) =>
+        record(t, f, e),
+      );
+      assert.equal(dup.status, 'duplicate', `[${f}, ${e})`);
+    }
+    assert.equal((await gradientKeys()).length, SLICES, "a duplicate's slices were left behind");
+    const again = await data.readGradient(0, first.token, 'f32');
+    assert.ok('grad' in again && bytesOf(again.grad).equals(bytesOf(grad)), 'a duplicate overwrote the winner');
+    assert.deepEqual(await data.stats(), { duplicates: 3, stale: 0 });
+    // Exactly one record reached the coordinator.
+    const records = await redis.lrange(data.keys.results, 0, -1);
+    assert.equal(records.length, 1);
+    assert.equal(JSON.parse(records[0] as string).token, first.token);
+
+    // The rest of the step is still free.
+    const rest = await data.submitGradient({ step: 0, session, first: 2, end: 4 }, bytesOf(grad), 'f32', (t) =>
+      record(t, 2, 4),
+    );
+    assert.equal(rest.status, 'accepted');
+    await data.dropStep(0, [first.token, rest.token]);
+    assert.deepEqual(await gradientKeys(), []);
+    assert.equal(await redis.exists(data.keys.done(0)), 0);
+    await redis.del(data.keys.results);
+  });
+
+  test('a gradient the coordinator refused is forgotten: its recomputation is accepted', async () => {
+    const bad = await data.submitGradient({ step: 0, session, first: 4, end: 5 }, bytesOf(vector(3)), 'f32', (t) =>
+      record(t, 4, 5),
+    );
+    assert.equal(bad.status, 'accepted');
+    await data.forgetBlock(0, 4, 5, bad.token);
+    assert.deepEqual(await gradientKeys(), []);
+    const redo = await data.submitGradient({ step: 0, session, first: 4, end: 5 }, bytesOf(vector(3)), 'f32', (t) =>
+      record(t, 4, 5),
+    );
+    assert.equal(redo.status, 'accepted');
+    await data.dropStep(0, [redo.token]);
+    await redis.del(data.keys.results);
+  });
+
+  test('a slice of the wrong length is reported, not decoded; a missing one is reported as missing', async () => {
+    const ok = await data.submitGradient({ step: 0, session, first: 5, end: 6 }, bytesOf(vector(4)), 'f32', (t) =>
+      record(t, 5, 6),
+    );
+    await redis.set(data.keys.grad(0, ok.token, 3), Buffer.alloc(12));
+    assert.match(JSON.stringify(await data.readGradient(0, ok.token, 'f32')), /slice 3 has 12 bytes, expected \d+/);
+    await redis.del(data.keys.grad(0, ok.token, 3));
+    assert.deepEqual(await data.readGradient(0, ok.token, 'f32'), { missing: true });
+    await assert.rejects(
+      data.submitGradient({ step: 0, session, first: 6, end: 7 }, Buffer.alloc(12), 'f32', (t) => record(t, 6, 7)),
+      RangeError,
+    );
+    await data.dropStep(0, [ok.token]);
+    await redis.del(data.keys.results);
+  });
+
+  test('a submission to a closed step, another step or another session is stale and leaves no bytes', async () => {
+    const stale = async (block: { step: number; session: string; first: number; end: number }) =>
+      (await data.submitGradient(block, bytesOf(vector(5)), 'f32', (t) => record(t, block.first, block.end))).status;
+    assert.equal(await stale({ step: 1, session, first: 0, end: 1 }), 'stale', 'a step not open yet');
+    assert.equal(await stale({ step: 0, session: 'ffffffffffff', first: 0, end: 1 }), 'stale', 'another session');
+    await data.closeStep(0);
+    assert.deepEqual(await data.stepState(), { step: 0, open: false, session });
+    assert.equal(await stale({ step: 0, session, first: 7, end: 8 }), 'stale', 'a closed step');
+    assert.deepEqual(await gradientKeys(), []);
+    assert.equal((await data.stats()).stale, 3);
+    assert.equal(await redis.llen(data.keys.results), 0);
+  });
+
+  test('waitForStep wakes when the step is published, not at its timeout', async () => {
+    // Published about 1.3 s into the wait: past the first 1 s XREAD, so a waiter that only polled would see it at
+    // its next poll, hundreds of milliseconds later.
+    const started = Date.now();
+    const waiting = data.waitForStep(blocking, 1, session, 10_000).then((r) => ({ r, at: Date.now() }));
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    const publishedAt = Date.now();
+    await data.publishParams(1, vector(6), session);
+    const { r, at } = await waiting;
+    assert.equal(r, 'open');
+    assert.ok(publishedAt - started >= 1200, 'published too early to tell a wake from a poll');
+    assert.ok(at - publishedAt < 500, `returned ${at - publishedAt} ms after the publish`);
+    // Already open: at once.
+    assert.equal(await data.waitForStep(blocking, 1, session, 10_000), 'open');
+  });
+
+  test("waitForStep is 'stale' for a past step or another session, 'timeout' for a step that never opens", async () => {
+    let t = Date.now();
+    assert.equal(await data.waitForStep(blocking, 0, session, 10_000), 'stale');
+    assert.equal(await data.waitForStep(blocking, 1, 'ffffffffffff', 10_000), 'stale');
+    assert.equal(await data.waitForStep(blocking, 2, 'ffffffffffff', 10_000), 'stale');
+    assert.ok(Date.now() - t < 1000, `'stale' took ${Date.now() - t} ms`);
+    t = Date.now();
+    assert.equal(await data.waitForStep(blocking, 5, session, 300), 'timeout');
+    assert.ok(Date.now() - t >= 250, `'timeout' after ${Date.now() - t} ms`);
+  });
+
+  test('resetSteps forgets every step in flight but keeps the run', async () => {
+    const g = await data.submitGradient({ step: 1, session, first: 0, end: 1 }, bytesOf(vector(7)), 'f32', (t) =>
+      record(t, 0, 1),
+    );
+    assert.equal(g.status, 'accepted');
+    await data.resetSteps();
+    assert.equal(await data.stepState(), undefined);
+    assert.deepEqual(await gradientKeys(), []);
+    assert.equal(await data.readParams(1), undefined);
+    assert.equal(await redis.exists(data.keys.done(1), data.keys.results, data.keys.versions), 0);
+    assert.equal(await data.present(), true);
+  });
+});
