@@ -42,8 +42,8 @@ describe('sliceTags', () => {
     // Written out again here: a coordinator and workers of different builds must still agree on every key.
     const reference = (runId: string, count: number) =>
       Array.from({ length: count }, (_, i) => {
-        const lo = Math.floor((i * SLOTS) / count);
-        const hi = Math.floor(((i + 1) * SLOTS) / count);
+        const lo = Math.round((i * SLOTS) / count);
+        const hi = Math.round(((i + 1) * SLOTS) / count);
         for (let j = 0; ; j++) {
           const slot = calculateSlot(`${runId}#${j}`);
           if (slot >= lo && slot < hi) return `${runId}#${j}`;
@@ -62,8 +62,8 @@ describe('sliceTags', () => {
         for (const [i, tag] of tags.entries()) {
           assert.ok(tag.startsWith(`${runId}#`), tag);
           const slot = calculateSlot(tag);
-          const lo = Math.floor((i * SLOTS) / count);
-          const hi = Math.floor(((i + 1) * SLOTS) / count);
+          const lo = Math.round((i * SLOTS) / count);
+          const hi = Math.round(((i + 1) * SLOTS) / count);
           assert.ok(slot >= lo && slot < hi, `${runId} slice ${i} of ${count}: slot ${slot} not in [${lo}, ${hi})`);
         }
       }
@@ -71,8 +71,12 @@ describe('sliceTags', () => {
 
   test('on 3 masters with equal slot ranges, every master holds count/3 of the slices', () => {
     const masters = 3;
-    // Master n owns [n * 16384 / 3, (n + 1) * 16384 / 3), as `redis-cli --cluster create` splits them (within a slot).
-    const owner = (slot: number) => Math.floor((slot * masters) / SLOTS);
+    // Master n owns [round(n * 16384 / 3), round((n + 1) * 16384 / 3)), as `redis-cli --cluster create` splits them.
+    const owner = (slot: number) => {
+      let n = 0;
+      while (n < masters - 1 && slot >= Math.round(((n + 1) * SLOTS) / masters)) n++;
+      return n;
+    };
     for (const count of [3, DEFAULT_SLICES, 48]) {
       const perMaster = new Array(masters).fill(0);
       for (const tag of sliceTags(RUN, count)) perMaster[owner(calculateSlot(tag))] += 1;

@@ -32,8 +32,9 @@ export function sliceTags(runId: string, count: number): string[] {
   if (cached) return cached;
   const tags: string[] = [];
   for (let i = 0; i < count; i++) {
-    const lo = Math.floor((i * SLOTS) / count);
-    const hi = Math.floor(((i + 1) * SLOTS) / count);
+    // Rounded as `redis-cli --cluster create` rounds the nodes' ranges, so that equal counts land on each node.
+    const lo = Math.round((i * SLOTS) / count);
+    const hi = Math.round(((i + 1) * SLOTS) / count);
     for (let j = 0; ; j++) {
       const tag = `${runId}#${j}`;
       const slot = calculateSlot(tag);

@@ -163,11 +163,14 @@ export class QueueGradientSource implements GradientSource {
       // A non-finite loss is read all the same: computed twice, it is real divergence and its gradient is used.
       const readable = verdict.ok || verdict.problem === 'nonfinite';
       const read = readable ? await data.readGradient(work.step, result.token, this.o.encoding) : undefined;
-      if (read && 'missing' in read)
-        throw new RunLostError(`gradient of step ${work.step} block ${entry.first} vanished`);
       let grad: Float32Array | undefined;
       let finalVerdict = verdict;
-      if (read && 'problem' in read) finalVerdict = { ok: false, problem: 'length', detail: read.problem };
+      if (read && 'missing' in read) {
+        // Redis lost it with the run (restarted empty), or something deleted it: only the first means a reseed.
+        if (!(await data.present()))
+          throw new RunLostError(`gradient of step ${work.step} block ${entry.first} vanished`);
+        finalVerdict = { ok: false, problem: 'length', detail: 'its gradient slices are missing' };
+      } else if (read && 'problem' in read) finalVerdict = { ok: false, problem: 'length', detail: read.problem };
       else if (read && 'grad' in read) {
         ev.onBytes?.('gradients', read.bytes);
         this.measureTransfer(performance.now() - readStart);
@@ -180,7 +183,9 @@ export class QueueGradientSource implements GradientSource {
         const detail = finalVerdict.ok ? '' : finalVerdict.detail;
         await data.forgetBlock(work.step, entry.first, entry.end, result.token);
         this.o.events?.onRejected?.(finalVerdict.ok ? 'schema' : finalVerdict.problem);
-        ev.log?.(`step ${work.step} leaves [${entry.first}, ${entry.end}) rejected: ${detail}; adding them again`);
+        ev.log?.(
+          `step ${work.step} leaves [${entry.first}, ${entry.end}) from ${result.worker} rejected: ${detail}; adding them again`,
+        );
         await this.reissue(current, entry, 'invalid');
         continue;
       }
