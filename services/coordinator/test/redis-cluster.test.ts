@@ -6,14 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import {
-  closeRedis,
-  createRedis,
-  DEFAULT_SLICES,
-  newSession,
-  PROTOCOL_VERSION,
-  RunData,
-} from '@gradq/protocol';
+import { closeRedis, createRedis, DEFAULT_SLICES, newSession, PROTOCOL_VERSION, RunData } from '@gradq/protocol';
 import {
   CLI,
   CliProcesses,
