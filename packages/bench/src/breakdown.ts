@@ -9,7 +9,7 @@ export function coordinatorParts(samples: readonly PromSample[]): StepBreakdown[
   const part = (name: string) => meanOf(histogram(samples, PART, { part: name }));
   const publish = part('publish');
   const waitGradients = part('wait_gradients');
-  const average = part('average');
+  const reduce = part('reduce');
   const optimizer = part('optimizer');
   const stepMean = meanOf(step);
   return {
@@ -17,19 +17,20 @@ export function coordinatorParts(samples: readonly PromSample[]): StepBreakdown[
     step: stepMean,
     publish,
     waitGradients,
-    average,
+    reduce,
     optimizer,
-    readAndCleanup: Math.max(0, stepMean - publish - waitGradients - average - optimizer),
+    unattributed: Math.max(0, stepMean - publish - waitGradients - reduce - optimizer),
   };
 }
 
 /**
  * The step breakdown of a run from its last scrapes. Worker parts are per job, summed over every worker that
- * answered. The busiest worker serves ceil(K/W) of a step's K jobs back to back, each with a share of parameter
- * fetches; what the coordinator waited beyond that is queue dispatch plus the last shard's lag.
+ * answered. A step has J jobs (total jobs / steps); the busiest worker serves ceil(J/W) of them back to back, each
+ * with a share of parameter fetches; what the coordinator waited beyond that is queue dispatch plus the last
+ * block's lag.
  */
 export function stepBreakdown(
-  backend: string,
+  label: string,
   workers: number,
   shardsPerStep: number,
   coordinator: readonly PromSample[],
@@ -39,7 +40,7 @@ export function stepBreakdown(
   const c = coordinatorParts(coordinator);
   const { steps, ...parts } = c;
   const answered = workerScrapes.filter((w): w is readonly PromSample[] => w !== undefined);
-  const base: StepBreakdown = { backend, workers, shardsPerStep, steps, coordinator: parts };
+  const base: StepBreakdown = { label, workers, shardsPerStep, steps, coordinator: parts };
   if (answered.length === 0) {
     return { ...base, workerMetricsError: workerMetricsError ?? 'no worker answered on /metrics' };
   }
@@ -57,8 +58,24 @@ export function stepBreakdown(
     compute: meanOf(compute),
     push: meanOf(push),
   };
+  const jobsPerStep = steps > 0 && compute.count > 0 ? compute.count / steps : undefined;
   const perJobFetch = fetch.count > 0 && compute.count > 0 ? fetch.sum / compute.count : 0;
-  const busiest = Math.ceil(shardsPerStep / workers) * (perJobFetch + worker.compute + worker.push);
-  const waitForLastShard = Number.isFinite(busiest) ? Math.max(0, parts.waitGradients - busiest) : undefined;
-  return { ...base, worker, ...(waitForLastShard !== undefined ? { waitForLastShard } : {}) };
+  const busiest = Math.ceil((jobsPerStep ?? shardsPerStep) / workers) * (perJobFetch + worker.compute + worker.push);
+  const waitForLastBlock = Number.isFinite(busiest) ? Math.max(0, parts.waitGradients - busiest) : undefined;
+  return {
+    ...base,
+    ...(jobsPerStep !== undefined ? { jobsPerStep } : {}),
+    worker,
+    ...(waitForLastBlock !== undefined ? { waitForLastBlock } : {}),
+  };
+}
+
+/**
+ * Training throughput from one scrape (or the difference of two): samples counted over the steps' own seconds, so
+ * time between steps (evaluation at epoch ends) is out, as in the summary's `train_samples_per_s`.
+ */
+export function steadyThroughput(samples: readonly PromSample[]): { samplesPerSecond: number; steps: number } {
+  const step = histogram(samples, 'gradq_step_duration_seconds');
+  const trained = sumOf(samples, 'gradq_samples_total');
+  return { samplesPerSecond: step.sum > 0 ? trained / step.sum : Number.NaN, steps: step.count || 0 };
 }

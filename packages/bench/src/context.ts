@@ -10,9 +10,11 @@ export interface BenchContext {
   readonly logPath: string;
   readonly paths: {
     readonly startCli: string;
-    readonly coordinatorCli: string;
+    /** `pnpm baseline` (packages/trainer/src/cli/baseline.ts). */
+    readonly baselineCli: string;
     readonly singleProcessCli: string;
-    readonly fakeWorkersCli: string;
+    /** The scaling section's child: the engine's timing, or one point. */
+    readonly scalingPointCli: string;
     readonly torchScript: string;
     /** A python3 with torch (`--python`). */
     readonly python: string;

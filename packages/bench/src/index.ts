@@ -1,20 +1,34 @@
-export { coordinatorParts, stepBreakdown } from './breakdown';
+export { coordinatorParts, steadyThroughput, stepBreakdown } from './breakdown';
 export { type AxisScale, type AxisSpec, formatTick, niceStep, resolveAxis } from './chart/axes';
 export { Canvas, type Rgb } from './chart/canvas';
 export { type ChartSpec, layoutPanel, renderCharts, type Series } from './chart/line-chart';
+export { CLUSTER_LABELS, clusterFigures, hashesOf, ratesOf, sameParams } from './cluster-figures';
+export { blockTiming } from './engine-timing';
 export { addTotals, histogram, meanOf, type PromSample, parsePromText, sumOf } from './prom-text';
-export { efficiency, renderMarkdown, type TargetRow, targets } from './report';
+export { renderMarkdown, type TargetRow, targets } from './report';
+export { clusterTargets, renderCluster, renderEncodings } from './report-cluster';
+export {
+  BOUND_SHARE,
+  PROTOCOL_SHARE,
+  renderScaling,
+  SERIAL_MS,
+  scalingCharts,
+  scalingTargets,
+  whereTimeGoes,
+} from './report-scaling';
 export { contention, renderSingle, singleTargets, torchVersion } from './report-single';
 export type * from './results';
-export { project, scalingCharts, scalingInputs } from './scaling-inputs';
+export { CLUSTER_CONFIGS } from './results';
 export {
-  peakWorkers,
-  powersOfTwo,
-  projectScaling,
-  type ScalingInputs,
-  type ScalingPoint,
-  type StepTerm,
-  stepTerms,
-} from './scaling-model';
+  boundSamplesPerS,
+  bytesPerStep,
+  medianRaw,
+  type PointInput,
+  type RunShape,
+  runShape,
+  saturation,
+  scalingPoint,
+  withEfficiency,
+} from './scaling-math';
 export { benchSizes, type SizeOverrides } from './sizes';
-export { perRoundRatios, rotation, spread, timedRun, truncated } from './stats';
+export { ceiled, perRoundRatios, rotation, spread, timedRun, truncated } from './stats';

@@ -211,8 +211,7 @@ export function renderSingle(r: BenchResults): string {
   out.push(
     `Each tfjs backend in its own process: \`pnpm baseline\`'s path at K = ${r.sizes.shardsPerStep} for a few steps ` +
       '(a short run: **not steady state**, for comparing backends only), then one block of one ' +
-      `${r.sizes.shardSamples}-sample leaf on the same engine, a worker's job in the cluster runs below and the ` +
-      "scaling model's compute time.",
+      `${r.sizes.shardSamples}-sample leaf on the same engine (one leaf of a K = 4 step at batch 128).`,
     '',
   );
   if (r.backends.length === 0) out.push('Not measured (--sections).', '');

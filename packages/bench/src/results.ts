@@ -1,7 +1,10 @@
 /** Everything one `pnpm bench` measured; written as bench-results.json and rendered into BENCHMARKS.md. */
 export interface BenchResults {
-  /** 2: `single` (interleaved steady-state rounds) and `backends` replaced `singleProcess` and `torch`. */
-  readonly version: 2;
+  /**
+   * 3: `scaling` is measured (emulated workers on one Redis and a Cluster) instead of modelled, `ceiling` is gone
+   * (the protocol check in `scaling` replaces it), `cluster` runs rounds at batch 128 and 1024 with the baseline.
+   */
+  readonly version: 3;
   readonly quick: boolean;
   readonly startedAt: string;
   readonly durationSeconds: number;
@@ -9,12 +12,9 @@ export interface BenchResults {
   readonly sizes: BenchSizes;
   readonly single: SingleResults | { readonly error: string };
   readonly backends: readonly BackendRun[];
-  readonly cluster: readonly ClusterResult[];
-  readonly breakdown: readonly StepBreakdown[];
-  readonly ceiling: CeilingResult | { readonly error: string };
-  readonly memory: readonly MemoryResult[];
-  readonly scaling: ScalingResult | { readonly error: string };
-  readonly encodings: EncodingResults;
+  readonly scaling: ScalingResults | { readonly error: string };
+  readonly cluster: ClusterResults | { readonly error: string };
+  readonly encodings: EncodingResults | { readonly error: string };
 }
 
 export interface MachineInfo {
@@ -34,20 +34,42 @@ export interface BenchSizes {
   readonly batchSize: number;
   /** The interleaved single-process comparison (section 1). */
   readonly single: SingleSizes;
-  /** The backend survey: a short run per backend, then the shard timing the scaling model uses. */
+  /** The backend survey: a short run per backend, then one shard's compute time. */
   readonly backendSteps: Readonly<Record<string, { warmup: number; steps: number }>>;
   readonly shardSamples: number;
-  readonly clusterLimit: number;
-  readonly clusterEpochs: number;
+  /** Leaves per step of every run (`--shards-per-step`, the default 4). */
   readonly shardsPerStep: number;
-  readonly ceilingLimit: number;
-  readonly ceilingEpochs: number;
-  readonly fakeWorkerConcurrency: number;
-  readonly redisProbeIterations: number;
-  readonly encodingLimit: number;
-  readonly encodingEpochs: number;
-  readonly encodingWorkers: number;
-  readonly linkMBps: number;
+  readonly scaling: ScalingSizes;
+  readonly cluster: ClusterSizes;
+  readonly encodings: EncodingSizes;
+}
+
+export interface ScalingSizes {
+  /** Engine calls timed per block size, after 3 untimed. */
+  readonly engineCalls: number;
+  /** Worker counts of the protocol check (instant workers, one Redis). */
+  readonly protocolWorkers: readonly number[];
+  /** Worker counts of the weak-scaling series. */
+  readonly workers: readonly number[];
+  /** Samples per worker (= per job, = per leaf) of the series: one series of each per Redis. */
+  readonly samplesPerWorker: readonly number[];
+  /** Steps of each point not measured, then steps measured (at least; whole epochs may add a few). */
+  readonly warmupSteps: number;
+  readonly steps: number;
+}
+
+export interface ClusterSizes {
+  readonly limit: number;
+  readonly epochs: number;
+  readonly rounds: number;
+  /** Steps excluded from the steady-state samples/s (at least; the scrape that marks them comes every 500 ms). */
+  readonly warmupSteps: number;
+}
+
+export interface EncodingSizes {
+  /** 0 = all 60,000. */
+  readonly limit: number;
+  readonly epochs: number;
 }
 
 export interface SingleSizes {
@@ -93,6 +115,8 @@ export interface GradqRun extends TimedRun {
   readonly engineSkipped?: string;
   readonly shardsPerStep: number;
   readonly batchSize: number;
+  /** sha256 of the final parameters, as in `pnpm baseline`'s summary. */
+  readonly paramsSha256?: string;
 }
 
 /** packages/bench/python/torch_bench.py: the same model, Adam 1e-3, MSE, batch 128, same epoch shape. */
@@ -146,38 +170,32 @@ export interface SingleResults {
 export type BackendRun =
   | ({
       readonly ok: true;
-      /** One block of one `shardSamples`-sample leaf (a worker's job at K = 4), mean ms: feeds the scaling model. */
+      /** One block of one `shardSamples`-sample leaf (a worker's job at K = 4), mean ms. */
       readonly shardComputeMs: number;
       readonly shardSamples: number;
     } & GradqRun)
   | { readonly backend: string; readonly ok: false; readonly error: string };
 
-export type ClusterResult =
-  | {
-      readonly backend: string;
-      readonly workers: number;
-      readonly ok: true;
-      readonly samplesPerSecond: number;
-      readonly steps: number;
-      readonly wallSeconds: number;
-      readonly testMse: number;
-    }
-  | { readonly backend: string; readonly workers: number; readonly ok: false; readonly error: string };
-
 /** Mean seconds per step (coordinator parts) and per job (worker parts) from the services' own /metrics. */
 export interface StepBreakdown {
-  readonly backend: string;
+  /** Which run: `batch 1024, 2 workers`, ... */
+  readonly label: string;
   readonly workers: number;
   readonly shardsPerStep: number;
   readonly steps: number;
+  /** Worker jobs per step (the coordinator sizes them: `--jobs-per-step auto`). */
+  readonly jobsPerStep?: number;
   readonly coordinator: {
     readonly step: number;
+    /** Parameters SET, next step's jobs queued. */
     readonly publish: number;
+    /** Waiting for the blocks, reading and checking each gradient as it arrives. */
     readonly waitGradients: number;
-    readonly average: number;
+    /** Folding gradients into the leaf tree. */
+    readonly reduce: number;
     readonly optimizer: number;
-    /** step - (publish + wait + average + optimizer): reading the K gradients from Redis and dropping the step's keys. */
-    readonly readAndCleanup: number;
+    /** step - (publish + wait + reduce + optimizer). */
+    readonly unattributed: number;
   };
   /** Undefined when no worker answered on /metrics. */
   readonly worker?: {
@@ -189,41 +207,9 @@ export interface StepBreakdown {
     readonly compute: number;
     readonly push: number;
   };
-  /** wait_gradients minus the busiest worker's own work (ceil(K/W) jobs of fetch + compute + push): queue dispatch and the last shard's lag. */
-  readonly waitForLastShard?: number;
+  /** wait_gradients minus the busiest worker's own work (ceil(J/W) jobs of fetch + compute + push). */
+  readonly waitForLastBlock?: number;
   readonly workerMetricsError?: string;
-}
-
-export interface CeilingResult {
-  readonly backend: string;
-  readonly shardsPerStep: number;
-  readonly steps: number;
-  readonly gradientBytes: number;
-  readonly gradientsPerSecond: number;
-  readonly ingestMBps: number;
-  readonly stepMs: number;
-  /** step - wait_gradients: publish + read K gradients + average + optimizer + cleanup, all serial in the coordinator. */
-  readonly serialMs: number;
-  readonly parts: {
-    publish: number;
-    waitGradients: number;
-    average: number;
-    optimizer: number;
-    readAndCleanup: number;
-  };
-  readonly redis: RedisProbe;
-  readonly coordinatorPeakRssBytes?: number;
-}
-
-export interface RedisProbe {
-  readonly valueBytes: number;
-  readonly iterations: number;
-  readonly setMs: number;
-  readonly getMs: number;
-  readonly setMBps: number;
-  readonly getMBps: number;
-  /** One SET and one GET of the value: every gradient makes that trip. */
-  readonly roundTripMBps: number;
 }
 
 export interface MemoryResult {
@@ -232,36 +218,153 @@ export interface MemoryResult {
   readonly workerPeakRssBytes?: number;
 }
 
-export interface ScalingResult {
-  readonly inputs: Readonly<Record<string, Record<string, number>>>;
-  readonly sizes: readonly number[];
-  readonly projections: ReadonlyArray<{
-    readonly backend: string;
-    readonly points: ReadonlyArray<{
-      workers: number;
-      samplesPerSecond: number;
-      efficiency: number;
-      stepMs: number;
-      limit: string;
-    }>;
-  }>;
-  readonly chartPath: string;
+/** Raw Redis: SET then GET of one parameter-sized vector cut in the protocol's slices, on one Redis or a Cluster. */
+export interface RawBandwidth {
+  /** Bytes moved per second counting the SET and the GET, MB/s (1 MB = 1e6 bytes); median of rounds. */
+  readonly mb_per_s: number;
+  /** Half a SET+GET round of the vector. */
+  readonly seconds_per_vector: number;
+  readonly bytes: number;
 }
 
-export type EncodingResults =
-  | { readonly available: false; readonly note: string }
+/** One point of a scaling series: W emulated workers, one job of `samples_per_worker` each per step. */
+export interface ScalingPoint {
+  readonly workers: number;
+  readonly samples_per_worker: number;
+  readonly samples_per_step: number;
+  /** Steady state: samples per step over the median step time of the measured steps. */
+  readonly samples_per_s: number;
+  /** samples/s over W x the per-worker rate of the series' smallest W. */
+  readonly efficiency: number;
+  /** What Redis allows: samples per step / (bytes per step at the raw bandwidth + one block's compute). */
+  readonly bound_samples_per_s: number;
+  /** samples_per_s / bound_samples_per_s. */
+  readonly bound_share: number;
+  /** Raw SET+GET bandwidth of the same Redis or Cluster, measured just before this point. */
+  readonly raw_mb_per_s: number;
+  /** Bytes moved through Redis per second by the whole step protocol: (1 + 3W) x P per step / step time. */
+  readonly redis_mb_per_s: number;
+  readonly bytes_per_step: number;
+  /** One block's compute time given to the emulated engine (the engine's measured ms/sample x samples). */
+  readonly compute_ms: number;
+  /** bytes_per_step at raw_mb_per_s. */
+  readonly transfer_ms_at_raw: number;
+  readonly step_ms_median: number;
+  readonly step_ms_mean: number;
+  /** The coordinator's serial time between steps that no transfer overlaps (optimizer, checks, last fold), median. */
+  readonly serial_ms_median: number;
+  readonly steps_measured: number;
+  readonly warmup_steps: number;
+  /** The run's `--limit` and epochs (large batches need several epochs for enough steps). */
+  readonly limit: number;
+  readonly epochs: number;
+  /** CPU per measured step: every Redis node together, the coordinator's process (all threads), the emulated pool. */
+  readonly cpu_ms_per_step?: { readonly redis: number; readonly coordinator: number; readonly workers: number };
+}
+
+export interface EngineBlockTiming {
+  readonly samples: number;
+  readonly calls: number;
+  readonly ms_median: number;
+  readonly ms_min: number;
+  readonly ms_max: number;
+  readonly ms_per_sample: number;
+}
+
+/** The compute engine's time per block, measured in the bench process on the seed model. */
+export interface EngineTiming {
+  readonly engine: string;
+  /** Why the native engine was passed over, if it was. */
+  readonly skipped?: string;
+  readonly blocks: readonly EngineBlockTiming[];
+}
+
+/** Section `scaling`: the protocol check and the measured weak-scaling curves. */
+export interface ScalingResults {
+  readonly sizes: ScalingSizes;
+  readonly engine: EngineTiming;
+  /** P: the parameter (and f32 gradient) vector's bytes. */
+  readonly param_bytes: number;
+  readonly cluster_nodes: number;
+  /** Instant workers (compute 0), one Redis, 128 samples per worker. */
+  readonly protocol: readonly ScalingPoint[];
+  /** 128 samples per worker. */
+  readonly one_redis: readonly ScalingPoint[];
+  readonly cluster: readonly ScalingPoint[];
+  /** 1,024 samples per worker. */
+  readonly one_redis_1024: readonly ScalingPoint[];
+  readonly cluster_1024: readonly ScalingPoint[];
+  /** Median raw SET+GET MB/s over the points of each Redis. */
+  readonly raw: { readonly one_redis: number; readonly cluster: number };
+  /** A point or a whole Redis that failed, by series (`cluster W=16`, ...). */
+  readonly errors: Readonly<Record<string, string>>;
+  readonly loadAverage: { readonly start: readonly number[]; readonly end: readonly number[] };
+  readonly chartPath?: string;
+}
+
+/** The configurations of section `cluster`, by the names used in the JSON. */
+export const CLUSTER_CONFIGS = ['b128_w1', 'b128_w2', 'b1024_w1', 'b1024_w2', 'b1024_baseline'] as const;
+export type ClusterConfig = (typeof CLUSTER_CONFIGS)[number];
+
+export type ClusterRun = { readonly config: ClusterConfig; readonly wallSeconds: number } & (
   | {
-      readonly available: true;
-      readonly backend: string;
-      readonly runs: ReadonlyArray<
-        | {
-            encoding: string;
-            ok: true;
-            bytesPerGradient: number;
-            stepMs: number;
-            testMse: number;
-            samplesPerSecond: number;
-          }
-        | { encoding: string; ok: false; error: string }
-      >;
-    };
+      readonly ok: true;
+      /** Steady state: steps after the excluded ones (samples over the loop's own step times). */
+      readonly samplesPerSecond: number;
+      /** The summary's `train_samples_per_s` (pnpm start: every step, start-up included; baseline: steps timed). */
+      readonly wholeRunSamplesPerSecond: number;
+      readonly stepsMeasured: number;
+      readonly stepsExcluded: number;
+      readonly steps: number;
+      readonly paramsSha256: string;
+      readonly testMse: number;
+    }
+  | { readonly ok: false; readonly error: string }
+);
+
+export interface ClusterRound {
+  readonly order: readonly ClusterConfig[];
+  readonly loadAverage: readonly number[];
+  readonly runs: readonly ClusterRun[];
+}
+
+/** Section `cluster`: real `pnpm start` runs and `pnpm baseline`'s path, interleaved in rounds. */
+export interface ClusterResults {
+  readonly sizes: ClusterSizes;
+  readonly rounds: readonly ClusterRound[];
+  /** samples/s over the rounds, per configuration. */
+  readonly figures: Partial<Record<ClusterConfig, Spread>>;
+  /** Per-round ratios. */
+  readonly ratios: {
+    readonly b128W2VsW1?: Spread;
+    readonly b1024W2VsW1?: Spread;
+    readonly b1024W1VsBaseline?: Spread;
+  };
+  /** The real `pnpm baseline` CLI once at batch 1,024: the params_sha256 every 1,024 run must match. */
+  readonly baselineCli:
+    | { readonly ok: true; readonly paramsSha256: string; readonly samplesPerSecond: number; readonly testMse: number }
+    | { readonly ok: false; readonly error: string };
+  readonly breakdown: readonly StepBreakdown[];
+  readonly memory: readonly MemoryResult[];
+}
+
+/** Section `encodings`: `pnpm baseline --grad-encoding X`, quality after the run. */
+export interface EncodingResults {
+  readonly sizes: EncodingSizes;
+  readonly paramCount: number;
+  readonly runs: ReadonlyArray<
+    | {
+        readonly encoding: string;
+        readonly ok: true;
+        readonly testMse: number;
+        readonly testMseByEpoch: readonly number[];
+        /** testMse / f32's testMse. */
+        readonly ratioToF32: number;
+        /** One block's gradient on the wire (each job writes one): parameters x bytes per value. */
+        readonly gradBytesPerJob: number;
+        readonly samplesPerSecond: number;
+        readonly seconds: number;
+      }
+    | { readonly encoding: string; readonly ok: false; readonly error: string }
+  >;
+}

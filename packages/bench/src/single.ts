@@ -23,7 +23,7 @@ export const SINGLE_BACKEND = 'cpu-native';
  * gradq's children are unaffected (14,286 vs 13,894 samples/s) and get the same settings, so that both sides are
  * measured on their compute, not on the allocator's history.
  */
-const CHILD_ENV: NodeJS.ProcessEnv = {
+export const CHILD_ENV: NodeJS.ProcessEnv = {
   GRADQ_BLAS_THREADS: '1',
   OPENBLAS_NUM_THREADS: '1',
   OMP_NUM_THREADS: '1',

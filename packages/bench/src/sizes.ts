@@ -4,15 +4,15 @@ import type { BenchSizes } from './results';
 export interface SizeOverrides {
   readonly clusterLimit?: number | undefined;
   readonly clusterEpochs?: number | undefined;
+  readonly clusterRounds?: number | undefined;
   readonly encodingLimit?: number | undefined;
   readonly encodingEpochs?: number | undefined;
-  readonly linkMBps?: number | undefined;
   readonly singleRounds?: number | undefined;
 }
 
 /**
- * Sizes of a full run (bounded so that it takes about 10 minutes on a quiet 2-core machine) and of --quick (a smoke
- * run of about 3 minutes). The stock cpu backend trains ~60 samples/s, so it gets few steps.
+ * Sizes of a full run and of --quick (a smoke run of a few minutes: small sizes, not steady state). The stock cpu
+ * backend trains ~60 samples/s, so it gets few steps.
  */
 export function benchSizes(quick: boolean, o: SizeOverrides = {}): BenchSizes {
   const full = !quick;
@@ -30,19 +30,28 @@ export function benchSizes(quick: boolean, o: SizeOverrides = {}): BenchSizes {
       wasm: full ? { warmup: 3, steps: 30 } : { warmup: 1, steps: 5 },
       cpu: full ? { warmup: 1, steps: 4 } : { warmup: 1, steps: 2 },
     },
-    // A worker's job in the cluster runs: batch 128 in 4 shards.
+    // A worker's job in the old K = 4 cluster runs: batch 128 in 4 shards.
     shardSamples: 32,
-    clusterLimit: o.clusterLimit ?? (full ? 8192 : 1024),
-    clusterEpochs: o.clusterEpochs ?? (full ? 2 : 1),
     shardsPerStep: 4,
-    ceilingLimit: full ? 16_384 : 2048,
-    ceilingEpochs: 1,
-    fakeWorkerConcurrency: 4,
-    redisProbeIterations: full ? 50 : 10,
-    encodingLimit: o.encodingLimit ?? (full ? 8192 : 1024),
-    encodingEpochs: o.encodingEpochs ?? (full ? 10 : 1),
-    encodingWorkers: 2,
-    // A 10 GbE link in front of Redis: loopback figures do not include the network of a real cluster.
-    linkMBps: o.linkMBps ?? 1250,
+    scaling: {
+      engineCalls: full ? 30 : 10,
+      protocolWorkers: full ? [1, 2, 4] : [1, 2],
+      workers: full ? [1, 2, 4, 8, 16] : [1, 2, 4],
+      samplesPerWorker: [128, 1024],
+      // The first steps carry the pool's connections, the training set's download and V8's warm-up.
+      warmupSteps: full ? 5 : 2,
+      steps: full ? 30 : 8,
+    },
+    cluster: {
+      // 30,720 samples = 240 steps of 128 or 30 of 1,024; two epochs double that.
+      limit: o.clusterLimit ?? (full ? 30_720 : 8192),
+      epochs: o.clusterEpochs ?? (full ? 2 : 1),
+      rounds: o.clusterRounds ?? (full ? 3 : 2),
+      warmupSteps: full ? 5 : 2,
+    },
+    encodings: {
+      limit: o.encodingLimit ?? (full ? 0 : 8192),
+      epochs: o.encodingEpochs ?? (full ? 10 : 1),
+    },
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { perRoundRatios, rotation, spread, timedRun, truncated } from './stats';
+import { ceiled, perRoundRatios, rotation, spread, timedRun, truncated } from './stats';
 
 test('spread: median of odd and even counts, range, values kept in round order; nothing for no values', () => {
   assert.deepEqual(spread([3, 1, 2]), { median: 2, min: 1, max: 3, perRound: [3, 1, 2] });
@@ -49,4 +49,13 @@ test('timedRun: totals and halves from per-step times', () => {
   // Halves: steps [0, 2) and [2, 5).
   assert.ok(Math.abs(r.halves[0] - 256 / 0.02) < 1e-6);
   assert.ok(Math.abs(r.halves[1] - 352 / 0.05) < 1e-6);
+});
+
+test('ceiled: rounds up, so an excess over a "<=" threshold never prints as the threshold', () => {
+  assert.equal(ceiled(3.004), '3.01');
+  assert.equal(ceiled(3), '3.00');
+  // Binary noise (0.1 + 0.2 = 0.30000000000000004) is not an excess.
+  assert.equal(ceiled(0.1 + 0.2), '0.30');
+  assert.equal(ceiled(2.991, 1), '3.0');
+  assert.equal(ceiled(Number.NaN), 'n/a');
 });

@@ -68,3 +68,13 @@ export function timedRun(
     cpuShare,
   };
 }
+
+/**
+ * A figure as text for a "<= threshold" target, rounded up (not to nearest) to `digits` decimals, so that an excess
+ * never prints as the threshold it exceeded: 3.004 ms shows as 3.01, not 3.00. The epsilon absorbs binary noise.
+ */
+export function ceiled(value: number, digits = 2): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  const scale = 10 ** digits;
+  return (Math.ceil(value * scale - 1e-9) / scale).toFixed(digits);
+}

@@ -27,7 +27,18 @@ test('log axes tick at powers and map them evenly', () => {
   assert.equal(y.position(100), 0);
   assert.equal(y.position(100_000), 1);
   // Non-positive values cannot sit on a log axis; they are ignored when bounding it.
-  assert.deepEqual(resolveAxis({ label: '', scale: 'log10' }, [0, 20, 50]).ticks, [10, 100]);
+  assert.deepEqual(
+    resolveAxis({ label: '', scale: 'log10' }, [0, 20, 50, 150]).ticks,
+    [10, 20, 50, 100, 200, 500, 1000],
+  );
+});
+
+test('a log10 axis of one or two decades ticks at 2x and 5x too', () => {
+  assert.deepEqual(resolveAxis({ label: '', scale: 'log10' }, [20, 50]).ticks, [10, 20, 50, 100]);
+  assert.deepEqual(
+    resolveAxis({ label: '', scale: 'log10' }, [1500, 60_000]).ticks,
+    [1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000],
+  );
 });
 
 test('formatTick is short', () => {

@@ -47,7 +47,14 @@ export function resolveAxis(spec: AxisSpec, values: readonly number[]): Resolved
   const e0 = spec.min === undefined ? Math.floor(log(lo) + 1e-9) : log(lo);
   const e1 = spec.max === undefined ? Math.ceil(log(hi) - 1e-9) : log(hi);
   const ticks: number[] = [];
-  for (let e = Math.ceil(e0 - 1e-9); e <= e1 + 1e-9; e++) ticks.push(base ** e);
+  // A log10 axis of one or two decades gets 2x and 5x ticks too: decades alone leave it nearly unlabelled.
+  const steps = base === 10 && e1 - e0 <= 2 + 1e-9 ? [1, 2, 5] : [1];
+  for (let e = Math.floor(e0 + 1e-9); e <= e1 + 1e-9; e++) {
+    for (const m of steps) {
+      const t = m * base ** e;
+      if (log(t) >= e0 - 1e-9 && log(t) <= e1 + 1e-9) ticks.push(t);
+    }
+  }
   return {
     scale: spec.scale,
     min: base ** e0,

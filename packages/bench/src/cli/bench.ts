@@ -1,7 +1,8 @@
 /**
- * pnpm bench: measures `pnpm baseline` against PyTorch at steady state, each backend, cluster throughput, where a
- * step's time goes, the coordinator's ceiling, peak memory, a scaling model with its chart, and gradient encodings,
- * in one run; writes BENCHMARKS.md, the chart and bench-results.json. See packages/bench/README.md.
+ * pnpm bench: measures `pnpm baseline` against PyTorch at steady state, each backend, the step protocol and its
+ * weak-scaling curve on one Redis and a Redis Cluster (emulated workers, beside the bound Redis allows), real
+ * `pnpm start` runs against the baseline, and gradient encodings, in one run; writes BENCHMARKS.md, the chart and
+ * bench-results.json. See packages/bench/README.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,26 +12,20 @@ import { DEFAULT_LAYER_SIZES } from '@gradq/model';
 import { type OptionSpec, readOptions, runMain, usage } from '@gradq/trainer';
 import { z } from 'zod';
 import { renderCharts } from '../chart/line-chart';
+import { measureCluster } from '../cluster';
 import type { BenchContext } from '../context';
+import { measureEncodings } from '../encodings';
 import { machineInfo } from '../machine';
 import { startPrivateRedis } from '../processes';
 import { renderMarkdown, targets } from '../report';
-import type {
-  BenchResults,
-  CeilingResult,
-  ClusterResult,
-  MemoryResult,
-  ScalingResult,
-  StepBreakdown,
-} from '../results';
-import { project, scalingCharts, scalingInputs } from '../scaling-inputs';
-import { powersOfTwo } from '../scaling-model';
-import { measureCeiling, measureEncodings, runStart } from '../sections';
+import { scalingCharts } from '../report-scaling';
+import type { BenchResults } from '../results';
+import { measureScaling } from '../scaling';
 import { measureBackends, measureSingle } from '../single';
 import { benchSizes } from '../sizes';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const SECTIONS = ['single', 'backends', 'cluster', 'ceiling', 'encodings'] as const;
+const SECTIONS = ['single', 'backends', 'scaling', 'cluster', 'encodings'] as const;
 
 const OPTIONS: readonly OptionSpec[] = [
   { key: 'quick', flag: 'quick', type: 'boolean', doc: 'small sizes: a smoke run of a few minutes (default off)' },
@@ -48,20 +43,16 @@ const OPTIONS: readonly OptionSpec[] = [
   {
     key: 'clusterLimit',
     flag: 'cluster-limit',
-    doc: 'samples per epoch of the pnpm start runs (default 8192, quick 1024)',
+    doc: 'samples per epoch of the cluster section (default 30720, quick 8192)',
   },
-  { key: 'clusterEpochs', flag: 'cluster-epochs', doc: 'epochs of the pnpm start runs (default 2, quick 1)' },
+  { key: 'clusterEpochs', flag: 'cluster-epochs', doc: 'epochs of the cluster section (default 2, quick 1)' },
+  { key: 'clusterRounds', flag: 'cluster-rounds', doc: 'rounds of the cluster section (default 3, quick 2)' },
   {
     key: 'encodingLimit',
     flag: 'encoding-limit',
-    doc: 'samples per epoch of the encoding runs (default 8192, quick 1024)',
+    doc: 'samples per epoch of the encoding runs, 0 = all (default 0, quick 8192)',
   },
   { key: 'encodingEpochs', flag: 'encoding-epochs', doc: 'epochs of the encoding runs (default 10, quick 1)' },
-  {
-    key: 'linkMBps',
-    flag: 'link-mbps',
-    doc: "the Redis host's link in the scaling model, MB/s (default 1250 = 10 GbE)",
-  },
   { key: 'help', flag: 'help', type: 'boolean', doc: 'print this help' },
 ];
 const optionalInt = z.coerce.number().int().min(1).optional();
@@ -78,13 +69,28 @@ const schema = z.object({
     .pipe(z.array(z.enum(SECTIONS))),
   clusterLimit: optionalInt,
   clusterEpochs: optionalInt,
-  encodingLimit: optionalInt,
+  clusterRounds: optionalInt,
+  encodingLimit: z.coerce.number().int().min(0).optional(),
   encodingEpochs: optionalInt,
-  linkMBps: z.coerce.number().positive().optional(),
   singleRounds: optionalInt,
   python: z.string().min(1).default('/usr/bin/python3'),
   help: z.boolean().optional(),
 });
+
+/** A section that threw is reported as its error; the others still run and the report is still written. */
+async function guarded<T>(
+  log: (line: string) => void,
+  name: string,
+  run: () => Promise<T>,
+): Promise<T | { error: string }> {
+  try {
+    return await run();
+  } catch (err) {
+    const error = (err as Error).message.split('\n')[0] ?? String(err);
+    log(`${name} failed: ${error}`);
+    return { error };
+  }
+}
 
 runMain(async () => {
   const config = readOptions(OPTIONS, schema, process.argv.slice(2), process.env);
@@ -115,9 +121,9 @@ runMain(async () => {
     logPath,
     paths: {
       startCli: join(ROOT, 'services/coordinator/src/cli/start.ts'),
-      coordinatorCli: join(ROOT, 'services/coordinator/src/cli/coordinator.ts'),
+      baselineCli: join(ROOT, 'packages/trainer/src/cli/baseline.ts'),
       singleProcessCli: join(ROOT, 'packages/bench/src/cli/single-process.ts'),
-      fakeWorkersCli: join(ROOT, 'packages/bench/src/cli/fake-workers.ts'),
+      scalingPointCli: join(ROOT, 'packages/bench/src/cli/scaling-point.ts'),
       torchScript: join(ROOT, 'packages/bench/python/torch_bench.py'),
       python: config.python,
     },
@@ -129,84 +135,32 @@ runMain(async () => {
     paramCount +=
       (DEFAULT_LAYER_SIZES[i - 1] as number) * (DEFAULT_LAYER_SIZES[i] as number) + (DEFAULT_LAYER_SIZES[i] as number);
   }
-  const paramBytes = paramCount * 4;
+  const notRun = { error: 'not run (--sections)' };
 
   try {
-    const single: BenchResults['single'] = want.has('single')
-      ? await measureSingle(ctx)
-      : { error: 'not run (--sections)' };
+    const single: BenchResults['single'] = want.has('single') ? await measureSingle(ctx) : notRun;
     const backends = want.has('backends') ? await measureBackends(ctx) : [];
-    const loaded = (b: string) => !want.has('backends') || backends.some((s) => s.backend === b && s.ok);
 
-    const cluster: ClusterResult[] = [];
-    const breakdown: StepBreakdown[] = [];
-    const memory: MemoryResult[] = [];
-    if (want.has('cluster')) {
-      for (const backend of ['wasm', 'cpu-native'].filter(loaded)) {
-        for (const workers of [1, 2]) {
-          const r = await runStart(ctx, backend, workers, { limit: sizes.clusterLimit, epochs: sizes.clusterEpochs });
-          cluster.push(r.result);
-          memory.push(r.memory);
-          if (workers === 2 && r.breakdown) breakdown.push(r.breakdown);
-        }
-      }
+    let scaling: BenchResults['scaling'] = notRun;
+    if (want.has('scaling')) {
+      scaling = await guarded(log, 'scaling', async () => {
+        const s = await measureScaling(ctx, paramCount * 4);
+        const chartPath = at(config.chart);
+        await mkdir(dirname(chartPath), { recursive: true });
+        await writeFile(chartPath, renderCharts(scalingCharts(s)));
+        log(`scaling chart: ${relative(process.cwd(), chartPath)}`);
+        return { ...s, chartPath: relative(ROOT, chartPath) };
+      });
     }
-    const best = loaded('cpu-native') ? 'cpu-native' : 'wasm';
-    let ceiling: CeilingResult | { error: string } = { error: 'not run (--sections)' };
-    if (want.has('ceiling')) {
-      try {
-        ceiling = await measureCeiling(ctx, best, paramBytes);
-        memory.push({
-          run: `coordinator ceiling (${best}, instant fake workers)`,
-          ...(ceiling.coordinatorPeakRssBytes !== undefined
-            ? { coordinatorPeakRssBytes: ceiling.coordinatorPeakRssBytes }
-            : {}),
-        });
-      } catch (err) {
-        ceiling = { error: (err as Error).message };
-        log(`coordinator ceiling failed: ${ceiling.error}`);
-      }
-    }
-
-    let scaling: ScalingResult | { error: string } = { error: 'needs the backends and ceiling sections' };
-    if (!('error' in ceiling) && backends.some((s) => s.ok)) {
-      const inputs = scalingInputs(backends, ceiling, paramBytes, sizes.linkMBps);
-      const sizesW = powersOfTwo(256);
-      const projections = project(inputs, sizesW);
-      const chartPath = at(config.chart);
-      await mkdir(dirname(chartPath), { recursive: true });
-      await writeFile(chartPath, renderCharts(scalingCharts(projections)));
-      log(`scaling chart: ${relative(process.cwd(), chartPath)}`);
-      scaling = {
-        inputs: Object.fromEntries(
-          Object.entries(inputs).map(([b, i]) => [
-            b,
-            {
-              'compute per shard (ms)': i.computeSeconds * 1000,
-              'gradient bytes': i.gradientBytes,
-              'Redis SET MB/s': i.redisSetMBps,
-              'Redis GET MB/s': i.redisGetMBps,
-              'link MB/s': i.linkMBps,
-              'publish (ms)': i.publishSeconds * 1000,
-              'optimizer (ms)': i.optimizerSeconds * 1000,
-              'average per gradient (ms)': i.averagePerGradientSeconds * 1000,
-              'dispatch per job (ms)': i.dispatchPerJobSeconds * 1000,
-            },
-          ]),
-        ),
-        sizes: sizesW,
-        projections,
-        chartPath: relative(ROOT, chartPath),
-      };
-    }
-
+    const cluster: BenchResults['cluster'] = want.has('cluster')
+      ? await guarded(log, 'cluster', () => measureCluster(ctx))
+      : notRun;
     const encodings: BenchResults['encodings'] = want.has('encodings')
-      ? await measureEncodings(ctx, best)
-      : { available: false, note: 'not run (--sections)' };
-    if (!encodings.available) log(`encodings: ${encodings.note}`);
+      ? await guarded(log, 'encodings', () => measureEncodings(ctx, paramCount))
+      : notRun;
 
     const results: BenchResults = {
-      version: 2,
+      version: 3,
       quick: config.quick,
       startedAt: started.toISOString(),
       durationSeconds: (performance.now() - t0) / 1000,
@@ -214,11 +168,8 @@ runMain(async () => {
       sizes,
       single,
       backends,
-      cluster,
-      breakdown,
-      ceiling,
-      memory,
       scaling,
+      cluster,
       encodings,
     };
     const outPath = at(config.out);

@@ -2,8 +2,9 @@
  * Child process of `pnpm bench`: one measurement of `pnpm baseline`'s training speed in a process of its own (tfjs
  * picks one backend per process, and one measurement's allocator and JIT state must not flatter the next). Runs the
  * baseline's own path — `prepareTrainee`, `prepareEngine`, `train` with `localGradientSource` — over one epoch of
- * `--limit` samples; the first `--warmup` steps are not timed, the rest are, by the loop's own step times
- * (evaluation and data loading excluded). With `--shard-samples`, then times one block of that many samples on the
+ * `--limit` samples (`--epochs` of them); the first `--warmup` steps are not timed, the rest are, by the loop's own
+ * step times (evaluation and data loading excluded). The final parameters' sha256 is that of `pnpm baseline`'s
+ * summary for the same settings. With `--shard-samples`, then times one block of that many samples on the
  * same engine (a worker's job). Prints one JSON line: a GradqRun, or `{ ok: false, error }`.
  *
  *   node --import tsx packages/bench/src/cli/single-process.ts --backend cpu-native --shards-per-step 4 \
@@ -19,6 +20,7 @@ import {
   hyperparamsSchema,
   localGradientSource,
   type OptionSpec,
+  paramsSha256,
   prepareEngine,
   prepareTrainee,
   readOptions,
@@ -35,7 +37,8 @@ const OPTIONS: readonly OptionSpec[] = [
   { key: 'backend', flag: 'backend', doc: 'tfjs backend (required)' },
   { key: 'shardsPerStep', flag: 'shards-per-step', doc: 'leaves per step, K (default 4, as pnpm baseline)' },
   { key: 'batchSize', flag: 'batch-size', doc: 'samples per step (default 128)' },
-  { key: 'limit', flag: 'limit', doc: 'samples in the one epoch, 0 = all 60,000 (default 0)' },
+  { key: 'limit', flag: 'limit', doc: 'samples per epoch, 0 = all 60,000 (default 0)' },
+  { key: 'epochs', flag: 'epochs', doc: 'epochs (default 1)' },
   { key: 'warmup', flag: 'warmup', doc: 'steps not timed (default 50)' },
   { key: 'shardSamples', flag: 'shard-samples', doc: 'then time one block of this many samples, 0 = no (default 0)' },
   { key: 'shardReps', flag: 'shard-reps', doc: 'blocks timed (default 20)' },
@@ -47,6 +50,7 @@ const schema = z.object({
   shardsPerStep: count(1).default(4),
   batchSize: count(1).default(128),
   limit: count(0).default(0),
+  epochs: count(1).default(1),
   warmup: count(0).default(50),
   shardSamples: count(0).default(0),
   shardReps: count(1).default(20),
@@ -63,16 +67,16 @@ async function main(): Promise<Outcome<GradqRun> | BackendRun> {
     return { backend: config.backend, ok: false, error: (err as Error).message.split('\n')[0] ?? String(err) };
   }
   const h = hyperparamsSchema.parse({
-    epochs: 1,
+    epochs: config.epochs,
     batchSize: config.batchSize,
     shardsPerStep: config.shardsPerStep,
     limit: config.limit,
   });
   const data = await loadMnist(config.dataDir, { log });
   const trainSet = trainingSet(data.train, h.limit);
-  const perEpoch = stepsPerEpoch(trainSet.count, h.batchSize);
-  if (config.warmup + 2 > perEpoch) {
-    throw new ConfigError(`--warmup ${config.warmup} leaves fewer than 2 timed steps of ${perEpoch}`);
+  const totalSteps = stepsPerEpoch(trainSet.count, h.batchSize) * h.epochs;
+  if (config.warmup + 2 > totalSteps) {
+    throw new ConfigError(`--warmup ${config.warmup} leaves fewer than 2 timed steps of ${totalSteps}`);
   }
   const trainee = await prepareTrainee(h, 'fused', log);
   // prepareEngine (what pnpm baseline calls) names the engine and why the native one was passed over in one line.
@@ -91,8 +95,8 @@ async function main(): Promise<Outcome<GradqRun> | BackendRun> {
   let spanEnd = spanStart;
   await train(h, { train: trainSet, test }, trainee, localGradientSource(engine, trainee, trainSet, h.gradEncoding), {
     onStep: (r) => {
-      if (r.stepInEpoch < config.warmup) {
-        if (r.stepInEpoch === config.warmup - 1) spanStart = { cpu: process.cpuUsage(), wall: performance.now() };
+      if (r.step < config.warmup) {
+        if (r.step === config.warmup - 1) spanStart = { cpu: process.cpuUsage(), wall: performance.now() };
         return;
       }
       seconds.push(r.seconds);
@@ -110,6 +114,7 @@ async function main(): Promise<Outcome<GradqRun> | BackendRun> {
     ...(engineSkipped ? { engineSkipped } : {}),
     shardsPerStep: h.shardsPerStep,
     batchSize: h.batchSize,
+    paramsSha256: paramsSha256(trainee.params),
   };
   if (config.shardSamples === 0) {
     engine.dispose();
