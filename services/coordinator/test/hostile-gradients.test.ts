@@ -192,10 +192,14 @@ test('wrong-length and NaN gradients and a refusal for another layout are reject
   assert.equal(summary.samples, ref.samples);
   assert.equal(summary.params_sha256, ref.params_sha256, 'a rejected gradient reached the parameters');
   // Each rejection is explained, naming the block and the problem.
-  assert.match(c.stderr(), /step 0 leaves \[1, 2\) rejected: slice 0 has 12 bytes, expected \d+/);
-  assert.match(c.stderr(), /step 1 leaves \[3, 4\) rejected: value 0 is NaN/);
+  assert.match(c.stderr(), /step 0 leaves \[1, 2\) from rogue rejected: slice 0 has 12 bytes, expected \d+/);
+  assert.match(c.stderr(), /step 1 leaves \[3, 4\) from rogue rejected: value 0 is NaN/);
   assert.match(c.stderr(), /step 2 leaves \[0, 1\) refused by rogue: .*deadbeefdeadbeef/);
-  assert.equal(c.stderr().match(/step 3 leaves \[2, 3\) rejected: slice 0 has 12 bytes/g)?.length, 2, c.tail());
+  assert.equal(
+    c.stderr().match(/step 3 leaves \[2, 3\) from rogue rejected: slice 0 has 12 bytes/g)?.length,
+    2,
+    c.tail(),
+  );
 });
 
 test('a loss that is NaN again when recomputed skips the step and raises gradq_loss_nonfinite', async () => {
