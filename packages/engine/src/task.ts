@@ -1,4 +1,3 @@
-import { isAlignedBlock } from './tree';
 import type { BlockTask, Leaf } from './types';
 
 export class EngineTaskError extends Error {
@@ -36,9 +35,4 @@ export function gatherLeaf(pixels: Uint8Array, sampleSize: number, order: Uint32
     out.set(pixels.subarray(sample * sampleSize, (sample + 1) * sampleSize), (i - leaf.start) * sampleSize);
   }
   return out;
-}
-
-/** Is the block an aligned block of a step with `leaves` leaves, whose first leaf has index `firstLeaf`? */
-export function isBlockOf(firstLeaf: number, blockLeaves: number, leaves: number): boolean {
-  return isAlignedBlock(firstLeaf, firstLeaf + blockLeaves, leaves);
 }

@@ -40,7 +40,7 @@ export {
   type OptimizerImpl,
 } from './optimizer';
 export { ConfigError, type OptionSpec, readOptions, usage } from './options';
-export { gatherSamples, type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
+export { type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
 export { prepareEngine, prepareTrainee } from './prepare';
 export { Progress, type ProgressOptions } from './progress';
 export { epochRng, Rng, shuffledOrder } from './rng';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { gatherSamples, type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
+import { type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
 
 /** Checks every property a step's shards must have; returns the spans for further checks. */
 function checkStep(samples: number, batchSize: number, k: number, step: number): ShardSpan[] {
@@ -104,35 +104,5 @@ describe('shardSpans', () => {
   test('a step past the end of the epoch throws', () => {
     assert.throws(() => shardSpans(512, 128, 4, 4), { name: 'RangeError', message: /step 4 is past the end/ });
     assert.throws(() => shardSpans(0, 128, 4, 0), { name: 'RangeError' });
-  });
-});
-
-describe('gatherSamples', () => {
-  // Sample i is [i, i + 100, i + 200] (mod 256), so every copied byte says which sample and pixel it came from.
-  const sampleSize = 3;
-  const count = 50;
-  const pixels = Uint8Array.from({ length: count * sampleSize }, (_, j) => (Math.floor(j / 3) + (j % 3) * 100) % 256);
-
-  test('copies the samples at order[start..end) in that order', () => {
-    const order = Uint32Array.from([4, 49, 0, 17, 17, 3]);
-    const out = gatherSamples(pixels, sampleSize, order, 1, 5);
-    assert.deepEqual([...out], [49, 149, 249, 0, 100, 200, 17, 117, 217, 17, 117, 217]);
-  });
-
-  test('is a copy: later changes to the source do not show', () => {
-    const source = Uint8Array.from(pixels);
-    const out = gatherSamples(source, sampleSize, Uint32Array.from([2]), 0, 1);
-    source.fill(0);
-    assert.deepEqual([...out], [2, 102, 202]);
-  });
-
-  test('an empty range gives no bytes; a full permutation gives all of them', () => {
-    assert.equal(gatherSamples(pixels, sampleSize, Uint32Array.from([1, 2]), 1, 1).length, 0);
-    const order = Uint32Array.from({ length: count }, (_, i) => count - 1 - i);
-    const out = gatherSamples(pixels, sampleSize, order, 0, count);
-    assert.equal(out.length, pixels.length);
-    for (let i = 0; i < count; i++) {
-      assert.deepEqual(out.subarray(i * 3, i * 3 + 3), pixels.subarray((count - 1 - i) * 3, (count - i) * 3));
-    }
   });
 });

@@ -34,19 +34,3 @@ export function shardSpans(
   }
   return spans;
 }
-
-/** Copies the pixels of the samples at order[start..end) into one contiguous block. */
-export function gatherSamples(
-  pixels: Uint8Array,
-  sampleSize: number,
-  order: Uint32Array,
-  start: number,
-  end: number,
-): Uint8Array {
-  const out = new Uint8Array((end - start) * sampleSize);
-  for (let i = start; i < end; i++) {
-    const sample = order[i] as number;
-    out.set(pixels.subarray(sample * sampleSize, (sample + 1) * sampleSize), (i - start) * sampleSize);
-  }
-  return out;
-}
