@@ -1,3 +1,4 @@
+export { firstNonFinite } from './finite';
 export { type EngineChoice, type EngineFactory, nativeTreeAdd, selectEngine } from './select';
 export { checkTask, EngineTaskError, gatherLeaf } from './task';
 export { type ModelShape, TfjsEngine } from './tfjs-engine';

@@ -35,17 +35,34 @@ export function decodeVector(
       `${what}: expected ${expectedLength} ${encoding} values (${expectedLength * 2} bytes), got ${bytes.byteLength} bytes`,
     );
   }
-  // Copy to an aligned buffer: Redis replies land at arbitrary offsets.
-  const halves = new Uint16Array(new Uint8Array(bytes).buffer);
   const out = new Float32Array(expectedLength);
+  decodeInto(bytes, encoding, out);
+  return out;
+}
+
+/**
+ * Decodes wire bytes into `out` (as many values as `out` holds; the caller checks the length), with no copy of the
+ * bytes first: a vector read in slices lands in one array, slice by slice.
+ */
+export function decodeInto(bytes: Uint8Array, encoding: WireEncoding, out: Float32Array): void {
+  if (bytes.byteLength !== out.length * bytesPerValue(encoding))
+    throw new RangeError(`decodeInto: ${bytes.byteLength} bytes for ${out.length} ${encoding} values`);
+  if (encoding === 'f32') {
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
+    return;
+  }
+  // Redis replies land at arbitrary byte offsets: an odd one is copied to an aligned buffer first.
+  const halves =
+    bytes.byteOffset % 2 === 0
+      ? new Uint16Array(bytes.buffer, bytes.byteOffset, out.length)
+      : new Uint16Array(new Uint8Array(bytes).buffer); // a copy (Buffer.slice would be a view)
   if (encoding === 'bf16') {
-    const bits = new Uint32Array(out.buffer);
-    for (let i = 0; i < halves.length; i++) bits[i] = (halves[i] as number) << 16;
+    const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+    for (let i = 0; i < out.length; i++) bits[i] = (halves[i] as number) << 16;
   } else {
     const table = f16Table();
-    for (let i = 0; i < halves.length; i++) out[i] = table[halves[i] as number] as number;
+    for (let i = 0; i < out.length; i++) out[i] = table[halves[i] as number] as number;
   }
-  return out;
 }
 
 /** What a vector looks like after a trip over the wire: the same rounding, without the bytes. */

@@ -380,6 +380,20 @@ static napi_value js_tree_add(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* firstNonFinite(values): the index of the first NaN or infinity, or -1. */
+static napi_value js_first_non_finite(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *values;
+  int64_t n;
+  if (argc != 1 || !get_f32(env, argv[0], &values, &n))
+    return failf(env, 0, "firstNonFinite: expected one Float32Array");
+  napi_value out;
+  napi_create_double(env, (double)gq_first_non_finite(values, n), &out);
+  return out;
+}
+
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -416,6 +430,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"engineCreate", NULL, js_engine_create, NULL, NULL, NULL, napi_default, NULL},
       {"engineCompute", NULL, js_engine_compute, NULL, NULL, NULL, napi_default, NULL},
       {"treeAdd", NULL, js_tree_add, NULL, NULL, NULL, napi_default, NULL},
+      {"firstNonFinite", NULL, js_first_non_finite, NULL, NULL, NULL, napi_default, NULL},
       {"setNumThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"getNumThreads", NULL, js_get_threads, NULL, NULL, NULL, napi_default, NULL},
       {"blasConfig", NULL, js_blas_config, NULL, NULL, NULL, napi_default, NULL},

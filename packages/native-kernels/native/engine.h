@@ -41,6 +41,9 @@ void gq_round(float *values, int64_t n, int rounding);
 /* left = round(left + right) in place: tree.ts's addRounded. */
 void gq_tree_add(float *left, const float *right, int64_t n, int rounding);
 
+/* The index of the first NaN or infinity in values[0..n), or -1 when every value is finite. */
+int64_t gq_first_non_finite(const float *values, int64_t n);
+
 /* The exact ports of encoding.ts's bf16FromBits / f16FromBits and the f16 decode, one value at a time; gq_round
  * uses branch-free equivalents that vectorise (checked against these over all 2^32 inputs). */
 uint16_t gq_bf16_from_bits(uint32_t bits);

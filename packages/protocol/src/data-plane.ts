@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { bytesPerValue, decodeVector, encodeVector, type WireEncoding } from '@gradq/model';
+import { bytesPerValue, decodeInto, encodeVector, type WireEncoding } from '@gradq/model';
 import type { SubmitStatus } from './jobs';
 import { type RunKeys, runKeys } from './keys';
 import { type RunMeta, runMetaSchema } from './meta';
@@ -108,7 +108,13 @@ export class RunData {
         return { problem: `slice ${i} has ${part.byteLength} bytes, expected ${(end - start) * width}` };
       bytes += part.byteLength;
     }
-    return { grad: decodeVector(Buffer.concat(parts as Buffer[], bytes), encoding, this.paramCount), bytes };
+    // Slice by slice into one array: no concatenated copy of the whole gradient first.
+    const grad = new Float32Array(this.paramCount);
+    for (const [i, part] of parts.entries()) {
+      const { start, end } = this.ranges[i] as { start: number; end: number };
+      decodeInto(part as Buffer, encoding, grad.subarray(start, end));
+    }
+    return { grad, bytes };
   }
 
   /** Un-accepts leaves [first, end) whose gradient was rejected, so that a recomputation can be accepted. */

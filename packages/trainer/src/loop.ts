@@ -1,3 +1,4 @@
+import { firstNonFinite } from '@gradq/engine';
 import {
   type BoundModel,
   bindModel,
@@ -202,7 +203,7 @@ export async function train(
       );
       const { samples, loss } = meanLoss(losses, counts);
       // One NaN would poison every parameter through Adam's moments: such a step is counted and not applied.
-      const finite = Number.isFinite(loss) && allFinite(grad);
+      const finite = Number.isFinite(loss) && firstNonFinite(grad) < 0;
       const optimizerStart = performance.now();
       if (finite) optimizer.step(trainee.params, grad);
       const optimizerEnd = performance.now();
@@ -252,9 +253,4 @@ export function meanLoss(losses: readonly number[], counts: readonly number[]): 
     sum += (losses[i] as number) * count;
   }
   return { samples, loss: sum / samples };
-}
-
-function allFinite(values: Float32Array): boolean {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i] as number)) return false;
-  return true;
 }
