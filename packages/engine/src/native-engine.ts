@@ -50,7 +50,7 @@ export class NativeEngine implements Engine {
     this.pixels = pixels;
   }
 
-  /** Returns a fresh `grad` every call: the caller keeps it (3 MB for the seed model). */
+  /** Writes `grad` into `task.out` when given, else into a fresh array (3 MB for the seed model). */
   computeBlock(task: BlockTask): BlockGradient {
     const handle = this.handle;
     if (!handle) throw new Error(`${this.name}: the engine was disposed`);
@@ -70,7 +70,7 @@ export class NativeEngine implements Engine {
       spans[2 * i + 1] = end;
       counts.push(end - start);
     });
-    const grad = new Float32Array(this.paramCount);
+    const grad = task.out ?? new Float32Array(this.paramCount);
     this.addon.engineCompute(
       handle,
       task.params,

@@ -8,6 +8,10 @@ export class EngineTaskError extends Error {
 export function checkTask(task: BlockTask, paramCount: number, trainCount: number): void {
   if (task.params.length !== paramCount)
     throw new EngineTaskError(`params has ${task.params.length} values, the model has ${paramCount}`);
+  if (task.out && task.out.length !== paramCount)
+    throw new EngineTaskError(`out has ${task.out.length} values, the model has ${paramCount}`);
+  if (task.out && task.out.buffer === task.params.buffer)
+    throw new EngineTaskError('out shares its memory with params');
   if (task.leaves.length === 0) throw new EngineTaskError('a block needs at least one leaf');
   let samples = 0;
   let previousEnd = (task.leaves[0] as Leaf).start;

@@ -60,7 +60,9 @@ export class TfjsEngine implements Engine {
       counts.push(count);
       return grad;
     });
-    return { grad: reduceLeaves(leafGrads, task.rounding), losses, counts };
+    const grad = reduceLeaves(leafGrads, task.rounding);
+    task.out?.set(grad);
+    return { grad: task.out ?? grad, losses, counts };
   }
 
   /** d/dθ of sum(squared error) / (pixels per sample * step samples): the leaf's share of the step's mean loss. */

@@ -92,11 +92,15 @@ export class RunData {
     await this.redis.set(this.keys.step, `${step}/closed`, 'EX', DATA_TTL_SECONDS * 7);
   }
 
-  /** A submitted block gradient, decoded; undefined when a slice is gone (Redis lost it), or a length problem. */
+  /**
+   * A submitted block gradient, decoded (into `into` when given); `missing` when a slice is gone (Redis lost it), or
+   * a length problem.
+   */
   async readGradient(
     step: number,
     token: string,
     encoding: WireEncoding,
+    into?: Float32Array,
   ): Promise<{ grad: Float32Array; bytes: number } | { missing: true } | { problem: string }> {
     const parts = await Promise.all(this.ranges.map((_, i) => this.redis.getBuffer(this.keys.grad(step, token, i))));
     const width = bytesPerValue(encoding);
@@ -109,7 +113,7 @@ export class RunData {
       bytes += part.byteLength;
     }
     // Slice by slice into one array: no concatenated copy of the whole gradient first.
-    const grad = new Float32Array(this.paramCount);
+    const grad = into?.length === this.paramCount ? into : new Float32Array(this.paramCount);
     for (const [i, part] of parts.entries()) {
       const { start, end } = this.ranges[i] as { start: number; end: number };
       decodeInto(part as Buffer, encoding, grad.subarray(start, end));
@@ -126,10 +130,12 @@ export class RunData {
 
   /** Drops everything step `step` used: its parameters, done set and the accepted gradients. */
   async dropStep(step: number, tokens: readonly string[]): Promise<void> {
+    // One DEL per slice: a slice's parameters and gradients share its hash tag, so one slot even on a Cluster.
     await Promise.all([
       this.redis.del(this.keys.done(step)),
-      ...this.ranges.map((_, i) => this.redis.del(this.keys.params(step, i))),
-      ...tokens.map((token) => this.deleteGradient(step, token)),
+      ...this.ranges.map((_, i) =>
+        this.redis.del(this.keys.params(step, i), ...tokens.map((token) => this.keys.grad(step, token, i))),
+      ),
     ]);
   }
 
@@ -181,10 +187,13 @@ export class RunData {
     return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   }
 
-  /** Parameters `version`, or undefined when Redis no longer has them (the step moved on). */
-  async readParams(version: number): Promise<{ params: Float32Array; bytes: number } | undefined> {
+  /**
+   * Parameters `version`, or undefined when Redis no longer has them (the step moved on). Written into `into` when
+   * given (its old values are gone either way).
+   */
+  async readParams(version: number, into?: Float32Array): Promise<{ params: Float32Array; bytes: number } | undefined> {
     const parts = await Promise.all(this.ranges.map((_, i) => this.redis.getBuffer(this.keys.params(version, i))));
-    const params = new Float32Array(this.paramCount);
+    const params = into?.length === this.paramCount ? into : new Float32Array(this.paramCount);
     const view = new Uint8Array(params.buffer);
     for (const [i, part] of parts.entries()) {
       const { start, end } = this.ranges[i] as { start: number; end: number };

@@ -14,6 +14,8 @@ export function localGradientSource(
   encoding: WireEncoding = 'f32',
 ): GradientSource {
   engine.setTrainingSet(train.pixels, MNIST_PIXELS);
+  // One gradient array for the whole run: the loop applies a step's gradient before it asks for the next one.
+  const out = new Float32Array(trainee.params.length);
   return {
     async gradients({ step, order, shards }) {
       const stepSamples = shards.reduce((sum, s) => sum + (s.end - s.start), 0);
@@ -24,6 +26,7 @@ export function localGradientSource(
         leaves: shards,
         stepSamples,
         rounding: encoding,
+        out,
       });
     },
   };

@@ -102,6 +102,12 @@ export class QueueGradientSource implements GradientSource {
    */
   readonly serialMs: number[] = [];
   private lastFoldMs = 0;
+  /**
+   * Gradient arrays read in the previous step, free again once the loop has applied that step (it asks for the next
+   * one only then): reused, so that a step allocates no 3 MB array per block for the garbage collector.
+   */
+  private lent: Float32Array[] = [];
+  private readonly spare: Float32Array[] = [];
 
   constructor(private readonly o: QueueSourceOptions) {}
 
@@ -126,6 +132,8 @@ export class QueueGradientSource implements GradientSource {
     const { data } = this.o;
     const ev = this.o.events ?? {};
     const started = performance.now();
+    this.spare.push(...this.lent);
+    this.lent = [];
     // A Redis that restarted empty between two steps loses no result of ours, so nothing else would notice: workers
     // holding the run in their caches keep going, while a new worker (or one restarted) would find no run to serve.
     if (!(await data.present()))
@@ -162,7 +170,9 @@ export class QueueGradientSource implements GradientSource {
       const verdict = checkRecord(entry, result);
       // A non-finite loss is read all the same: computed twice, it is real divergence and its gradient is used.
       const readable = verdict.ok || verdict.problem === 'nonfinite';
-      const read = readable ? await data.readGradient(work.step, result.token, this.o.encoding) : undefined;
+      const into = this.spare.pop() ?? new Float32Array(data.paramCount);
+      this.lent.push(into);
+      const read = readable ? await data.readGradient(work.step, result.token, this.o.encoding, into) : undefined;
       let grad: Float32Array | undefined;
       let finalVerdict = verdict;
       if (read && 'missing' in read) {

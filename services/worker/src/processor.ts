@@ -131,6 +131,7 @@ export class GradientProcessor {
       leaves: job.leaves.map(([start, end]) => ({ start, end })),
       stepSamples: job.stepSamples,
       rounding: run.meta.hyperparams.gradEncoding,
+      out: run.gradOut,
     });
     const computeSeconds = (performance.now() - t) / 1000;
     this.events.onCompute?.(computeSeconds);
