@@ -100,14 +100,17 @@ export class GradientProcessor {
         `job's parameter layout ${job.fingerprint} differs from this worker's ${run.fingerprint}`,
       );
     }
-    // The original finished while this copy waited in the queue: skip the compute.
-    if (await run.data.anyLeafDone(job.step, job.first, end)) {
+    // The original finished while this copy waited in the queue: skip the compute. Asked alongside the parameter
+    // fetch, not before it: one round trip less on every job, 3 MB fetched for nothing on a rare duplicate.
+    let t = performance.now();
+    const [done, fetched] = await Promise.all([
+      run.data.anyLeafDone(job.step, job.first, end),
+      run.useParams(job.step),
+    ]);
+    if (done) {
       await run.data.countDuplicate();
       return dropped('duplicate');
     }
-
-    let t = performance.now();
-    const fetched = await run.useParams(job.step);
     if (!fetched) {
       if ((await run.data.waitForStep(this.blocking, job.step, job.session, 0)) !== 'open') return dropped('stale');
       throw new Error(`parameters v${job.step} of run ${job.runId} are not in Redis`);
