@@ -36,6 +36,8 @@ RUN npm i -g pnpm@${PNPM_VERSION}
 WORKDIR /build
 # Dependencies first: this layer is reused until the lockfile changes.
 COPY pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
+# The workspace's patched dependencies (pnpm-workspace.yaml: patchedDependencies): pnpm fetch needs the files.
+COPY patches ./patches
 RUN pnpm fetch --pm-on-fail=ignore
 COPY . .
 # --frozen-lockfile: the image gets exactly what CI tested. Scripts are skipped here because `pnpm deploy` below
@@ -124,6 +126,8 @@ RUN apt-get update \
 RUN npm i -g pnpm@${PNPM_VERSION}
 WORKDIR /build
 COPY pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
+# The workspace's patched dependencies (pnpm-workspace.yaml: patchedDependencies): pnpm fetch needs the files.
+COPY patches ./patches
 RUN pnpm fetch --pm-on-fail=ignore
 COPY . .
 RUN pnpm install --frozen-lockfile --prefer-offline --ignore-scripts --pm-on-fail=ignore
