@@ -248,6 +248,14 @@ export class RunData {
     }
   }
 
+  /**
+   * The result record the submit script stored when it accepted the block starting at leaf `first` of `step` (the
+   * same JSON it pushed to the results list), or undefined when none is accepted.
+   */
+  async acceptedRecord(step: number, first: number): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.done(step), String(first))) ?? undefined;
+  }
+
   /** Has any of leaves [first, end) of `step` an accepted gradient already? */
   async anyLeafDone(step: number, first: number, end: number): Promise<boolean> {
     const leaves = Array.from({ length: end - first }, (_, i) => String(first + i));

@@ -260,7 +260,20 @@ export class QueueGradientSource implements GradientSource {
       const quietFor = now - lastProgress;
       if (quietFor >= checkAfter && !(await data.present())) throw new RunLostError();
       for (const entry of step.book.missing()) {
-        // A result pushed just after the last BLPOP is already marked done: not lost.
+        // Accepted in Redis, yet its record never reached us. Pushed just after the last BLPOP, it is still in the
+        // list; after a quiet spell it was lost in transit (popped by a connection that died before the reply came
+        // back, as a proxy failover or CLIENT KILL does): the submit script keeps the same record in the done set.
+        const stored = await data.acceptedRecord(step.work.step, entry.first);
+        if (stored !== undefined) {
+          if (quietFor < checkAfter) continue;
+          const record = parseRecord(stored);
+          const action = record ? step.book.onRecord(record) : undefined;
+          if (action?.action !== 'fetch') continue;
+          this.o.events?.log?.(
+            `step ${step.work.step} leaves [${entry.first}, ${entry.end}): accepted in Redis but its result never arrived (lost in transit); taking it from the done set`,
+          );
+          return { entry: action.entry, result: action.result };
+        }
         if (await data.anyLeafDone(step.work.step, entry.first, entry.end)) continue;
         const id = this.jobId(step.work, entry);
         const job = await this.o.queue.getJob(id);

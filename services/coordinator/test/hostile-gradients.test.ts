@@ -238,3 +238,33 @@ test('a loss that is NaN again when recomputed skips the step and raises gradq_l
   assert.equal(d.shards_applied, d.shards_planned);
   assert.match(c.stderr(), /step 1: loss NaN or its averaged gradient is not finite; step skipped/);
 });
+
+test('a result lost between Redis and the coordinator is taken from the done set; the run completes with the same bits', async () => {
+  // What a dying connection does (a proxy failover, CLIENT KILL): Redis pops a result for a BLPOP whose reply never
+  // arrives. Here a thief pops the first result pushed. Blocked clients are served longest-waiting first, and the
+  // coordinator's BLPOP times out every 250 ms while the thief's does not, so the thief wins the first push.
+  const runId = uniqueRunId('lost-result');
+  const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('lost-ref')], { name: 'baseline' });
+  const thief = rogueConnection();
+  const results = new RunData(redis, runId, 1, 1).keys.results;
+  const stolen = thief.blpop(results, 60);
+  const c = coordinator(runId);
+  const worker = rogueWorker(runId, new Map());
+  const [summary, ref, popped] = await Promise.all([
+    c.summary<CoordinatorSummary>(180_000),
+    reference.summary<RunSummary>(180_000),
+    stolen,
+  ]);
+  await worker.close();
+  assert.ok(popped, 'the thief popped a result');
+  const record = JSON.parse(popped[1]) as { step: number; first: number; end: number };
+  assert.match(
+    c.stderr(),
+    new RegExp(
+      `step ${record.step} leaves \\[${record.first}, ${record.end}\\): accepted in Redis but its result never arrived`,
+    ),
+    c.tail(),
+  );
+  assert.equal(summary.distributed.shards_applied, summary.distributed.shards_planned);
+  assert.equal(summary.params_sha256, ref.params_sha256, 'the recovered gradient differs from the one computed');
+});
