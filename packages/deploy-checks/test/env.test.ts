@@ -50,9 +50,11 @@ const workerVars = new Set([...optionEnvs(WORKER_OPTIONS), ...Object.keys(metric
 const nativeVars = keysRead((env) => loadAddon({ env }));
 const scanned = scanEnvReads(REPO_ROOT, {
   dirs: ['packages', 'services'],
-  // Test harnesses (testing, faults), benchmarks and scratch code are not part of a deployment.
+  // Test harnesses (testing, faults, the test-support.ts helpers beside unit tests), benchmarks and scratch code are
+  // not part of a deployment.
   skip: [
     '/packages/testing/',
+    '/test-support.ts/',
     '/packages/faults/',
     '/packages/bench/',
     '/packages/deploy-checks/',
