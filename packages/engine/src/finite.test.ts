@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadAddon } from '@gradq/native-kernels';
+import { skipWithoutNative } from '@gradq/native-kernels/test-support';
 import { firstNonFinite } from './finite';
 
 /** The definition, value by value: what the native scan must agree with. */
@@ -9,7 +10,7 @@ function reference(values: Float32Array): number {
   return -1;
 }
 
-describe('firstNonFinite', () => {
+describe('firstNonFinite', { skip: skipWithoutNative() }, () => {
   const n = 770_084; // the seed model's parameters: whole 1,024-value chunks and a ragged tail
   const clean = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3.4e38);
 

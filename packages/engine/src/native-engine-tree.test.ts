@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WIRE_ENCODINGS, type WireEncoding } from '@gradq/model';
 import { loadAddon } from '@gradq/native-kernels';
+import { skipWithoutNative } from '@gradq/native-kernels/test-support';
 import { NativeEngine, nativeTreeAdd } from './native-engine';
 import { EngineTaskError } from './task';
 import { assertBits, garbageCollector, leavesOf, random, seededBytes, seededFloats, shuffled } from './test-support';
@@ -13,6 +14,7 @@ import type { ModelShape } from './tfjs-engine';
 import { addRounded, alignedBlocks, reduceLeaves, TreeReducer } from './tree';
 import type { BlockTask, Leaf } from './types';
 
+const skip = skipWithoutNative();
 const SMALL: ModelShape = { layerSizes: [20, 9, 6, 9, 20], outputActivation: 'relu' };
 const SEED: ModelShape = { layerSizes: [784, 392, 196, 392, 784], outputActivation: 'relu' };
 
@@ -33,7 +35,7 @@ function engineFor(shape: ModelShape, samples: number, seed: number) {
   return { engine, task };
 }
 
-describe('a native block is reduceLeaves over its leaves, bit for bit', () => {
+describe('a native block is reduceLeaves over its leaves, bit for bit', { skip }, () => {
   for (const rounding of WIRE_ENCODINGS) {
     test(`${rounding}: blocks of 1 to 8 uneven leaves on a small model`, () => {
       const { engine, task } = engineFor(SMALL, 80, 7);
@@ -65,7 +67,7 @@ describe('a native block is reduceLeaves over its leaves, bit for bit', () => {
   }
 });
 
-describe("a leaf's gradient does not depend on the block it is computed in", () => {
+describe("a leaf's gradient does not depend on the block it is computed in", { skip }, () => {
   for (const rounding of WIRE_ENCODINGS) {
     test(`${rounding}: every split of 7 leaves into aligned blocks gives the same root`, () => {
       const { engine, task } = engineFor(SMALL, 80, 9);
@@ -145,7 +147,7 @@ function roundingCases(count: number, seed: number): Float32Array {
   return values;
 }
 
-describe('treeAdd is addRounded, bit for bit', () => {
+describe('treeAdd is addRounded, bit for bit', { skip }, () => {
   const treeAdd = nativeTreeAdd();
   for (const encoding of WIRE_ENCODINGS) {
     test(`${encoding}: specials, ties, subnormals, overflow and random bit patterns`, () => {
@@ -183,7 +185,7 @@ describe('treeAdd is addRounded, bit for bit', () => {
   });
 });
 
-describe('native engine memory', () => {
+describe('native engine memory', { skip }, () => {
   const MB = 2 ** 20;
 
   test('once warm, engineCompute allocates nothing: 1,000 calls grow RSS by less than 8 MB', () => {
@@ -234,7 +236,7 @@ describe('native engine memory', () => {
   });
 });
 
-describe('native engine argument checks', () => {
+describe('native engine argument checks', { skip }, () => {
   const addon = loadAddon();
   const handle = addon.engineCreate(Int32Array.from([4, 3, 4]), 0);
   const params = new Float32Array(handle.paramCount);

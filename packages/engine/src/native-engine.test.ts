@@ -6,16 +6,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { selectBackend } from '@gradq/backend';
 import { bindModel, createAutoencoder, getParams, OUTPUT_ACTIVATIONS, type OutputActivation } from '@gradq/model';
+import { skipWithoutNative } from '@gradq/native-kernels/test-support';
 import { NativeEngine } from './native-engine';
 import { leavesOf, mnistOrRandom, random, relativeError, seededBytes, seededFloats, shuffled } from './test-support';
 import { type ModelShape, TfjsEngine } from './tfjs-engine';
 import type { BlockTask } from './types';
 
 const TOLERANCE = 1e-5;
-
-before(async () => {
-  await selectBackend({ request: 'cpu-native', log: () => {} });
-});
+const skip = skipWithoutNative();
 
 /** Kernels from the model's Glorot initialiser, biases random so that the bias gradients are exercised too. */
 function paramsFor(shape: ModelShape, seed: number): Float32Array {
@@ -70,7 +68,11 @@ function compareLeaves(shape: ModelShape, pixels: Uint8Array, leafSizes: readonl
   }
 }
 
-describe('native engine against the tfjs engine, leaf by leaf', () => {
+describe('native engine against the tfjs engine, leaf by leaf', { skip }, () => {
+  before(async () => {
+    await selectBackend({ request: 'cpu-native', log: () => {} });
+  });
+
   const shapes: readonly (readonly number[])[] = [
     [12, 7, 5, 12],
     [30, 17, 30],
@@ -93,7 +95,7 @@ describe('native engine against the tfjs engine, leaf by leaf', () => {
   }
 });
 
-describe('native engine results', () => {
+describe('native engine results', { skip }, () => {
   test('losses are the mean squared error per pixel and counts the leaf sizes', () => {
     // One layer, zero weights, bias 0.5, linear output: y = 0.5 everywhere, so each pixel's error is (0.5 - v/255)^2.
     const shape: ModelShape = { layerSizes: [2, 2], outputActivation: 'linear' };

@@ -4,12 +4,7 @@ import { AdamStep, bindModel, createAutoencoder, evaluateMse, getParams, shardGr
 import * as tf from '@tensorflow/tfjs';
 import { registerNativeBackend } from './backend';
 import type { NativeCpuBackend } from './native-backend';
-import { seeded, tensor } from './test-support';
-
-before(() => {
-  registerNativeBackend();
-  registerNativeBackend({ name: 'cpu-native-nopool', poolBytes: 0 });
-});
+import { seeded, skipWithoutNative, tensor } from './test-support';
 
 async function trainFew(backend: string): Promise<{ params: Float32Array; tensors: number[]; mse: number }> {
   await tf.setBackend(backend);
@@ -29,7 +24,12 @@ async function trainFew(backend: string): Promise<{ params: Float32Array; tensor
   return { params, tensors, mse };
 }
 
-describe('cpu-native output recycling', () => {
+describe('cpu-native output recycling', { skip: skipWithoutNative() }, () => {
+  before(() => {
+    registerNativeBackend();
+    registerNativeBackend({ name: 'cpu-native-nopool', poolBytes: 0 });
+  });
+
   test('training steps and predictions are bit-identical with and without recycling, with no tensor leak', async () => {
     const pooled = await trainFew('cpu-native');
     const plain = await trainFew('cpu-native-nopool');

@@ -1,8 +1,8 @@
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { assertBitIdentical, both, setUpBackends, tensor } from '../test-support';
+import { assertBitIdentical, both, setUpBackends, skipWithoutNative, tensor } from '../test-support';
 
-before(setUpBackends);
+const skip = skipWithoutNative();
 
 // [a shape, b shape]: same shape, scalars either side, the MSE gradient's [128,1]x[128,784], bias adds, batch dims,
 // inner broadcast, rank 0, empty.
@@ -48,7 +48,8 @@ const BINARY: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
   ['SquaredDifference', tf.squaredDifference],
 ];
 
-describe('binary kernels are bit-identical to tfjs-backend-cpu', () => {
+describe('binary kernels are bit-identical to tfjs-backend-cpu', { skip }, () => {
+  before(setUpBackends);
   for (const [name, op] of BINARY) {
     for (const [sa, sb] of BROADCASTS) {
       test(`${name} [${sa}] x [${sb}]`, async () => {
@@ -81,7 +82,8 @@ const UNARY: [string, (x: tf.Tensor) => tf.Tensor, string][] = [
   ['Step alpha 0.25', (x) => tf.step(x, 0.25), 'Step'],
 ];
 
-describe('unary kernels are bit-identical to tfjs-backend-cpu', () => {
+describe('unary kernels are bit-identical to tfjs-backend-cpu', { skip }, () => {
+  before(setUpBackends);
   for (const [name, op, kernel] of UNARY) {
     for (const shape of [[128, 392], [784], [], [0]]) {
       test(`${name} [${shape}]`, async () => {

@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { assertBitIdentical, assertClose, both, runOn, setUpBackends, tensor } from '../test-support';
+import {
+  assertBitIdentical,
+  assertClose,
+  both,
+  runOn,
+  setUpBackends,
+  skipWithoutNative,
+  tensor,
+} from '../test-support';
 
-before(setUpBackends);
+const skip = skipWithoutNative();
 
 // Inputs in [-0.5, 0.5), K <= 784: rounding differences between summation orders stay below ~1e-5; a wrong
 // transpose or batch index would be off by O(0.1).
@@ -27,7 +35,8 @@ const CASES: [number[], number[], boolean, boolean][] = [
   [[4, 0], [0, 3], false, false],
 ];
 
-describe('BatchMatMul (OpenBLAS) matches tfjs-backend-cpu to float32 rounding', () => {
+describe('BatchMatMul (OpenBLAS) matches tfjs-backend-cpu to float32 rounding', { skip }, () => {
+  before(setUpBackends);
   for (const [sa, sb, ta, tb] of CASES) {
     test(`[${sa}]${ta ? 'T' : ''} x [${sb}]${tb ? 'T' : ''}`, async () => {
       const [stock, native] = await both(() => tf.matMul(tensor(sa, 1, 0.5), tensor(sb, 2, 0.5), ta, tb));
@@ -53,7 +62,8 @@ describe('BatchMatMul (OpenBLAS) matches tfjs-backend-cpu to float32 rounding', 
   });
 });
 
-describe('_FusedMatMul (sgemm + bias + activation) matches tfjs-backend-cpu', () => {
+describe('_FusedMatMul (sgemm + bias + activation) matches tfjs-backend-cpu', { skip }, () => {
+  before(setUpBackends);
   const fused = (
     sa: number[],
     sb: number[],
