@@ -44,3 +44,4 @@ export {
   S3rverStartError,
   startS3rver,
 } from './s3rver';
+export { findTool, skipUnlessRequired, skipWithoutTool, type ToolName } from './tools';
