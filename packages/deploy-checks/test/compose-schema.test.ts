@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
+import { findTool, skipWithoutTool } from '@gradq/testing';
 import Ajv2019 from 'ajv/dist/2019';
 import { envFileValues, interpolateDeep } from '../src/index';
 import { type ComposeFile, REPO_ROOT, readCompose, readEnvExample } from './support/repo';
@@ -66,20 +67,12 @@ describe('docker-compose.yml against the compose specification', () => {
     assert.ok(found.some((p) => p.includes('restart_policy')));
   });
 
-  test('a compose CLI, where one is installed, accepts the file too', (t) => {
-    const candidates: [string, string[]][] = [
-      ['docker', ['compose', '--profile', 'gpu', 'config', '-q']],
-      ['docker-compose', ['--profile', 'gpu', 'config', '-q']],
-    ];
+  test('a compose CLI, where one is installed, accepts the file too', { skip: skipWithoutTool('compose') }, () => {
+    const [cmd, ...prefix] = findTool('compose') ?? assert.fail('no compose CLI: `docker compose` or `docker-compose`');
+    const args = [...prefix, '--profile', 'gpu', 'config', '-q'];
     // The CLIs read .env from the project directory; pin the variables to .env.example's instead.
     const env = { ...process.env, ...envFileValues(readEnvExample()) };
-    for (const [cmd, args] of candidates) {
-      const probe = spawnSync(cmd, cmd === 'docker' ? ['compose', 'version'] : ['version'], { encoding: 'utf8' });
-      if (probe.status !== 0) continue;
-      const result = spawnSync(cmd, args, { cwd: REPO_ROOT, encoding: 'utf8', env });
-      assert.equal(result.status, 0, `${cmd} ${args.join(' ')}:\n${result.stderr}`);
-      return;
-    }
-    t.skip('neither `docker compose` nor `docker-compose` is installed');
+    const result = spawnSync(cmd as string, args, { cwd: REPO_ROOT, encoding: 'utf8', env });
+    assert.equal(result.status, 0, `${cmd} ${args.join(' ')}:\n${result.stderr}`);
   });
 });

@@ -16,6 +16,8 @@ import {
   cliEnv,
   freePort,
   type S3rverInstance,
+  skipUnlessRequired,
+  skipWithoutTool,
   startS3rver,
   stepOf,
   uniqueRunId,
@@ -167,7 +169,7 @@ test('AUTH failures: a wrong password or an unreachable Redis fail without print
   assertNoSecret('worker with a wrong password', w.stdout() + w.stderr());
 });
 
-/** A self-signed certificate for 127.0.0.1, or undefined when there is no openssl. */
+/** A self-signed certificate for 127.0.0.1, or undefined when openssl cannot make one. */
 function selfSigned(into: string): { cert: string; key: string } | undefined {
   const cert = join(into, 'redis.crt');
   const key = join(into, 'redis.key');
@@ -195,9 +197,10 @@ function selfSigned(into: string): { cert: string; key: string } | undefined {
   return r.status === 0 ? { cert, key } : undefined;
 }
 
-test('TLS: rediss:// to a Redis with a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS', async (t) => {
-  const tls = selfSigned(dir);
-  if (!tls) return t.skip('no openssl to make a certificate');
+test('TLS: rediss:// to a Redis with a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS', {
+  skip: skipWithoutTool('openssl'),
+}, async (t) => {
+  const tls = selfSigned(dir) ?? assert.fail('openssl could not make a self-signed certificate');
   const tlsPort = await freePort();
   let server: RedisProcess;
   try {
@@ -220,7 +223,10 @@ test('TLS: rediss:// to a Redis with a self-signed certificate, trusted through 
       tlsPort,
     );
   } catch (err) {
-    if (/tls/i.test((err as Error).message)) return t.skip(`this redis-server has no TLS: ${(err as Error).message}`);
+    const skip = /tls/i.test((err as Error).message)
+      ? skipUnlessRequired(`this redis-server has no TLS (Debian's redis-server has it): ${(err as Error).message}`)
+      : false;
+    if (skip) return t.skip(skip);
     throw err;
   }
   void server;

@@ -3,7 +3,7 @@
 // the dashboard's and alert rules' own queries evaluated against the scraped data.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { findPrometheus, type PrometheusInstance, startPrometheus } from '@gradq/testing';
+import { type PrometheusInstance, skipWithoutTool, startPrometheus } from '@gradq/testing';
 import {
   createCoordinatorMetrics,
   createMetricsRegistry,
@@ -13,9 +13,7 @@ import {
 } from '../src/index';
 import { ALERTS_FILE, alertQueries, dashboardQueries } from './support/infra-files';
 
-const skip = findPrometheus() ? false : 'prometheus not found: install it (Debian: apt-get install prometheus)';
-
-describe('Prometheus scrapes gradq metrics', { skip }, () => {
+describe('Prometheus scrapes gradq metrics', { skip: skipWithoutTool('prometheus') }, () => {
   const servers: MetricsServer[] = [];
   let prometheus: PrometheusInstance;
 

@@ -3,11 +3,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { skipWithoutTool } from '@gradq/testing';
 import { ALERTS_FILE, ALERTS_TEST_FILE, PROMETHEUS_CONFIG_FILE } from './support/infra-files';
 
 const PROMTOOL = process.env.PROMTOOL_BIN ?? 'promtool';
-const available = !spawnSync(PROMTOOL, ['--version'], { stdio: 'ignore' }).error;
-const skip = available ? false : `${PROMTOOL} not found: install Prometheus (Debian: apt-get install prometheus)`;
 
 function promtool(...args: string[]): string {
   const run = spawnSync(PROMTOOL, args, { encoding: 'utf8', timeout: 60_000 });
@@ -16,7 +15,7 @@ function promtool(...args: string[]): string {
   return output;
 }
 
-describe('promtool', { skip }, () => {
+describe('promtool', { skip: skipWithoutTool('promtool') }, () => {
   test('check config: prometheus.yml (and the alert rules it loads) is valid', () => {
     assert.match(promtool('check', 'config', PROMETHEUS_CONFIG_FILE), /SUCCESS/);
   });

@@ -9,7 +9,6 @@ import {
   CLI,
   CliProcesses,
   cliEnv,
-  findPrometheus,
   freePort,
   freePortRange,
   type MetricSample,
@@ -17,6 +16,7 @@ import {
   type PrometheusInstance,
   type RedisInstance,
   scrapeMetrics,
+  skipWithoutTool,
   startPrometheus,
   startRedisServer,
   uniqueRunId,
@@ -154,11 +154,8 @@ describe('observability', () => {
 
   test('a real Prometheus scrapes a live run: train loss and samples/s through its HTTP API', {
     timeout: TEST_TIMEOUT_MS,
-  }, async (t) => {
-    if (!findPrometheus()) {
-      t.skip('no prometheus binary (apt-get install prometheus, or set PROMETHEUS_BIN)');
-      return;
-    }
+    skip: skipWithoutTool('prometheus'),
+  }, async () => {
     // Enough epochs of a small set to last a good number of 1 s scrapes.
     const { run, coordinatorUrl, workerUrls } = await liveRun('prom', 2, ['--limit', '2048', '--epochs', '5']);
     prometheus = await startPrometheus({
