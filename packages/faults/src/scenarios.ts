@@ -69,6 +69,15 @@ export const undisturbed: Scenario = {
   },
 };
 
+/**
+ * Workers for the scenarios whose fault must land mid-run: each waits this long before a submit (the test-only
+ * GRADQ_TEST_SLOW_MS), so a step lasts at least that. A step computes in ~30 ms now, and unpaced a 12-step run ended
+ * before its kill (seen under load: "only 0 of 1 coordinator kills happened"). Timing only: the numbers are the same.
+ */
+function pace(intensity: Intensity): Record<string, string> {
+  return { GRADQ_TEST_SLOW_MS: intensity === 'full' ? '100' : '300' };
+}
+
 /** Workers die at random moments (mid-job or idle) and come back as new processes. */
 export const workerKills: Scenario = {
   name: 'worker SIGKILL',
@@ -76,7 +85,7 @@ export const workerKills: Scenario = {
   async run(rig, { workload, intensity, random, log }) {
     const target = intensity === 'full' ? 6 : 1;
     const coordinator = rig.coordinator();
-    const workers = [rig.worker(), rig.worker(), rig.worker()];
+    const workers = [rig.worker(pace(intensity)), rig.worker(pace(intensity)), rig.worker(pace(intensity))];
     const last = totalSteps(workload);
     // Kill moments spread over the whole run: a random step in [1, last - 3], then a random delay into that step,
     // so that some kills land mid-job and some between jobs.
@@ -93,7 +102,7 @@ export const workerKills: Scenario = {
       await victim.exited;
       kills += 1;
       log(`  killed ${victim.name} at step ${step} (kill ${kills}/${target}); starting a replacement`);
-      workers[i] = rig.worker();
+      workers[i] = rig.worker(pace(intensity));
     }
     const summary = await coordinator.summary<Summary>(300_000);
     if (kills < target) throw new Error(`only ${kills} of ${target} kills happened before the run ended`);
@@ -116,8 +125,8 @@ export const coordinatorKill: Scenario = {
   async run(rig, { workload, intensity, log }) {
     const target = intensity === 'full' ? 2 : 1;
     const store = rig.s3Store();
-    rig.worker();
-    rig.worker();
+    rig.worker(pace(intensity));
+    rig.worker(pace(intensity));
     let coordinator = rig.coordinator();
     let kills = 0;
     const resumedFrom: number[] = [];
