@@ -171,6 +171,11 @@ export class RunData {
     return raw === null ? undefined : runMetaSchema.parse(JSON.parse(raw));
   }
 
+  /** The session of the coordinator that owns the run now, or undefined when Redis does not hold the run. */
+  static async readSession(redis: RedisClient, runId: string): Promise<string | undefined> {
+    return (await redis.get(runKeys(runId).session)) ?? undefined;
+  }
+
   /** The training set as stored; throws when its length is not what the run says. */
   async readTrain(expectedBytes: number): Promise<Buffer> {
     const bytes = await this.redis.getBuffer(this.keys.train);

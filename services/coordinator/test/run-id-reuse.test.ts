@@ -108,3 +108,32 @@ test('a fresh run reusing a dead run id trains on its own shards, not the dead r
   assert.equal(s.samples, ref.samples);
   assert.equal(s.params_sha256, ref.params_sha256, 'the dead run’s queued jobs changed what the new run trained on');
 });
+
+test('a long-lived worker serves a new run under a reused run id from that run’s data, not from its cache', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  // One worker serves run r with seed 7, then a new run r with seed 8 (both from scratch): the second must end on the
+  // bits of a fresh seed-8 run, not on parameters, orders or data the worker cached for the first.
+  const runId = uniqueRunId('reuse-cache');
+  const hyper = (seed: string) => ['--limit', '512', '--epochs', '1', '--seed', seed];
+  const worker = procs.spawn(CLI.worker, ['--redis-url', server.url, '--worker-id', 'long-lived'], {
+    name: 'long-lived',
+  });
+  const run = (seed: string) =>
+    procs.spawn(
+      CLI.coordinator,
+      [...hyper(seed), '--run-id', runId, '--redis-url', server.url, '--metrics-port', '0', '--checkpoint-every', '0'],
+      { env: cliEnv({ CHECKPOINT_DIR: join(dir, `cache-${seed}`) }), name: `seed ${seed}` },
+    );
+  const first = await run('7').summary<CoordinatorSummary>(300_000);
+  const reference = procs.spawn(CLI.baseline, [...hyper('8'), '--run-id', uniqueRunId('reuse-cache-ref')], {
+    name: 'baseline seed 8',
+  });
+  const [second, ref] = await Promise.all([
+    run('8').summary<CoordinatorSummary>(300_000),
+    reference.summary<RunSummary>(300_000),
+  ]);
+  assert.notEqual(first.params_sha256, second.params_sha256);
+  assert.equal(second.distributed.shards_applied, second.distributed.shards_planned);
+  assert.equal(second.params_sha256, ref.params_sha256, `the worker served the new run from its cache:\n${worker.tail()}`);
+});

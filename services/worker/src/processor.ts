@@ -77,7 +77,8 @@ export class GradientProcessor {
     if (job.protocol !== PROTOCOL_VERSION) {
       await this.reject(job, 'protocol', `job speaks protocol ${job.protocol}, this worker speaks ${PROTOCOL_VERSION}`);
     }
-    const run = await this.run(job.runId);
+    const run = await this.run(job.runId, job.session);
+    if (run === 'stale') return { status: 'stale', count: 0 };
     if (!run) {
       this.events.onOutcome?.('rejected');
       throw new UnrecoverableError(`job ${jobId}: run ${job.runId} is not in Redis (finished or expired)`);
@@ -187,11 +188,24 @@ export class GradientProcessor {
     );
   }
 
-  private async run(runId: string): Promise<RunCache | undefined> {
+  /**
+   * The run's cache for the coordinator session that queued the job. A run id can be reused by a new run (another
+   * seed, other data), so a cache belongs to one session: a job of another session opens the run afresh, once that
+   * session is the one Redis holds ('stale' if not: a dead coordinator's leftover must not evict the live cache). A
+   * resumed run has a new session too, and fetches its training set once more.
+   */
+  private async run(runId: string, session: string): Promise<RunCache | 'stale' | undefined> {
     const cached = this.runs.get(runId);
-    if (cached) return cached;
-    const run = await RunCache.open(this.redis, runId, this.engines);
+    if (cached?.session === session) return cached;
+    const current = await RunData.readSession(this.redis, runId);
+    if (current === undefined) return undefined;
+    if (current !== session) return 'stale';
+    const run = await RunCache.open(this.redis, runId, session, this.engines);
     if (!run) return undefined;
+    if (cached) {
+      cached.dispose();
+      this.runs.delete(runId);
+    }
     if (this.runs.size >= MAX_RUNS) {
       const [oldest] = this.runs.keys();
       if (oldest !== undefined) {

@@ -17,6 +17,8 @@ export class RunCache {
 
   private constructor(
     readonly meta: RunMeta,
+    /** The coordinator session this cache serves: a run id reused by a new run has another. */
+    readonly session: string,
     redis: RedisClient,
     readonly engine: Engine,
   ) {
@@ -29,12 +31,17 @@ export class RunCache {
     model.dispose();
   }
 
-  static async open(redis: RedisClient, runId: string, engines: EngineFactory): Promise<RunCache | undefined> {
+  static async open(
+    redis: RedisClient,
+    runId: string,
+    session: string,
+    engines: EngineFactory,
+  ): Promise<RunCache | undefined> {
     const meta = await RunData.readMeta(redis, runId);
     if (!meta) return undefined;
     const h = meta.hyperparams;
     const { engine } = await engines({ layerSizes: h.layerSizes, outputActivation: h.outputActivation });
-    return new RunCache(meta, redis, engine);
+    return new RunCache(meta, session, redis, engine);
   }
 
   /** Loads the training set into the engine once per run; returns the bytes fetched (0 when already there). */
