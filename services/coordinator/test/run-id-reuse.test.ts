@@ -135,5 +135,9 @@ test('a long-lived worker serves a new run under a reused run id from that runâ€
   ]);
   assert.notEqual(first.params_sha256, second.params_sha256);
   assert.equal(second.distributed.shards_applied, second.distributed.shards_planned);
-  assert.equal(second.params_sha256, ref.params_sha256, `the worker served the new run from its cache:\n${worker.tail()}`);
+  assert.equal(
+    second.params_sha256,
+    ref.params_sha256,
+    `the worker served the new run from its cache:\n${worker.tail()}`,
+  );
 });
