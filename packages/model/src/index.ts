@@ -7,7 +7,15 @@ export {
   type OutputActivation,
 } from './autoencoder';
 export { fromBytes, toBytes } from './codec';
-export { bytesPerValue, decodeInto, decodeVector, encodeVector, quantize, WIRE_ENCODINGS, type WireEncoding } from './encoding';
+export {
+  bytesPerValue,
+  decodeInto,
+  decodeVector,
+  encodeVector,
+  quantize,
+  WIRE_ENCODINGS,
+  type WireEncoding,
+} from './encoding';
 export { type AdamUpdateFn, adamUpdateJs, FlatAdam, FlatAdamError, type FlatAdamOptions } from './flat-adam';
 export { evaluateMse, reconstructionLoss, type ShardGradient, shardGradient } from './gradients';
 export { type LayoutEntry, layoutOf, makeLayout, type ParamLayout } from './layout';
