@@ -4,10 +4,13 @@
 // INVALID below fails this test instead of going unchecked.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { CheckpointConfigError, loadCheckpointConfig } from '@gradq/checkpoint';
 import { COORDINATOR_OPTIONS, coordinatorConfigSchema } from '@gradq/coordinator';
-import { CLI, cliEnv, REPO_ROOT } from '@gradq/testing';
+import { CLI, cliEnv, freePortRange, REPO_ROOT, uniqueRunId } from '@gradq/testing';
 import { ConfigError, readOptions } from '@gradq/trainer';
 import { WORKER_OPTIONS, workerConfigSchema } from '@gradq/worker';
 
@@ -240,4 +243,34 @@ test('rules across options name the option at fault', async () => {
   const resume = await run(CLI.coordinator, ['--resume', 'run-a', '--run-id', 'run-b'], env());
   assert.equal(resume.code, 2, resume.out);
   assert.match(resume.out, /--run-id \(RUN_ID\): conflicts with --resume run-a/);
+});
+
+test('pnpm start: a worker whose metrics port is taken stops the run with exit 2 naming both options, no restart loop', async () => {
+  // Worker 2 gets base + 1, which something else holds. Restarted, it would fail again while the run went on with one
+  // worker and exited 0; a configuration error is not retried.
+  const base = await freePortRange(2);
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(base + 1, resolve));
+  try {
+    const r = await run(
+      CLI.start,
+      ['--workers', '2', '--epochs', '1', '--limit', '1024', '--run-id', uniqueRunId('busy-port')],
+      env({
+        REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+        WORKER_METRICS_PORT: String(base),
+        CHECKPOINT_DIR: join(tmpdir(), uniqueRunId('busy-port-ckpt')),
+      }),
+    );
+    assert.equal(r.code, 2, r.out);
+    assert.match(
+      r.out,
+      new RegExp(`worker 2 stopped on a configuration error: --metrics-port / METRICS_PORT ${base + 1}:`),
+    );
+    assert.match(r.out, /EADDRINUSE/);
+    assert.match(r.out, /--worker-metrics-port \/ WORKER_METRICS_PORT \+ i - 1/);
+    assert.doesNotMatch(r.out, /restarting it/);
+    assert.doesNotMatch(r.out, /"params_sha256"/, 'the run went on without its second worker');
+  } finally {
+    await new Promise((resolve) => squatter.close(resolve));
+  }
 });

@@ -10,11 +10,17 @@ export interface LocalWorkersOptions {
   /** Worker i serves /metrics on basePort + i (0: any free port). */
   readonly metricsBasePort: number;
   readonly log: (line: string) => void;
+  /**
+   * A worker exited with a configuration error (exit code 2): it is not restarted, since it would fail the same way.
+   * `lines` are its last lines of output, which name the problem.
+   */
+  readonly onConfigError?: (worker: number, lines: readonly string[]) => void;
 }
 
 /**
  * Worker processes for `pnpm start`: one per core by default, since a gradient job keeps one core busy and
- * tfjs-wasm has no threads in Node. A worker that dies is restarted after a second (the queue retries its job).
+ * tfjs-wasm has no threads in Node. A worker that dies is restarted after a second (the queue retries its job),
+ * unless it exited on a configuration error.
  */
 export class LocalWorkers {
   private readonly children = new Map<number, ChildProcess>();
@@ -35,10 +41,21 @@ export class LocalWorkers {
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     this.children.set(i, child);
-    if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => log(line));
+    const recent: string[] = [];
+    if (child.stderr)
+      createInterface({ input: child.stderr }).on('line', (line) => {
+        log(line);
+        recent.push(line);
+        if (recent.length > 5) recent.shift();
+      });
     child.once('exit', (code, signal) => {
       this.children.delete(i);
       if (this.stopping) return;
+      if (code === 2) {
+        // 'close' comes after 'exit', once the worker's last lines (which name the problem) have been read.
+        child.once('close', () => this.o.onConfigError?.(i, recent));
+        return;
+      }
       log(`worker ${i} exited (${signal ?? `code ${code}`}); restarting it`);
       setTimeout(() => {
         if (!this.stopping) this.spawn(i);

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { selectBackend } from '@gradq/backend';
-import { checkHyperparams, Progress, readOptions, runMain, usage } from '@gradq/trainer';
+import { ConfigError, checkHyperparams, Progress, readOptions, runMain, usage } from '@gradq/trainer';
 import { z } from 'zod';
 import { COORDINATOR_OPTIONS, coordinatorShape } from '../config';
 import { runCoordinator } from '../coordinator';
@@ -47,6 +47,9 @@ runMain(async (signal) => {
   const log = (line: string) => progress.log(line);
   const redis = await resolveRedis(config.redisUrl, log);
   let workers: LocalWorkers | undefined;
+  // A worker's configuration error (a busy metrics port...) stops the run: restarted, it would fail again, and the
+  // run would go on with fewer workers and exit 0.
+  const workerFailed = new AbortController();
   try {
     const backend = await selectBackend({ log });
     workers = new LocalWorkers({
@@ -60,10 +63,17 @@ runMain(async (signal) => {
       },
       metricsBasePort: config.workerMetricsPort,
       log,
+      onConfigError: (i, lines) => {
+        const why = (lines.at(-1) ?? 'exit code 2').replace(/^(worker \S+: )?(gradq: )?/, '').trim();
+        const hint = why.includes('--metrics-port')
+          ? '\npnpm start gives worker i the metrics port --worker-metrics-port / WORKER_METRICS_PORT + i - 1 (default 9401; 0 picks free ports)'
+          : '';
+        workerFailed.abort(new ConfigError(`worker ${i} stopped on a configuration error: ${why}${hint}`));
+      },
     });
     const summary = await runCoordinator({ ...config, redisUrl: redis.url }, backend, {
       log: (line) => log(`coordinator: ${line}`),
-      signal,
+      signal: AbortSignal.any([signal, workerFailed.signal]),
       onStep: (r, source) => {
         workersSeen = source.recentWorkers();
         progress.step(r);

@@ -20,10 +20,15 @@ runMain(async (signal) => {
   const testSlowMs = testSlowMsFrom(process.env);
   if (testSlowMs > 0) log(`GRADQ_TEST_SLOW_MS: sleeping ${testSlowMs} ms before each submit (fault tests only)`);
   const telemetry = workerTelemetry();
+  // A port that cannot be bound is a configuration error (exit 2, never retried), naming the option.
   const metrics = await startMetricsServer(telemetry.registry, {
     port: config.metricsPort,
     host: config.metricsHost,
     onError: (err: Error) => log(`metrics: ${err.message}`),
+  }).catch((err: Error) => {
+    throw new ConfigError(
+      `--metrics-port / METRICS_PORT ${config.metricsPort}: ${err.message}; choose a free port, or 0 for any`,
+    );
   });
   const worker = startWorker({
     redis: { url: redisUrl, cluster: config.redisCluster },
