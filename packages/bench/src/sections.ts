@@ -64,14 +64,7 @@ export async function runStart(
       args: [
         '--workers',
         String(workers),
-        '--epochs',
-        String(size.epochs),
-        '--limit',
-        String(size.limit),
-        '--batch-size',
-        String(size.batchSize),
-        '--shards-per-step',
-        String(K),
+        ...trainingArgs(size, K),
         '--metrics-port',
         String(metricsPort),
         '--metrics-host',
@@ -134,14 +127,7 @@ export async function runBaselineCli(
       '--import',
       'tsx',
       ctx.paths.baselineCli,
-      '--epochs',
-      String(size.epochs),
-      '--limit',
-      String(size.limit),
-      '--batch-size',
-      String(size.batchSize),
-      '--shards-per-step',
-      String(ctx.sizes.shardsPerStep),
+      ...trainingArgs(size, ctx.sizes.shardsPerStep),
       '--data-dir',
       ctx.dataDir,
       ...extraArgs,
@@ -156,4 +142,18 @@ export async function runBaselineCli(
   const summary = lastJsonLine<RunSummary>(r.stdout);
   if (r.code === 0 && summary?.params_sha256) return { ok: true, summary, seconds: r.seconds };
   return { ok: false, error: `exit ${r.code}: ${r.stderr.trim().split('\n').at(-1) ?? ''}` };
+}
+
+/** The training settings `pnpm start` and `pnpm baseline` share, so that both runs train the same thing. */
+function trainingArgs(size: RunSize, shardsPerStep: number): string[] {
+  return [
+    '--epochs',
+    String(size.epochs),
+    '--limit',
+    String(size.limit),
+    '--batch-size',
+    String(size.batchSize),
+    '--shards-per-step',
+    String(shardsPerStep),
+  ];
 }

@@ -2,9 +2,9 @@ import type { OutputActivation, WireEncoding } from '@gradq/model';
 import {
   type LoadAddonOptions,
   loadAddon,
+  loadAddonIfBuilt,
   type NativeAddon,
   type NativeEngineHandle,
-  NativeKernelsUnavailableError,
 } from '@gradq/native-kernels';
 import { checkTask } from './task';
 import type { ModelShape } from './tfjs-engine';
@@ -101,12 +101,6 @@ export type TreeAdd = (left: Float32Array, right: Float32Array, encoding: WireEn
  * 770,084 values: 0.08 / 0.21 / 0.12 ms for f32 / f16 / bf16, against 2.4 / 14 / 8.7 ms for the JS one.
  */
 export function nativeTreeAdd(options: LoadAddonOptions = {}): TreeAdd | undefined {
-  let addon: NativeAddon;
-  try {
-    addon = loadAddon(options);
-  } catch (err) {
-    if (err instanceof NativeKernelsUnavailableError) return undefined;
-    throw err;
-  }
-  return (left, right, encoding) => addon.treeAdd(left, right, ROUNDING_CODES[encoding]);
+  const addon = loadAddonIfBuilt(options);
+  return addon && ((left, right, encoding) => addon.treeAdd(left, right, ROUNDING_CODES[encoding]));
 }

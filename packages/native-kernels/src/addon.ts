@@ -116,6 +116,16 @@ export function loadAddon(options: LoadAddonOptions = {}): NativeAddon {
   return loaded;
 }
 
+/** The addon, or undefined where it was not built (an optional part: callers fall back to JavaScript). */
+export function loadAddonIfBuilt(options: LoadAddonOptions = {}): NativeAddon | undefined {
+  try {
+    return loadAddon(options);
+  } catch (err) {
+    if (err instanceof NativeKernelsUnavailableError) return undefined;
+    throw err;
+  }
+}
+
 function parseThreads(value: string | undefined): number {
   if (value === undefined || value === '') return DEFAULT_BLAS_THREADS;
   const n = Number(value);

@@ -4,6 +4,7 @@ export {
   DEFAULT_BLAS_THREADS,
   type LoadAddonOptions,
   loadAddon,
+  loadAddonIfBuilt,
   type NativeAddon,
   type NativeEngineHandle,
   NativeKernelsConfigError,

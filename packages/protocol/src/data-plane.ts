@@ -199,13 +199,12 @@ export class RunData {
   async readParams(version: number, into?: Float32Array): Promise<{ params: Float32Array; bytes: number } | undefined> {
     const parts = await Promise.all(this.ranges.map((_, i) => this.redis.getBuffer(this.keys.params(version, i))));
     const params = into?.length === this.paramCount ? into : new Float32Array(this.paramCount);
-    const view = new Uint8Array(params.buffer);
     for (const [i, part] of parts.entries()) {
       const { start, end } = this.ranges[i] as { start: number; end: number };
       if (!part) return undefined;
       if (part.byteLength !== (end - start) * 4)
         throw new Error(`parameters v${version} slice ${i}: ${part.byteLength} bytes, expected ${(end - start) * 4}`);
-      view.set(part, start * 4);
+      decodeInto(part, 'f32', params.subarray(start, end));
     }
     return { params, bytes: params.byteLength };
   }

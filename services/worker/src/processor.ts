@@ -77,13 +77,13 @@ export class GradientProcessor {
     if (job.protocol !== PROTOCOL_VERSION) {
       await this.reject(job, 'protocol', `job speaks protocol ${job.protocol}, this worker speaks ${PROTOCOL_VERSION}`);
     }
+    const dropped = (status: 'stale' | 'duplicate') => ({ status, count: 0 }) as const;
     const run = await this.run(job.runId, job.session);
-    if (run === 'stale') return { status: 'stale', count: 0 };
+    if (run === 'stale') return dropped('stale');
     if (!run) {
       this.events.onOutcome?.('rejected');
       throw new UnrecoverableError(`job ${jobId}: run ${job.runId} is not in Redis (finished or expired)`);
     }
-    const dropped = (status: 'stale' | 'duplicate') => ({ status, count: 0 }) as const;
     // A job of the next step waits here for its parameters; a late retry or a straggler's copy finds its step gone.
     const open = await run.data.waitForStep(this.blocking, job.step, job.session, HOLD_MS);
     if (open === 'stale') return dropped('stale');
