@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { bestCoreType, loadAddonIfBuilt } from '@gradq/native-kernels';
 import type { MachineInfo } from './results';
 
 function tryRun(cmd: string, args: string[], cwd?: string): string | undefined {
@@ -55,10 +56,12 @@ export function machineInfo(root: string): MachineInfo {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query format string
     const v = tryRun('dpkg-query', ['-W', '-f=${Version}', pkg]);
     if (v) {
-      versions.openblas = `${v} (${pkg})`;
+      versions.openblas = `${v} (${pkg}), core type ${bestCoreType() ?? '(its own pick)'} for section 1's children`;
       break;
     }
   }
+  const kernel = loadAddonIfBuilt()?.gemmKernel();
+  if (kernel) versions['gradq engine GEMM'] = kernel;
   const python = tryRun('/usr/bin/python3', ['--version']);
   if (python) versions.python = python.replace(/^Python /, '');
   const commit = tryRun('git', ['rev-parse', 'HEAD'], root) ?? 'unknown';

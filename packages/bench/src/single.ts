@@ -1,4 +1,5 @@
 import { loadavg } from 'node:os';
+import { bestCoreType } from '@gradq/native-kernels';
 import type { BenchContext } from './context';
 import { lastJsonLine, runCommand } from './processes';
 import type { BackendRun, Contender, GradqRun, Outcome, SingleResults, SingleRound, Spread, TorchRun } from './results';
@@ -22,7 +23,12 @@ export const SINGLE_BACKEND = 'cpu-native';
  * two settings (same machine, back to back); how bad it gets depended on the data's size (30,000 samples: 11,489).
  * gradq's children are unaffected (14,286 vs 13,894 samples/s) and get the same settings, so that both sides are
  * measured on their compute, not on the allocator's history.
+ *
+ * OpenBLAS's core type: the best this CPU runs, for PyTorch and gradq alike, whatever the shell exported. This
+ * machine's environment pins OPENBLAS_CORETYPE=Haswell (AVX2), under which PyTorch ran at 12,700-15,700 samples/s
+ * against 23,300-25,400 with SkylakeX (AVX-512 on this AMD EPYC), same hour. gradq's engine does not use OpenBLAS.
  */
+const CORE_TYPE = bestCoreType();
 export const CHILD_ENV: NodeJS.ProcessEnv = {
   GRADQ_BLAS_THREADS: '1',
   OPENBLAS_NUM_THREADS: '1',
@@ -30,6 +36,7 @@ export const CHILD_ENV: NodeJS.ProcessEnv = {
   MKL_NUM_THREADS: '1',
   MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20),
   MALLOC_TRIM_THRESHOLD_: String(2 ** 32 - 1),
+  ...(CORE_TYPE === undefined ? {} : { OPENBLAS_CORETYPE: CORE_TYPE }),
 };
 
 /**

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { DEFAULT_LAYER_SIZES, MNIST_FILES, parseImages } from '@gradq/model';
+import { loadAddon } from '@gradq/native-kernels';
 import { NativeEngine } from '../src/native-engine';
 import type { Leaf } from '../src/types';
 
@@ -73,7 +74,7 @@ for (let r = 0; r < repeats; r++) {
   four.push(b);
 }
 const show = (xs: number[]) => `${xs.map((x) => Math.round(x)).join(', ')} samples/s, median ${Math.round(median(xs))}`;
-console.log(`OpenBLAS ${process.env.OPENBLAS_CORETYPE ?? '(auto)'} kernels, ${engine.name}`);
+console.log(`GEMM kernel ${loadAddon().gemmKernel()}, ${engine.name}`);
 console.log(`K=1 (one leaf of 128):  ${show(one)}`);
 console.log(`K=4 (four leaves of 32): ${show(four)}`);
 console.log(`K=4 / K=1: ${(median(four) / median(one)).toFixed(3)} (${steps} steps each after ${WARM_UP} warm-up)`);

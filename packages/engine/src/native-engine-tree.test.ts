@@ -3,7 +3,9 @@
  * is addRounded; plus the leak check and the argument checks.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { WIRE_ENCODINGS, type WireEncoding } from '@gradq/model';
 import { loadAddon } from '@gradq/native-kernels';
 import { skipWithoutNative } from '@gradq/native-kernels/test-support';
@@ -84,6 +86,33 @@ describe("a leaf's gradient does not depend on the block it is computed in", { s
       engine.dispose();
     });
   }
+
+  test('uneven leaves on the seed model: a block is its leaves computed alone (tile edges, long chains)', () => {
+    // 7 and 13 rows: partial row tiles; 400 samples: a weight-gradient chain longer than one k chunk (384), merged
+    // into its left neighbour; every second leaf merges inside the product.
+    const { engine, task } = engineFor(SEED, 500, 11);
+    const leaves = leavesOf(3, [7, 33, 13, 400]);
+    const singles = leaves.map((leaf) => engine.computeBlock(task([leaf], 'f32', 453)).grad);
+    assertBits(engine.computeBlock(task(leaves, 'f32', 453)).grad, reduceLeaves(singles, 'f32'), 'block');
+    engine.dispose();
+  });
+
+  test('every GEMM kernel gives the same bits: the widest the CPU has, AVX2+FMA and the portable fmaf', () => {
+    const fixture = fileURLToPath(new URL('./fixtures/seed-block-digest.ts', import.meta.url));
+    const run = (kernel: string) =>
+      JSON.parse(
+        execFileSync(process.execPath, ['--import', 'tsx', fixture], {
+          env: { ...process.env, GRADQ_GEMM_KERNEL: kernel },
+          encoding: 'utf8',
+        }),
+      ) as { kernel: string; digest: string };
+    const widest = run('');
+    const avx2 = run('avx2');
+    const portable = run('portable');
+    assert.equal(portable.kernel, 'portable');
+    assert.equal(avx2.digest, widest.digest, `${avx2.kernel} against ${widest.kernel}`);
+    assert.equal(portable.digest, widest.digest, `portable against ${widest.kernel}`);
+  });
 
   test('the same samples give the same bits at any position of the order, before or after a larger block', () => {
     const { engine, task } = engineFor(SMALL, 80, 10);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "gemm.h"
 #include "kernels.h"
 
 extern void openblas_set_num_threads(int n);
@@ -420,6 +421,13 @@ static napi_value js_blas_config(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value js_gemm_kernel(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_string_utf8(env, gq_gemm_kernel(), NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_default, NULL},
@@ -434,6 +442,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setNumThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"getNumThreads", NULL, js_get_threads, NULL, NULL, NULL, napi_default, NULL},
       {"blasConfig", NULL, js_blas_config, NULL, NULL, NULL, napi_default, NULL},
+      {"gemmKernel", NULL, js_gemm_kernel, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -62,6 +62,8 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   blasConfig(): string;
+  /** The engine's own GEMM kernel: 'avx2-fma', or 'portable' (also where GRADQ_PORTABLE_GEMM=1); same bits. */
+  gemmKernel(): string;
 }
 
 /** An engine from `engineCreate`: opaque apart from its parameter count. */
@@ -136,12 +138,13 @@ function parseThreads(value: string | undefined): number {
 }
 
 /**
- * Debian's OpenBLAS 0.3.21 does not recognise newer Xeons (Sapphire Rapids here) and falls back to its Prescott
- * kernels: measured 3-7 ms per 128x784x392 sgemm instead of 0.6 ms with SkylakeX. Unless the user chose a core
- * type, pick one from the CPU flags before the library loads (it reads the variable once, at load).
+ * The OpenBLAS core type for this CPU: `SkylakeX` (AVX-512) or `Haswell` (AVX2+FMA), from /proc/cpuinfo's flags;
+ * undefined off x86-64 Linux or on older CPUs. Debian's OpenBLAS 0.3.21 does not recognise newer CPUs (Sapphire
+ * Rapids, Zen 5 here) and falls back to its Prescott kernels: measured 3-7 ms per 128x784x392 sgemm instead of 0.6 ms
+ * with SkylakeX.
  */
-function pickCoreType(env: NodeJS.ProcessEnv): void {
-  if (env.OPENBLAS_CORETYPE !== undefined || process.platform !== 'linux' || process.arch !== 'x64') return;
+export function bestCoreType(): 'SkylakeX' | 'Haswell' | undefined {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return undefined;
   let flags: Set<string>;
   try {
     const line = readFileSync('/proc/cpuinfo', 'utf8')
@@ -149,11 +152,16 @@ function pickCoreType(env: NodeJS.ProcessEnv): void {
       .find((l) => l.startsWith('flags'));
     flags = new Set((line ?? '').split(/\s+/));
   } catch {
-    return;
+    return undefined;
   }
-  if (['avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512cd'].every((f) => flags.has(f))) {
-    env.OPENBLAS_CORETYPE = 'SkylakeX';
-  } else if (['avx2', 'fma'].every((f) => flags.has(f))) {
-    env.OPENBLAS_CORETYPE = 'Haswell';
-  }
+  if (['avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512cd'].every((f) => flags.has(f))) return 'SkylakeX';
+  if (['avx2', 'fma'].every((f) => flags.has(f))) return 'Haswell';
+  return undefined;
+}
+
+/** Unless the user chose a core type, pick one before the library loads (it reads the variable once, at load). */
+function pickCoreType(env: NodeJS.ProcessEnv): void {
+  if (env.OPENBLAS_CORETYPE !== undefined) return;
+  const best = bestCoreType();
+  if (best !== undefined) env.OPENBLAS_CORETYPE = best;
 }

@@ -1,6 +1,7 @@
 export { type AdamUpdate, nativeAdamUpdate } from './adam';
 export {
   ADDON_PATH,
+  bestCoreType,
   DEFAULT_BLAS_THREADS,
   type LoadAddonOptions,
   loadAddon,
