@@ -123,7 +123,8 @@ export function singleTargets(r: BenchResults): TargetRow[] {
         const k1 = s.k1?.median ?? Number.NaN;
         return (
           `a K = 4 step takes ${f1(stepMs(k4, batch))} ms vs ${f1(stepMs(k1, batch))} ms at K = 1 (engine ${names}): ` +
-          'each of the 4 leaves of 32 samples runs the whole network on its own (4 passes of GEMMs a quarter the size), then the tree sums them'
+          'the forward and input-gradient products cover the block, but the weight gradients are one product per leaf ' +
+          '(4 products of 32 samples, each writing or adding the whole gradient) and two pairs merge elementwise'
         );
       },
       ['k4', 'k1'],
