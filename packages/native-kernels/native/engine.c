@@ -407,7 +407,6 @@ static void relu_backward(int64_t count, const float *a, float *dz) {
 
 typedef struct {
   gq_engine *e;
-  const float *params;
   const int32_t *leaves;
   int leaf_count;
   /* Rows of the scratch that the block spans, the rows between leaves included. */
@@ -482,7 +481,7 @@ static int backward_layer(const gq_block *b, int l, const float *dz, float *dbel
 int gq_engine_compute(gq_engine *e, const float *params, const uint8_t *pixels, const uint32_t *order,
                       const int32_t *leaves, int leaf_count, int64_t step_samples, int rounding, float *out_grad,
                       double *out_losses) {
-  gq_block b = {.e = e, .params = params, .leaves = leaves, .leaf_count = leaf_count, .rounding = rounding};
+  gq_block b = {.e = e, .leaves = leaves, .leaf_count = leaf_count, .rounding = rounding};
   int64_t rows = 0;
   for (int j = 0; j < leaf_count; j++) rows += (leaf_samples(&b, j) + e->row_align - 1) / e->row_align * e->row_align;
   if (ensure_capacity(e, rows, leaf_count) != 0) return -1;

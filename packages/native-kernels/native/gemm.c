@@ -22,6 +22,12 @@
 
 int64_t gq_packed_floats(int64_t k, int64_t n) { return k * ((n + GQ_NR - 1) / GQ_NR * GQ_NR); }
 
+/* Columns first..first+cols of row-major b (k rows, ldb apart) as one panel, zero-padded to 32 columns. */
+static void pack_row_panel(const float *b, int64_t k, int64_t ldb, int64_t first, int64_t cols, float *dst) {
+  for (int64_t kk = 0; kk < k; kk++)
+    for (int64_t j = 0; j < GQ_NR; j++) dst[kk * GQ_NR + j] = j < cols ? b[kk * ldb + first + j] : 0.0f;
+}
+
 void gq_pack(const float *b, int64_t k, int64_t n, int transposed, float *packed) {
   const int64_t panels = (n + GQ_NR - 1) / GQ_NR;
   for (int64_t p = 0; p < panels; p++) {
@@ -31,8 +37,7 @@ void gq_pack(const float *b, int64_t k, int64_t n, int transposed, float *packed
       if (cols == GQ_NR) {
         for (int64_t kk = 0; kk < k; kk++) memcpy(dst + kk * GQ_NR, b + kk * n + first, sizeof(float) * GQ_NR);
       } else {
-        for (int64_t kk = 0; kk < k; kk++)
-          for (int64_t j = 0; j < GQ_NR; j++) dst[kk * GQ_NR + j] = j < cols ? b[kk * n + first + j] : 0.0f;
+        pack_row_panel(b, k, n, first, cols, dst);
       }
       continue;
     }
@@ -230,9 +235,7 @@ int64_t gq_tail_floats(int64_t k) { return k * GQ_NR; }
 
 gq_right gq_right_rows(const float *b, int64_t k, int64_t n, int64_t ldb, float *tail) {
   const int64_t first = n / GQ_NR * GQ_NR, cols = n - first;
-  if (cols > 0)
-    for (int64_t kk = 0; kk < k; kk++)
-      for (int64_t j = 0; j < GQ_NR; j++) tail[kk * GQ_NR + j] = j < cols ? b[kk * ldb + first + j] : 0.0f;
+  if (cols > 0) pack_row_panel(b, k, ldb, first, cols, tail);
   const gq_right right = {.base = b, .panel_step = GQ_NR, .row_step = ldb, .tail = tail};
   return right;
 }
