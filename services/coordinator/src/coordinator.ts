@@ -66,6 +66,8 @@ export interface CoordinatorHooks {
   readonly checkpoints?: CheckpointConfig;
   /** Where checkpoints go; default: the store `checkpoints` names. */
   readonly store?: ObjectStore;
+  /** Awaited once the run is in Redis, before the first step (pnpm start: until its workers have started). */
+  beforeTrain?(): Promise<void>;
   onStep?(report: StepReport, source: QueueGradientSource): void;
   onEpoch?(report: EpochReport, previousMse: number | undefined): void;
 }
@@ -176,6 +178,7 @@ export async function runCoordinator(
     telemetry.watch(queue, run);
     m.runActive.set(1);
 
+    await hooks.beforeTrain?.();
     let lastLoss: number | undefined;
     const result = await train(h, { train: trainSet, test: data.test }, trainee, source, {
       ...(signal ? { signal } : {}),

@@ -24,6 +24,9 @@ export interface LocalWorkersOptions {
  */
 export class LocalWorkers {
   private readonly children = new Map<number, ChildProcess>();
+  /** Workers that have said, once, that they are taking jobs (an IPC message, sent after their setup). */
+  private readonly started = new Set<number>();
+  private onStarted = () => {};
   private stopping = false;
 
   constructor(private readonly o: LocalWorkersOptions) {
@@ -38,9 +41,14 @@ export class LocalWorkers {
         WORKER_ID: env.WORKER_ID ? `${env.WORKER_ID}-${i}` : `local-${i}`,
         METRICS_PORT: String(metricsBasePort === 0 ? 0 : metricsBasePort + i - 1),
       },
-      stdio: ['ignore', 'inherit', 'pipe'],
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
     this.children.set(i, child);
+    child.on('message', (message) => {
+      if ((message as { gradq?: string })?.gradq !== 'ready') return;
+      this.started.add(i);
+      this.onStarted();
+    });
     const recent: string[] = [];
     if (child.stderr)
       createInterface({ input: child.stderr }).on('line', (line) => {
@@ -60,6 +68,33 @@ export class LocalWorkers {
       setTimeout(() => {
         if (!this.stopping) this.spawn(i);
       }, 1000).unref();
+    });
+  }
+
+  /**
+   * Resolves once every worker has started (set up, metrics listening, taking jobs), so that a worker's configuration
+   * error stops the run before its first step, however slowly the machine starts processes. Rejects on `signal`.
+   */
+  ready(signal: AbortSignal, log: (line: string) => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiting = setTimeout(
+        () => log(`waiting for ${this.o.count - this.started.size} of ${this.o.count} worker(s) to start`),
+        5000,
+      );
+      const done = (err?: unknown) => {
+        clearTimeout(waiting);
+        signal.removeEventListener('abort', aborted);
+        this.onStarted = () => {};
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const aborted = () => done(signal.reason);
+      this.onStarted = () => {
+        if (this.started.size === this.o.count) done();
+      };
+      if (signal.aborted) return aborted();
+      signal.addEventListener('abort', aborted, { once: true });
+      this.onStarted();
     });
   }
 

@@ -71,9 +71,13 @@ runMain(async (signal) => {
         workerFailed.abort(new ConfigError(`worker ${i} stopped on a configuration error: ${why}${hint}`));
       },
     });
+    const stopped = AbortSignal.any([signal, workerFailed.signal]);
     const summary = await runCoordinator({ ...config, redisUrl: redis.url }, backend, {
       log: (line) => log(`coordinator: ${line}`),
-      signal: AbortSignal.any([signal, workerFailed.signal]),
+      signal: stopped,
+      // The first step waits for every worker: one that fails on its configuration then stops the run before it
+      // trains, instead of after a run finished with fewer workers.
+      beforeTrain: () => workers?.ready(stopped, log) ?? Promise.resolve(),
       onStep: (r, source) => {
         workersSeen = source.recentWorkers();
         progress.step(r);

@@ -40,6 +40,9 @@ runMain(async (signal) => {
     testSlowMs,
   });
   log(`taking gradient jobs from ${redactUrl(redisUrl)} on ${backend.name}; metrics on port ${metrics.port}`);
+  // Started by pnpm start (an IPC channel): tell it, so that its run's first step waits for this worker.
+  process.send?.({ gradq: 'ready' });
+  process.channel?.unref();
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   // Each step runs even if an earlier one failed: the worker (finishing its job), then the metrics server.
   await Promise.allSettled([worker.close()]);
