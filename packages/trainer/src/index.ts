@@ -13,6 +13,7 @@ export {
   RUN_ID_PATTERN,
   runIdSchema,
 } from './config';
+export { relaxHeapGrowth } from './heap';
 export { localGradientSource } from './local-source';
 export {
   createTrainee,

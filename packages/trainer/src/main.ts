@@ -1,3 +1,4 @@
+import { relaxHeapGrowth } from './heap';
 import { ConfigError } from './options';
 
 /**
@@ -5,6 +6,7 @@ import { ConfigError } from './options';
  * a ConfigError exits 2 with its message, any other error exits 1 with `gradq: <message>`.
  */
 export function runMain(main: (signal: AbortSignal) => Promise<void>): void {
+  relaxHeapGrowth();
   const controller = new AbortController();
   const stop = (sig: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);

@@ -9,7 +9,11 @@
  */
 import { parseArgs } from 'node:util';
 import type { BlockGradient, BlockTask, Engine, ModelShape } from '@gradq/engine';
+import { relaxHeapGrowth } from '@gradq/trainer';
 import { type RunningWorker, startWorker } from '@gradq/worker';
+
+// As every command does (runMain): the emulated workers are the real worker code.
+relaxHeapGrowth();
 
 const { values } = parseArgs({
   options: {
