@@ -145,14 +145,33 @@ test('AUTH: an ACL user and requirepass both train; no secret in any output or /
   assert.match(c.stderr(), /Redis redis:\/\/alice:\*\*\*@127\.0\.0\.1/);
 });
 
-test('AUTH failures: a wrong password or an unreachable Redis fail without printing any password', async () => {
+test('AUTH failures: a wrong or missing password is final (exit 2 naming REDIS_URL) for each service; no password printed', async () => {
   const server = await authRedis();
   const wrong = `redis://alice:${ADMIN_PASSWORD}@127.0.0.1:${server.port}`;
-  const c = coordinator(wrong, uniqueRunId('auth-wrong'));
-  const exit = await c.exited;
-  assert.notEqual(exit.code, 0);
-  assert.match(c.stderr(), /WRONGPASS|invalid username-password/i);
-  assertNoSecret('coordinator with a wrong password', c.stdout() + c.stderr());
+  const missing = `redis://127.0.0.1:${server.port}`;
+  for (const [how, url] of [
+    ['wrong', wrong],
+    ['missing', missing],
+  ] as const) {
+    const runId = uniqueRunId(`auth-${how}`);
+    const started = [
+      coordinator(url, runId),
+      // A worker used to retry a refused password forever, looking alive while doing nothing.
+      worker(url, `w-${how}`),
+      procs.spawn(CLI.start, [...HYPER, '--run-id', runId, '--workers', '1', '--worker-metrics-port', '0'], {
+        env: cliEnv({ REDIS_URL: url, ...s3.env }),
+        name: `pnpm start (${how} password)`,
+      }),
+    ];
+    for (const p of started) {
+      const exit = await p.exited;
+      const out = p.stdout() + p.stderr();
+      assert.equal(exit.code, 2, `${p.name}:\n${out}`);
+      assert.match(out, /REDIS_URL redis:\/\/\S*127\.0\.0\.1:\d+: Redis refused the credentials \((WRONGPASS|NOAUTH)/);
+      assert.doesNotMatch(out, /args:|\bat .*node_modules/, `${p.name} dumped an error object or a stack:\n${out}`);
+      assertNoSecret(`${p.name} with a ${how} password`, out);
+    }
+  }
 
   // Nothing listens there: the coordinator gives up naming the (redacted) URL.
   const nowhere = `redis://alice:${ALICE_PASSWORD}@127.0.0.1:${await freePort()}`;
@@ -161,12 +180,37 @@ test('AUTH failures: a wrong password or an unreachable Redis fail without print
   assert.notEqual(exit2.code, 0);
   assert.match(c2.stderr(), /redis:\/\/alice:\*\*\*@127\.0\.0\.1:\d+ did not answer/);
   assertNoSecret('coordinator with no Redis', c2.stdout() + c2.stderr());
+});
 
-  // A worker keeps retrying (it must ride out Redis restarts); what it logs meanwhile names no secret either.
-  const w = worker(wrong, 'w-wrong');
-  await w.waitForStderr(/WRONGPASS|invalid username-password/i, 60_000);
-  await w.stop();
-  assertNoSecret('worker with a wrong password', w.stdout() + w.stderr());
+test('every command, given a wrong Redis password and a wrong S3 secret key, prints neither', async () => {
+  const server = await authRedis();
+  const redisPassword = `wrong-${Math.random().toString(36).slice(2)}-pw`;
+  // s3rver does not check signatures, so the commands that reach S3 succeed: what is tested is that the key never
+  // shows, in success as in failure.
+  const s3Secret = `wrong-${Math.random().toString(36).slice(2)}-key`;
+  const env = cliEnv({
+    ...s3.env,
+    REDIS_URL: `redis://alice:${redisPassword}@127.0.0.1:${server.port}`,
+    AWS_SECRET_ACCESS_KEY: s3Secret,
+    CHECKPOINT_DIR: join(dir, 'never'),
+  });
+  const runId = uniqueRunId('wrong-secrets');
+  const commands: [string, string[]][] = [
+    [CLI.coordinator, [...HYPER, '--run-id', runId, '--metrics-port', '0']],
+    [CLI.worker, ['--metrics-port', '0']],
+    [CLI.start, [...HYPER, '--run-id', runId, '--workers', '1', '--metrics-port', '0', '--worker-metrics-port', '0']],
+    [CLI.baseline, ['--limit', '256', '--epochs', '1', '--batch-size', '128']],
+    [CLI.ckpt, ['list']],
+    [CLI.ckpt, ['download', runId, '--out', join(dir, 'download')]],
+  ];
+  for (const [script, args] of commands) {
+    const p = procs.spawn(script, args, { env, name: `${script.split('/').at(-1)} ${args[0] ?? ''}` });
+    const exit = await p.exited;
+    const out = p.stdout() + p.stderr();
+    for (const secret of [redisPassword, s3Secret])
+      assert.ok(!out.includes(secret), `${p.name} (exit ${exit.code}) printed '${secret}':\n${out}`);
+    assert.notEqual(exit.code, null, `${p.name} did not exit by itself`);
+  }
 });
 
 /** A self-signed certificate for 127.0.0.1, or undefined when openssl cannot make one. */

@@ -16,6 +16,7 @@ export { type RunMeta, runMetaSchema } from './meta';
 export {
   closeRedis,
   createRedis,
+  RedisAuthConfigError,
   type RedisClient,
   type RedisSettings,
   redactUrl,

@@ -1,5 +1,8 @@
 import { isIP } from 'node:net';
+import { redactUrl } from '@gradq/trainer';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+export { redactUrl };
 
 export type RedisClient = Redis | Cluster;
 
@@ -8,11 +11,6 @@ export interface RedisSettings {
   readonly url: string;
   /** Connect to a Redis Cluster, using `url`'s nodes as seeds. Default false. */
   readonly cluster: boolean;
-}
-
-/** The URL with any password replaced, for logs and errors. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):([^@/]*)@/g, (_m, user) => `//${user}:***@`);
 }
 
 function nodeOptions(url: string): { host: string; port: number; options: RedisOptions } {
@@ -52,11 +50,35 @@ export function redisUrlProblem(url: string): string | undefined {
 }
 
 /**
+ * Redis refused the credentials in REDIS_URL. Final: retrying cannot help, so the connection stops and the command
+ * exits 2 naming REDIS_URL (the name ends in ConfigError, which `runMain` treats as a usage error).
+ */
+export class RedisAuthConfigError extends Error {
+  override readonly name = 'RedisAuthConfigError';
+}
+
+/** Redis's replies to a wrong user or password (AUTH, HELLO) and to a missing one. */
+const AUTH_REFUSED = /^(WRONGPASS|NOAUTH|ERR invalid password|ERR AUTH .*called without any password)/;
+
+/**
  * A connection for gradq. `maxRetriesPerRequest: null` makes commands wait across reconnects instead of failing
  * (BullMQ requires it for workers, and a training run should ride out a Redis restart). Every connection gets an
  * error listener: ioredis emits 'error' on each failed reconnect, which would otherwise crash the process.
+ *
+ * Refused credentials are the exception: the connection is dropped (no reconnect) and `onRefused` gets a
+ * RedisAuthConfigError naming the redacted URL; by default that error is thrown from its own task, ending the
+ * process (`runMain` prints the message alone, exit 2), because a service that retried forever would look alive
+ * while doing nothing. ioredis's own error carries the AUTH command with its arguments, password
+ * included: it goes nowhere.
  */
-export function createRedis(settings: RedisSettings, onError: (err: Error) => void = () => {}): RedisClient {
+export function createRedis(
+  settings: RedisSettings,
+  onError: (err: Error) => void = () => {},
+  onRefused: (err: RedisAuthConfigError) => void = (err) =>
+    setImmediate(() => {
+      throw err;
+    }),
+): RedisClient {
   const common: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false };
   let client: RedisClient;
   if (settings.cluster) {
@@ -71,7 +93,18 @@ export function createRedis(settings: RedisSettings, onError: (err: Error) => vo
     const { host, port, options } = nodeOptions(settings.url);
     client = new Redis({ ...common, ...options, host, port });
   }
-  client.on('error', onError);
+  let refused = false;
+  client.on('error', (err: Error) => {
+    if (!AUTH_REFUSED.test(err.message)) return onError(err);
+    if (refused) return;
+    refused = true;
+    client.disconnect();
+    const reply = (err.message.split('\n')[0] ?? '').replace(/\.$/, '');
+    const final = new RedisAuthConfigError(
+      `REDIS_URL ${redactUrl(settings.url)}: Redis refused the credentials (${reply}); check the user name and password in the URL`,
+    );
+    onRefused(final);
+  });
   return client;
 }
 

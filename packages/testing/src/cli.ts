@@ -14,6 +14,7 @@ export const CLI = {
   coordinator: join(REPO_ROOT, 'services/coordinator/src/cli/coordinator.ts'),
   worker: join(REPO_ROOT, 'services/worker/src/cli/worker.ts'),
   baseline: join(REPO_ROOT, 'packages/trainer/src/cli/baseline.ts'),
+  ckpt: join(REPO_ROOT, 'packages/checkpoint/src/cli/ckpt.ts'),
 } as const;
 
 /**

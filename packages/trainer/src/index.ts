@@ -44,5 +44,6 @@ export { ConfigError, type OptionSpec, readOptions, usage } from './options';
 export { type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
 export { prepareEngine, prepareTrainee } from './prepare';
 export { Progress, type ProgressOptions } from './progress';
+export { redactUrl } from './redact';
 export { epochRng, Rng, shuffledOrder } from './rng';
 export { paramsSha256, type RunSummary, summarize, writeSummary } from './summary';

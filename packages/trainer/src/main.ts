@@ -1,5 +1,6 @@
 import { relaxHeapGrowth } from './heap';
 import { ConfigError } from './options';
+import { redactUrl } from './redact';
 
 /**
  * Runs a command's main function: Ctrl-C (SIGINT) or SIGTERM aborts the signal once (a second one exits at once);
@@ -15,6 +16,11 @@ export function runMain(main: (signal: AbortSignal) => Promise<void>): void {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // An error thrown from an event (a library's 'error' nobody listened to, Redis refusing the credentials) ends the
+  // command like main's own: its message alone, redacted. Node's default dump prints the error's properties, and
+  // ioredis's carry the command that failed, an AUTH's password included.
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
   main(controller.signal).then(
     () => process.exit(0),
     (err: unknown) => {
@@ -22,14 +28,23 @@ export function runMain(main: (signal: AbortSignal) => Promise<void>): void {
         process.stderr.write('gradq: stopped\n');
         process.exit(130);
       }
-      const e = err as Error;
-      // Any package's configuration error (CheckpointConfigError, BackendConfigError...) is a usage error: exit 2.
-      const isConfig = e instanceof ConfigError || (typeof e?.name === 'string' && e.name.endsWith('ConfigError'));
-      process.stderr.write(
-        `gradq: ${isConfig ? 'invalid configuration:\n  ' : ''}${isConfig ? e.message.replace(/\n/g, '\n  ') : (e?.message ?? String(err))}\n`,
-      );
-      if (!isConfig && process.env.GRADQ_DEBUG) process.stderr.write(`${e?.stack}\n`);
-      process.exit(isConfig ? 2 : 1);
+      // One task later: a final error thrown from an event in the same moment (Redis refusing the credentials fails
+      // the commands main awaited, then throws its RedisAuthConfigError from setImmediate) names the cause; main's
+      // rejection is only its echo.
+      setImmediate(() => fail(err));
     },
   );
+}
+
+/** Prints `gradq: <message>` (URL passwords redacted) and exits: 2 for any package's ConfigError, else 1. */
+function fail(err: unknown): never {
+  const e = err as Error;
+  // Any package's configuration error (CheckpointConfigError, BackendConfigError...) is a usage error: exit 2.
+  const isConfig = e instanceof ConfigError || (typeof e?.name === 'string' && e.name.endsWith('ConfigError'));
+  const message = redactUrl(String(e?.message ?? err));
+  process.stderr.write(
+    `gradq: ${isConfig ? `invalid configuration:\n  ${message.replace(/\n/g, '\n  ')}` : message}\n`,
+  );
+  if (!isConfig && process.env.GRADQ_DEBUG) process.stderr.write(`${redactUrl(String(e?.stack))}\n`);
+  process.exit(isConfig ? 2 : 1);
 }
