@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -8,7 +8,9 @@ import {
   CheckpointVerificationError,
   CheckpointWriter,
   checkpointFileKey,
+  DownloadTargetError,
   downloadCheckpoint,
+  type LocalStore,
   listCheckpoints,
   loadLatestValid,
   readLatestStep,
@@ -193,6 +195,52 @@ for (const kind of STORE_KINDS) {
       await assert.rejects(downloadCheckpoint(fx.store, runId, 7, out), CheckpointVerificationError);
       assert.deepEqual(await readdir(join(scratch, 'hostile')).catch(() => []), []);
     });
+
+    test('download refuses a non-empty --out, and a manifest.json link planted there writes nothing elsewhere', async () => {
+      const runId = uniqueRunId('planted');
+      const writer = new CheckpointWriter({ store: fx.store, ...quiet });
+      writer.save(await contentOf(runId, trainedTrainee(1)));
+      await writer.flush();
+
+      // A link planted where the manifest goes (say by another user of a shared /tmp): refused, the target intact.
+      const out = join(scratch, 'planted');
+      const victim = join(scratch, 'victim.txt');
+      await mkdir(out);
+      await writeFile(victim, 'untouched');
+      await symlink(victim, join(out, 'manifest.json'));
+      await assert.rejects(
+        downloadCheckpoint(fx.store, runId, 1, out),
+        (err: Error) => err instanceof DownloadTargetError && /is not empty .*manifest\.json/.test(err.message),
+      );
+      assert.equal(await readFile(victim, 'utf8'), 'untouched');
+      assert.deepEqual(await readdir(out), ['manifest.json'], 'nothing written beside the link');
+
+      // --out itself a link, or a file: refused too; a new directory works.
+      await symlink(join(scratch, 'elsewhere'), join(scratch, 'out-link'));
+      await assert.rejects(downloadCheckpoint(fx.store, runId, 1, join(scratch, 'out-link')), DownloadTargetError);
+      await assert.rejects(downloadCheckpoint(fx.store, runId, 1, victim), DownloadTargetError);
+      const fresh = await downloadCheckpoint(fx.store, runId, 1, join(scratch, 'planted-fresh'));
+      assert.equal(fresh.files.length, 6);
+      assert.ok(!(await lstat(join(fresh.dir, 'manifest.json'))).isSymbolicLink());
+    });
+
+    if (kind === 'local')
+      test('the local store refuses a link planted inside a checkpoint instead of serving its target', async () => {
+        const runId = uniqueRunId('linked');
+        const writer = new CheckpointWriter({ store: fx.store, ...quiet });
+        writer.save(await contentOf(runId, trainedTrainee(1)));
+        await writer.flush();
+        const key = checkpointFileKey(runId, 1, CHECKPOINT_FILES.weights);
+        const root = (fx.store as LocalStore).root;
+        const path = join(root, ...key.split('/'));
+        const secret = join(scratch, 'secret.bin');
+        await writeFile(secret, await readFile(path));
+        await rm(path);
+        await symlink(secret, path);
+        await assert.rejects(fx.store.get(key), UnsafeKeyError);
+        await assert.rejects(fx.store.getStream(key), UnsafeKeyError);
+        await assert.rejects(downloadCheckpoint(fx.store, runId, 1, join(scratch, 'linked-out')), UnsafeKeyError);
+      });
 
     test('run ids and steps that could escape the run prefix are refused', async () => {
       await assert.rejects(loadLatestValid(fx.store, '../other'), UnsafeKeyError);

@@ -5,7 +5,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { loadCheckpointConfig } from '../config';
 import { downloadCheckpoint } from '../download';
-import { CheckpointConfigError, CheckpointNotFoundError, type UnsafeKeyError } from '../errors/index';
+import {
+  CheckpointConfigError,
+  CheckpointNotFoundError,
+  DownloadTargetError,
+  type UnsafeKeyError,
+} from '../errors/index';
 import { CHECKPOINT_FILES, checkpointFileKey, parseStep, runPrefix } from '../keys';
 import { manifestEntry, verifyFile } from '../manifest';
 import { listCheckpoints, listRuns, readCheckpoint, readLatestStep, readManifest } from '../reader';
@@ -17,7 +22,7 @@ const HELP = `Usage: pnpm ckpt <command> [arguments]
 
 Commands:
   list [run]                                 runs; or a run's checkpoints with size, loss, test MSE, epoch-end flag
-  download <run> [step|latest] --out DIR     download and verify every sha256 (default step: latest)
+  download <run> [step|latest] --out DIR     download and verify every sha256 (default step: latest); DIR new or empty
   inspect <run> [step|latest]                config, metrics and position of a verified checkpoint
   rm <run> [step]                            delete one checkpoint, or the whole run
   preview <run> [step|latest] --out FILE.png save the digits-over-reconstructions preview
@@ -246,7 +251,10 @@ function formatMetric(v: number | null | undefined): string {
 }
 
 const isUsage = (err: unknown) =>
-  err instanceof UsageError || err instanceof CheckpointNotFoundError || (err as Error)?.name === 'UsageError';
+  err instanceof UsageError ||
+  err instanceof CheckpointNotFoundError ||
+  err instanceof DownloadTargetError ||
+  (err as Error)?.name === 'UsageError';
 
 main(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`)).then(
   () => process.exit(0),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, realpath, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CheckpointNotFoundError, UnsafeKeyError } from '../errors/index';
@@ -45,22 +45,39 @@ export class LocalStore implements ObjectStore {
   }
 
   async get(key: string): Promise<Uint8Array> {
+    const file = await this.open(key);
     try {
-      return new Uint8Array(await readFile(this.path(key)));
-    } catch (err) {
-      throw notFound(err, key);
+      return new Uint8Array(await file.readFile());
+    } finally {
+      await file.close();
     }
   }
 
   async getStream(key: string): Promise<Readable> {
+    // Opened here, so that a missing file fails now, not on the stream's first read.
+    const file = await this.open(key);
+    return file.createReadStream();
+  }
+
+  /**
+   * Opens an object for reading, refusing a symbolic link anywhere below the root: a link planted in a checkpoint
+   * directory (`weights.bin` -> /etc/shadow) would otherwise be read, and served by `ckpt download`, as the object.
+   * The root itself may be a link (a CHECKPOINT_DIR on another disk).
+   */
+  private async open(key: string): Promise<import('node:fs/promises').FileHandle> {
     const path = this.path(key);
-    // Open first so that a missing file fails here, not on the stream's first read.
-    const stream = createReadStream(path);
-    await new Promise<void>((ok, fail) => {
-      stream.once('open', () => ok());
-      stream.once('error', (err) => fail(notFound(err, key)));
-    });
-    return stream;
+    try {
+      const real = await realpath(path);
+      const expected = join(await realpath(this.root), ...key.split('/'));
+      if (real !== expected) throw new UnsafeKeyError(`object '${key}' in ${this.root} is a symbolic link: refused`);
+      // O_NOFOLLOW: a link swapped in after the check is refused too.
+      const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+      if ((await file.stat()).isFile()) return file;
+      await file.close();
+      throw new CheckpointNotFoundError(`no object '${key}'`);
+    } catch (err) {
+      throw notFound(err, key);
+    }
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
