@@ -131,6 +131,16 @@ they count the last coordinator's share of the run (from its checkpoint on). "re
   result reaches the submit script first wins, the other lands as duplicate or stale. The straggler scenario makes one
   worker slow with the test-only \`GRADQ_TEST_SLOW_MS\` variable (\`services/worker/src/cli/worker.ts\`): the worker
   awaits that long before each submit, keeping its lock, exactly like a slow machine.
+- **Refused credentials are final** (\`packages/protocol/src/redis.ts\`). Every other Redis error is retried (a
+  restart, a failover), but WRONGPASS or NOAUTH cannot heal: the connection stops and the command exits 2 naming the
+  redacted \`REDIS_URL\` (a worker used to retry forever). \`runMain\` prints any error, thrown or unhandled, as its
+  message alone with URL passwords redacted: ioredis's errors carry the failed command, an AUTH's password included.
+  \`packages/faults/test/security.test.ts\` runs every command with a wrong Redis password and S3 secret key and finds
+  neither in any output.
+- **Downloads cannot escape** (\`packages/checkpoint/src/download.ts\`). \`ckpt download --out DIR\` takes a new or empty
+  directory only; every file, the manifest too, is written afresh in a staging directory and renamed into place (a
+  rename replaces a planted link instead of following it). The local store opens objects with \`O_NOFOLLOW\` after
+  checking that no link lies below its root, so a link planted in a checkpoint is refused rather than served.
 
 ## Running it
 
