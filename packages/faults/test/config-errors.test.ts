@@ -240,9 +240,22 @@ test('rules across options name the option at fault', async () => {
   const layers = await run(CLI.baseline, ['--layers', '100,50,100'], env());
   assert.equal(layers.code, 2, layers.out);
   assert.match(layers.out, /--layers \(LAYERS\): must start and end with 784/);
-  const resume = await run(CLI.coordinator, ['--resume', 'run-a', '--run-id', 'run-b'], env());
-  assert.equal(resume.code, 2, resume.out);
-  assert.match(resume.out, /--run-id \(RUN_ID\): conflicts with --resume run-a/);
+  for (const script of [CLI.coordinator, CLI.start]) {
+    const resume = await run(script, ['--resume', 'run-a', '--run-id', 'run-b'], env());
+    assert.equal(resume.code, 2, resume.out);
+    assert.match(resume.out, /--run-id \(RUN_ID\): conflicts with --resume run-a/);
+  }
+  // Past the training set: an error naming --limit, not a silent clamp to all 60,000 samples.
+  const limit = await run(CLI.baseline, ['--limit', '60001', '--epochs', '1'], env());
+  assert.equal(limit.code, 2, limit.out);
+  assert.match(limit.out, /--limit \(LIMIT\): 60001 exceeds the 60000 training samples/);
+});
+
+test('a run that diverges (test MSE NaN) prints its summary, then exits 1 naming --learning-rate', async () => {
+  const r = await run(CLI.baseline, ['--limit', '512', '--epochs', '1', '--learning-rate', '1e30'], env());
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /"params_sha256"/);
+  assert.match(r.out, /training diverged: the final test MSE is NaN .*lower --learning-rate than 1e\+30/);
 });
 
 test('pnpm start: a worker whose metrics port is taken stops the run with exit 2 naming both options, no restart loop', async () => {

@@ -46,4 +46,4 @@ export { prepareEngine, prepareTrainee } from './prepare';
 export { Progress, type ProgressOptions } from './progress';
 export { redactUrl } from './redact';
 export { epochRng, Rng, shuffledOrder } from './rng';
-export { paramsSha256, type RunSummary, summarize, writeSummary } from './summary';
+export { assertConverged, paramsSha256, type RunSummary, summarize, writeSummary } from './summary';

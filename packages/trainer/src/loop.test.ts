@@ -7,6 +7,7 @@ import { loadMnist, MNIST_PIXELS, type Mnist, type MnistSplit } from '@gradq/mod
 import { type Hyperparams, hyperparamsSchema } from './config';
 import { localGradientSource as engineSource } from './local-source';
 import { createTrainee, type EpochReport, type StepReport, type Trainee, train, trainingSet } from './loop';
+import { ConfigError } from './options';
 import { paramsSha256 } from './summary';
 
 const MNIST_DIR = process.env.MNIST_DIR ?? fileURLToPath(new URL('../../../../shared/mnist', import.meta.url));
@@ -58,13 +59,18 @@ before(async () => {
 });
 
 describe('trainingSet', () => {
-  test('takes the first `limit` samples, or all of them for 0 or a limit past the end', () => {
+  test('takes the first `limit` samples, or all of them for 0; a limit past the end is an error naming --limit', () => {
     const small = trainingSet(data.train, 10);
     assert.equal(small.count, 10);
     assert.equal(small.pixels.length, 10 * MNIST_PIXELS);
     assert.deepEqual(small.labels, data.train.labels.subarray(0, 10));
     assert.equal(trainingSet(data.train, 0), data.train);
-    assert.equal(trainingSet(data.train, 70_000), data.train);
+    assert.equal(trainingSet(data.train, data.train.count), data.train);
+    assert.throws(
+      () => trainingSet(data.train, data.train.count + 1),
+      (err: Error) =>
+        err instanceof ConfigError && /^--limit \(LIMIT\): \d+ exceeds the \d+ training samples/.test(err.message),
+    );
   });
 });
 

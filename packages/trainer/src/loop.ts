@@ -12,6 +12,7 @@ import {
 } from '@gradq/model';
 import type { Hyperparams } from './config';
 import { createOptimizer, type NativeMath, type Optimizer, type OptimizerImpl } from './optimizer';
+import { ConfigError } from './options';
 import { type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
 import { epochRng, shuffledOrder } from './rng';
 
@@ -130,7 +131,11 @@ export function createTrainee(h: Hyperparams, options: TraineeOptions = {}): Tra
 
 /** The first `limit` training samples (all when 0). */
 export function trainingSet(train: MnistSplit, limit: number): MnistSplit {
-  if (limit === 0 || limit >= train.count) return train;
+  if (limit > train.count)
+    throw new ConfigError(
+      `--limit (LIMIT): ${limit} exceeds the ${train.count} training samples; 0 trains on all of them`,
+    );
+  if (limit === 0 || limit === train.count) return train;
   return {
     count: limit,
     pixels: train.pixels.subarray(0, limit * MNIST_PIXELS),

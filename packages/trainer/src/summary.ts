@@ -38,6 +38,18 @@ export function summarize(
   };
 }
 
+/**
+ * Throws when the run ended diverged (its last test MSE is NaN or infinite), so that the command exits 1 after
+ * printing its summary: a run that only produced NaN is not a success to a script that checks the exit code.
+ */
+export function assertConverged(summary: RunSummary, learningRate: number): void {
+  const last = summary.test_mse_by_epoch.at(-1);
+  if (last === undefined || Number.isFinite(last)) return;
+  throw new Error(
+    `training diverged: the final test MSE is ${last} (run ${summary.run_id}); try a lower --learning-rate than ${learningRate}`,
+  );
+}
+
 export function paramsSha256(params: Float32Array): string {
   return createHash('sha256')
     .update(new Uint8Array(params.buffer, params.byteOffset, params.byteLength))

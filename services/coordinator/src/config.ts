@@ -80,12 +80,19 @@ export const coordinatorShape = {
   help: z.boolean().optional(),
 };
 
-export const coordinatorConfigSchema = z.object(coordinatorShape).superRefine((c, ctx) => {
+/** The rules across the coordinator's options (hyperparameters; --run-id against --resume), for every command that
+ * runs a coordinator: `pnpm coordinator` and `pnpm start`. */
+export function checkCoordinator(
+  c: Parameters<typeof checkHyperparams>[0] & { resume?: string | undefined; runId?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
   checkHyperparams(c, ctx);
   if (c.resume && c.runId && c.resume !== c.runId) {
     ctx.addIssue({ code: 'custom', path: ['runId'], message: `conflicts with --resume ${c.resume}` });
   }
-});
+}
+
+export const coordinatorConfigSchema = z.object(coordinatorShape).superRefine(checkCoordinator);
 export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;
 
 export { DEFAULT_REDIS_URL };

@@ -18,7 +18,7 @@ import { runMain } from '../main';
 import { type OptionSpec, readOptions, usage } from '../options';
 import { prepareEngine, prepareTrainee } from '../prepare';
 import { Progress } from '../progress';
-import { summarize, writeSummary } from '../summary';
+import { assertConverged, summarize, writeSummary } from '../summary';
 
 const OPTIONS: readonly OptionSpec[] = [
   ...HYPERPARAM_OPTIONS,
@@ -67,4 +67,5 @@ runMain(async (signal) => {
   const summary = summarize(runId, backend.name, h.epochs, trainee, result);
   if (config.summaryPath) await writeSummary(config.summaryPath, summary);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
+  assertConverged(summary, h.learningRate);
 });

@@ -1,5 +1,5 @@
 import { selectBackend } from '@gradq/backend';
-import { Progress, readOptions, runMain, usage } from '@gradq/trainer';
+import { assertConverged, Progress, readOptions, runMain, usage } from '@gradq/trainer';
 import { COORDINATOR_OPTIONS, coordinatorConfigSchema } from '../config';
 import { runCoordinator } from '../coordinator';
 
@@ -26,4 +26,5 @@ runMain(async (signal) => {
   });
   void workers;
   process.stdout.write(`${JSON.stringify(summary)}\n`);
+  assertConverged(summary, config.learningRate);
 });

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { selectBackend } from '@gradq/backend';
-import { ConfigError, checkHyperparams, Progress, readOptions, runMain, usage } from '@gradq/trainer';
+import { assertConverged, ConfigError, Progress, readOptions, runMain, usage } from '@gradq/trainer';
 import { z } from 'zod';
-import { COORDINATOR_OPTIONS, coordinatorShape } from '../config';
+import { COORDINATOR_OPTIONS, checkCoordinator, coordinatorShape } from '../config';
 import { runCoordinator } from '../coordinator';
 import { resolveRedis } from '../embedded-redis';
 import { LocalWorkers } from '../local-workers';
@@ -31,7 +31,7 @@ const schema = z
     /** Default 9401. */
     workerMetricsPort: z.coerce.number().int().min(0).max(65535).default(9401),
   })
-  .superRefine(checkHyperparams);
+  .superRefine(checkCoordinator);
 
 runMain(async (signal) => {
   const config = readOptions(OPTIONS, schema, process.argv.slice(2), process.env);
@@ -86,6 +86,7 @@ runMain(async (signal) => {
     });
     progress.clear();
     process.stdout.write(`${JSON.stringify(summary)}\n`);
+    assertConverged(summary, config.learningRate);
   } finally {
     await workers?.stop();
     await redis.stop();
