@@ -58,6 +58,13 @@ export function clusterTargets(r: BenchResults): TargetRow[] {
   const b128 = c.breakdown.find((b) => b.label === CLUSTER_LABELS.b128_w2);
   const b1024 = c.breakdown.find((b) => b.label === CLUSTER_LABELS.b1024_w2);
   const b1024w1 = c.breakdown.find((b) => b.label === CLUSTER_LABELS.b1024_w1);
+  const b128w1 = c.breakdown.find((b) => b.label === CLUSTER_LABELS.b128_w1);
+  // At one job per step the job goes to whichever worker is free, so the two take turns: measured, each part of a
+  // job then runs slower than in the lone worker that does them all (its arrays and the engine's scratch stay warm).
+  const turns =
+    b128?.worker && b128w1?.worker
+      ? `the two workers take turns; against 1 worker a job's fetch took ${ms(b128.worker.paramsFetch)} vs ${ms(b128w1.worker.paramsFetch)}, compute ${ms(b128.worker.compute)} vs ${ms(b128w1.worker.compute)}, push ${ms(b128.worker.push)} vs ${ms(b128w1.worker.push)} ms: likely colder caches in the worker that sat out the last step, and one more process on the cores`
+      : 'the difference is the second process competing for the cores';
   // Auto sizing splits a block only when half its compute saves more than the three more transfers cost.
   const fewerJobs =
     b1024?.jobsPerStep !== undefined && b1024.jobsPerStep < 1.95 && b1024.worker
@@ -94,7 +101,8 @@ export function clusterTargets(r: BenchResults): TargetRow[] {
       c.figures.b128_w1,
       ['2 workers', '1 worker'],
       joined(
-        'at batch 128 `--jobs-per-step auto` gives one job per step (a 128-sample block computes in about the time one parameter transfer takes), so the second worker idles; the difference is noise and the second process competing for the cores',
+        'at batch 128 `--jobs-per-step auto` gives one job per step (a 128-sample block computes in about the time one parameter transfer takes), so only one worker computes at a time',
+        turns,
         stepLine(b128),
       ),
     ),
@@ -231,7 +239,7 @@ export function renderCluster(r: BenchResults): string {
     const k = b.coordinator;
     const rows = [
       ['coordinator', 'whole step', ms(k.step)],
-      ['coordinator', 'publish (parameters SET, next step queued)', ms(k.publish)],
+      ['coordinator', 'publish (parameters SET, step opened)', ms(k.publish)],
       ['coordinator', 'wait for blocks (incl. reading each gradient)', ms(k.waitGradients)],
       ['coordinator', 'reduce (leaf tree)', ms(k.reduce)],
       ['coordinator', 'optimizer', ms(k.optimizer)],
