@@ -14,17 +14,12 @@ runMain(async (signal) => {
   const progress = new Progress({ epochs: config.epochs });
   const log = (line: string) => progress.log(`coordinator: ${line}`);
   const backend = await selectBackend({ log });
-  let workers = 0;
   const summary = await runCoordinator(config, backend, {
     log,
     signal,
-    onStep: (r, source) => {
-      workers = source.recentWorkers();
-      progress.step(r);
-    },
+    onStep: (r) => progress.step(r),
     onEpoch: (r, previous) => progress.epoch(r, previous),
   });
-  void workers;
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   assertConverged(summary, config.learningRate);
 });
