@@ -142,8 +142,10 @@ export class QueueGradientSource implements GradientSource {
     this.lent = [];
     // A Redis that restarted empty between two steps loses no result of ours, so nothing else would notice: workers
     // holding the run in their caches keep going, while a new worker (or one restarted) would find no run to serve.
-    if (!(await data.present()))
-      throw new RunLostError(`run ${data.runId} is not in Redis at the start of step ${work.step}`);
+    // Asked on the publish's connection just ahead of it (one round trip less per step): a step opened in a Redis
+    // that lost the run is reset by the reseed before it is redone.
+    const present = data.present();
+    present.catch(() => {}); // awaited below; handled meanwhile
     if (this.returnedAt !== undefined) {
       // Folding the last block in, the loop's optimizer and hooks, and the run check: nothing overlaps them.
       this.serialMs.push(performance.now() - this.returnedAt + this.lastFoldMs);
@@ -151,7 +153,13 @@ export class QueueGradientSource implements GradientSource {
     }
     await this.publishOrder(work);
     const publishStart = performance.now();
-    ev.onBytes?.('params', await data.publishParams(work.step, this.o.trainee.params, this.o.session));
+    const published = data.publishParams(work.step, this.o.trainee.params, this.o.session);
+    published.catch(() => {}); // awaited below; handled meanwhile
+    if (!(await present)) {
+      await published.catch(() => {});
+      throw new RunLostError(`run ${data.runId} is not in Redis at the start of step ${work.step}`);
+    }
+    ev.onBytes?.('params', await published);
     this.measureTransfer(performance.now() - publishStart);
     const current = this.next?.work.step === work.step ? this.next : await this.enqueueStep(work);
     const openedAt = Date.now();
@@ -220,7 +228,9 @@ export class QueueGradientSource implements GradientSource {
     }
     queueNext.now();
     await queueNext.done;
-    await data.closeStep(work.step);
+    // Not awaited: it goes ahead of the next publish on the same connection, and every leaf is accepted already, so a
+    // late copy in between is a duplicate; closing makes it count as stale.
+    void data.closeStep(work.step).catch((err: Error) => ev.log?.(`closing step ${work.step}: ${err.message}`));
     ev.onPart?.('wait_gradients', (performance.now() - waitStart) / 1000 - reduceSeconds);
     ev.onPart?.('reduce', reduceSeconds);
     void data
