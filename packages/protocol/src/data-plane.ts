@@ -301,6 +301,11 @@ export class RunData {
     await this.redis.hincrby(this.keys.stats, 'duplicates', 1);
   }
 
+  /** Counts a job dropped as stale before computing (its step or session gone); the submit script counts the others. */
+  async countStale(): Promise<void> {
+    await this.redis.hincrby(this.keys.stats, 'stale', 1);
+  }
+
   /** Tells the coordinator that this worker cannot compute a block (a `rejected` record). */
   async pushRecord(json: string): Promise<void> {
     await this.redis.rpush(this.keys.results, json);

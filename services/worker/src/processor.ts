@@ -78,15 +78,21 @@ export class GradientProcessor {
       await this.reject(job, 'protocol', `job speaks protocol ${job.protocol}, this worker speaks ${PROTOCOL_VERSION}`);
     }
     const dropped = (status: 'stale' | 'duplicate') => ({ status, count: 0 }) as const;
+    // Counted in the run's stats like the submit script's stale results, so that `stale_dropped` is every stale copy.
+    const stale = async (data: RunData) => {
+      await data.countStale();
+      return dropped('stale');
+    };
     const run = await this.run(job.runId, job.session);
-    if (run === 'stale') return dropped('stale');
+    // The slice count does not matter for the stats hash.
+    if (run === 'stale') return stale(new RunData(this.redis, job.runId, 1, 1));
     if (!run) {
       this.events.onOutcome?.('rejected');
       throw new UnrecoverableError(`job ${jobId}: run ${job.runId} is not in Redis (finished or expired)`);
     }
     // A job of the next step waits here for its parameters; a late retry or a straggler's copy finds its step gone.
     const open = await run.data.waitForStep(this.blocking, job.step, job.session, HOLD_MS);
-    if (open === 'stale') return dropped('stale');
+    if (open === 'stale') return stale(run.data);
     if (open === 'timeout') {
       if (createdAtMs === undefined || Date.now() - createdAtMs < OPEN_WAIT_MS)
         throw new StepNotOpenError(`job ${jobId}: step ${job.step} has not opened yet; handing the job back`);
@@ -113,7 +119,7 @@ export class GradientProcessor {
       return dropped('duplicate');
     }
     if (!fetched) {
-      if ((await run.data.waitForStep(this.blocking, job.step, job.session, 0)) !== 'open') return dropped('stale');
+      if ((await run.data.waitForStep(this.blocking, job.step, job.session, 0)) !== 'open') return stale(run.data);
       throw new Error(`parameters v${job.step} of run ${job.runId} are not in Redis`);
     }
     this.events.onParamsCache?.(fetched.fetched === 0);

@@ -203,10 +203,12 @@ describe('GradientProcessor on a seeded run', () => {
     assert.deepEqual(await gradientKeys(), []);
   });
 
-  test("a job of another coordinator's session is stale and writes nothing", async () => {
+  test("a job of another coordinator's session is stale, counted, and writes no gradient", async () => {
+    const before = await run.stats();
     const result = await processor.process(validJob({ session: 'ffffffffffff' }), 'other-session');
     assert.deepEqual(result, { status: 'stale', count: 0 });
     assert.deepEqual(await gradientKeys(), []);
+    assert.equal((await run.stats()).stale, before.stale + 1, 'a stale job dropped before computing is counted');
   });
 
   test('a second run of the same block, a re-issue and an overlapping block are counted duplicates', async () => {
@@ -267,8 +269,10 @@ describe('GradientProcessor on a seeded run', () => {
     await redis.del(run.keys.results);
     // The coordinator closes step 0: a late job for it is stale, and leaves nothing.
     await run.closeStep(0);
+    const staleBefore = (await run.stats()).stale;
     const late = await processor.process(validJob({ first: 1 }), 'late/0/1/0');
     assert.deepEqual(late, { status: 'stale', count: 0 });
+    assert.equal((await run.stats()).stale, staleBefore + 1);
     assert.equal(await redis.hexists(run.keys.done(0), '1'), 0);
 
     // Step 1's job is taken before its parameters exist (the coordinator queues it early) and waits for them.
