@@ -4,6 +4,7 @@
 // INVALID below fails this test instead of going unchecked.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -249,6 +250,27 @@ test('rules across options name the option at fault', async () => {
   const limit = await run(CLI.baseline, ['--limit', '60001', '--epochs', '1'], env());
   assert.equal(limit.code, 2, limit.out);
   assert.match(limit.out, /--limit \(LIMIT\): 60001 exceeds the 60000 training samples/);
+});
+
+test('an unwritable CHECKPOINT_DIR stops pnpm coordinator and pnpm start at once (exit 2, naming it), not after training', async () => {
+  const file = join(tmpdir(), uniqueRunId('ckpt-file'));
+  await writeFile(file, 'a file where the checkpoint directory should be');
+  try {
+    for (const script of [CLI.coordinator, CLI.start]) {
+      const started = Date.now();
+      const r = await run(
+        script,
+        ['--limit', '1024', '--metrics-port', '0'],
+        env({ CHECKPOINT_DIR: join(file, 'ckpt') }),
+      );
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /CHECKPOINT_DIR \S+ckpt: checkpoints cannot be written there \(ENOTDIR/);
+      assert.doesNotMatch(r.out, /epoch 1\/|step 1\//, 'it trained before finding out');
+      assert.ok(Date.now() - started < 60_000);
+    }
+  } finally {
+    await rm(file, { force: true });
+  }
 });
 
 test('a run that diverges (test MSE NaN) prints its summary, then exits 1 naming --learning-rate', async () => {

@@ -4,6 +4,7 @@ import {
   CheckpointWriter,
   createStore,
   type LoadedCheckpoint,
+  LocalStore,
   loadCheckpointConfig,
   loadLatestValid,
   type ObjectStore,
@@ -85,6 +86,8 @@ export async function runCoordinator(
   const { log, signal } = hooks;
   const checkpoints = hooks.checkpoints ?? loadCheckpointConfig(process.env);
   const store = hooks.store ?? createStore(checkpoints.store);
+  // An unwritable CHECKPOINT_DIR is a usage error now, not a run's worth of failed saves ending in exit 0.
+  if (store instanceof LocalStore) await store.assertWritable();
   const resumed = config.resume ? await resumeFrom(store, config.resume, backend, log) : undefined;
   const h: Hyperparams = resumed?.hyperparams ?? pickHyperparams(config);
   const runId = config.resume ?? config.runId ?? newRunId();

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir, realpath, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { CheckpointNotFoundError, UnsafeKeyError } from '../errors/index';
+import { CheckpointConfigError, CheckpointNotFoundError, UnsafeKeyError } from '../errors/index';
 import type { ObjectStore, StoredObject } from './object-store';
 import { assertSafeKey, assertSafePrefix } from './safe-key';
 
@@ -29,6 +29,23 @@ export class LocalStore implements ObjectStore {
     // Belt and braces after assertSafeKey: the resolved path must stay under the root.
     if (!path.startsWith(this.root + sep)) throw new UnsafeKeyError(`object key '${key}' escapes ${this.root}`);
     return path;
+  }
+
+  /**
+   * Throws a CheckpointConfigError naming CHECKPOINT_DIR when the directory cannot be created or written (a file in
+   * its place, no permission, a read-only disk): found at start, not after a run's worth of failed uploads.
+   */
+  async assertWritable(): Promise<void> {
+    const probe = join(this.root, `${TEMP_MARKER}probe-${randomBytes(6).toString('hex')}`);
+    try {
+      await mkdir(this.root, { recursive: true });
+      await writeFile(probe, '');
+      await unlink(probe);
+    } catch (err) {
+      throw new CheckpointConfigError(
+        `CHECKPOINT_DIR ${this.root}: checkpoints cannot be written there (${(err as Error).message}); choose a writable directory`,
+      );
+    }
   }
 
   async put(key: string, body: Uint8Array): Promise<void> {
