@@ -242,8 +242,10 @@ export function renderScaling(r: BenchResults, chartLink: string): string {
       "of its own; what limits the rate is the protocol, Redis, and the CPU the coordinator, Redis and the workers' " +
       `I/O need on this ${r.machine.cores}-core machine. Weak scaling: W jobs per step (\`--jobs-per-step W\`), K = W leaves, ` +
       'batch = samples per worker x W. Each point: a fresh private `redis-server` (one Redis) or a ' +
-      `${s.cluster_nodes}-node Redis Cluster (\`startRedisCluster\`, same machine), ${z.warmupSteps} warm-up steps excluded, then ` +
-      `${z.steps} or more measured steps; samples/s = batch / median step time. Large batches take several epochs of whole ` +
+      `${s.cluster_nodes}-node Redis Cluster (\`startRedisCluster\`, same machine), at least ${z.warmupSteps} warm-up steps and ` +
+      `${f0(z.warmupSamples)} samples excluded, then at least ${z.steps} measured steps and ${f0(z.measuredSamples)} samples ` +
+      '(W = 1 at 128 samples steps in ~10 ms: a few steps are V8 warming up, not the protocol); samples/s = batch / ' +
+      'median step time. Large batches take several epochs of whole ' +
       'batches for enough steps (16 x 1,024 = 16,384 samples: 3 steps per epoch); epoch ends (a 256-digit test ' +
       'evaluation) are outside the step times.',
     '',

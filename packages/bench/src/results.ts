@@ -56,6 +56,13 @@ export interface ScalingSizes {
   /** Steps of each point not measured, then steps measured (at least; whole epochs may add a few). */
   readonly warmupSteps: number;
   readonly steps: number;
+  /**
+   * Samples each point spends warming up and measuring, at least: small batches step in ~10 ms, so a handful of
+   * steps is a fraction of a second, inside V8's warm-up. A point runs max(warmupSteps, warmupSamples / batch)
+   * warm-up steps and max(steps, measuredSamples / batch) measured ones (`pointSteps`).
+   */
+  readonly warmupSamples: number;
+  readonly measuredSamples: number;
 }
 
 export interface ClusterSizes {

@@ -13,7 +13,7 @@ import { loadMnist, MNIST_FILES, type MnistSplit } from '@gradq/model';
 import { startRedisCluster, startRedisServer } from '@gradq/testing';
 import type { BenchContext } from './context';
 import { lastJsonLine, runCommand } from './processes';
-import type { EngineTiming, ScalingPoint, ScalingResults } from './results';
+import type { EngineTiming, ScalingPoint, ScalingResults, ScalingSizes } from './results';
 import { medianRaw, withEfficiency } from './scaling-math';
 import type { RedisTarget } from './scaling-point';
 import { CHILD_ENV } from './single';
@@ -48,6 +48,14 @@ async function smallTestSet(dataDir: string, test: MnistSplit, count: number): P
   await writeFile(join(dir, MNIST_FILES.testImages.name), gzipSync(images));
   await writeFile(join(dir, MNIST_FILES.testLabels.name), gzipSync(labels));
   return dir;
+}
+
+/** A point's warm-up and measured steps at this batch: at least the sizes' step counts and samples. */
+export function pointSteps(z: ScalingSizes, batch: number): { warmup: number; measured: number } {
+  return {
+    warmup: Math.max(z.warmupSteps, Math.ceil(z.warmupSamples / batch)),
+    measured: Math.max(z.steps, Math.ceil(z.measuredSamples / batch)),
+  };
 }
 
 const SERIES = ['one_redis', 'cluster', 'one_redis_1024', 'cluster_1024'] as const;
@@ -93,10 +101,6 @@ export async function measureScaling(ctx: BenchContext, paramBytes: number): Pro
     cluster_1024: [],
   };
   const common = [
-    '--warmup',
-    String(z.warmupSteps),
-    '--steps',
-    String(z.steps),
     '--data-dir',
     dataDir,
     '--train-count',
@@ -127,8 +131,13 @@ export async function measureScaling(ctx: BenchContext, paramBytes: number): Pro
       target: RedisTarget,
       o: { workers: number; samplesPerWorker: number; msPerSample: number },
     ) => {
+      const steps = pointSteps(z, o.workers * o.samplesPerWorker);
       const args = [
         ...common,
+        '--warmup',
+        String(steps.warmup),
+        '--steps',
+        String(steps.measured),
         '--redis',
         target.url,
         ...(target.cluster ? ['--cluster'] : []),

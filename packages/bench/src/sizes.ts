@@ -38,9 +38,13 @@ export function benchSizes(quick: boolean, o: SizeOverrides = {}): BenchSizes {
       protocolWorkers: full ? [1, 2, 4] : [1, 2],
       workers: full ? [1, 2, 4, 8, 16] : [1, 2, 4],
       samplesPerWorker: [128, 1024],
-      // The first steps carry the pool's connections, the training set's download and V8's warm-up.
+      // The first steps carry the pool's connections, the training set's download and V8's warm-up. Counted in
+      // samples too: W = 1 instant workers step in ~10 ms, and 5 + 30 steps (0.35 s) measured V8's warm-up, not the
+      // protocol (measured: step 13.8-15.2 ms, coordinator CPU 10.5 ms per step; after 50 steps 10.5 ms and 6.1 ms).
       warmupSteps: full ? 5 : 2,
       steps: full ? 30 : 8,
+      warmupSamples: full ? 50 * 128 : 0,
+      measuredSamples: full ? 150 * 128 : 0,
     },
     cluster: {
       // 30,720 samples = 240 steps of 128 or 30 of 1,024; two epochs double that.
