@@ -59,12 +59,12 @@ export function clusterTargets(r: BenchResults): TargetRow[] {
   const b1024 = c.breakdown.find((b) => b.label === CLUSTER_LABELS.b1024_w2);
   const b1024w1 = c.breakdown.find((b) => b.label === CLUSTER_LABELS.b1024_w1);
   const b128w1 = c.breakdown.find((b) => b.label === CLUSTER_LABELS.b128_w1);
-  // At one job per step the job goes to whichever worker is free, so the two take turns: measured, each part of a
-  // job then runs slower than in the lone worker that does them all (its arrays and the engine's scratch stay warm).
+  // At one job per step the second worker stands by (standby.ts): the workers no longer take turns, which cost
+  // 0.88-0.90x before. Shown only when the target is missed: each part of a job beside the lone worker's.
   const turns =
     b128?.worker && b128w1?.worker
-      ? `the two workers take turns; against 1 worker a job's fetch took ${ms(b128.worker.paramsFetch)} vs ${ms(b128w1.worker.paramsFetch)}, compute ${ms(b128.worker.compute)} vs ${ms(b128w1.worker.compute)}, push ${ms(b128.worker.push)} vs ${ms(b128w1.worker.push)} ms: likely colder caches in the worker that sat out the last step, and one more process on the cores`
-      : 'the difference is the second process competing for the cores';
+      ? `the second worker stands by (one job per step); against 1 worker a job's fetch took ${ms(b128.worker.paramsFetch)} vs ${ms(b128w1.worker.paramsFetch)}, compute ${ms(b128.worker.compute)} vs ${ms(b128w1.worker.compute)}, push ${ms(b128.worker.push)} vs ${ms(b128w1.worker.push)} ms`
+      : 'the difference is the second process on the cores';
   // Auto sizing splits a block only when half its compute saves more than the three more transfers cost.
   const fewerJobs =
     b1024?.jobsPerStep !== undefined && b1024.jobsPerStep < 1.95 && b1024.worker

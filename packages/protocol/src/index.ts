@@ -26,3 +26,12 @@ export {
 export { DEFAULT_REDIS_URL, REDIS_OPTIONS, redisOptionsShape } from './redis-options';
 export { DEFAULT_SLICES, sliceRanges, sliceTags } from './slices';
 export { DATA_TTL_SECONDS, submitBlock } from './submit';
+export {
+  parsePlans,
+  preferWorkers,
+  queueHead,
+  STANDBY_KEY,
+  type StandbyPlan,
+  standsBy,
+  writeStandbyPlan,
+} from './standby';

@@ -37,6 +37,7 @@ export const WORKER_METRIC = {
   paramsCacheHits: 'gradq_params_cache_hits_total',
   paramsCacheMisses: 'gradq_params_cache_misses_total',
   queueLatency: 'gradq_queue_latency_seconds',
+  standby: 'gradq_worker_standby',
 } as const;
 
 export type CoordinatorMetricName = (typeof COORDINATOR_METRIC)[keyof typeof COORDINATOR_METRIC];

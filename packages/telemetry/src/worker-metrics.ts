@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { QUEUE_LATENCY_BUCKETS, STEP_BUCKETS } from './buckets';
 import type { LabeledCounter } from './labeled';
 import { JOB_OUTCOMES, type JobOutcome, TRANSFER_KINDS, type TransferKind } from './labels';
@@ -22,6 +22,8 @@ export interface WorkerMetrics {
   paramsCacheMisses: Counter;
   /** `gradq_queue_latency_seconds`: time from job creation to the start of processing. */
   queueLatency: Histogram;
+  /** `gradq_worker_standby`: 1 while no run needs this worker (it takes no jobs), else 0. */
+  standby: Gauge;
   /**
    * Records the queue latency of a job that starts now: `createdAtMs` is BullMQ's `job.timestamp`. Clamped at 0,
    * because the creation time comes from the coordinator's clock and hosts can disagree by a few ms.
@@ -71,6 +73,11 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     paramsCacheHits: counter(N.paramsCacheHits, 'Jobs whose parameter version was already in the worker cache.'),
     paramsCacheMisses: counter(N.paramsCacheMisses, 'Jobs that had to fetch their parameter version.'),
     queueLatency,
+    standby: new Gauge({
+      name: N.standby,
+      help: '1 while no run needs this worker: it takes no jobs until one does (or a job waits too long).',
+      registers,
+    }),
     observeJobStart(createdAtMs, nowMs = Date.now()) {
       queueLatency.observe(Math.max(0, nowMs - createdAtMs) / 1000);
     },

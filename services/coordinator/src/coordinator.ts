@@ -165,6 +165,7 @@ export async function runCoordinator(
       data: run,
       session,
       queue,
+      redis,
       blocking,
       trainee,
       fingerprint: layout.fingerprint,

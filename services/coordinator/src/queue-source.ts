@@ -7,8 +7,10 @@ import {
   type GradientJob,
   gradientJobId,
   PROTOCOL_VERSION,
+  preferWorkers,
   type RedisClient,
   type RunData,
+  writeStandbyPlan,
 } from '@gradq/protocol';
 import type { GradientSource, StepGradient, StepWork, Trainee } from '@gradq/trainer';
 import type { Queue } from 'bullmq';
@@ -42,6 +44,8 @@ export interface QueueSourceOptions {
   readonly data: RunData;
   readonly session: string;
   readonly queue: Queue;
+  /** The coordinator's connection, for small writes off the step's path (the standby plan). */
+  readonly redis: RedisClient;
   /** A dedicated connection for BLPOP (it blocks). */
   readonly blocking: RedisClient;
   readonly trainee: Trainee;
@@ -112,6 +116,11 @@ export class QueueGradientSource implements GradientSource {
   /** The next step's queueing, while it may still be in flight. */
   private pendingNext: Promise<void> | undefined;
   private readonly spare: Float32Array[] = [];
+  /** Standby (`@gradq/protocol` standby.ts): the workers this run prefers, its recent jobs per step, its step time. */
+  private preferred: string[] = [];
+  private readonly recentJobs: number[] = [];
+  private stepMs: number | undefined;
+  private lastPlanAt: number | undefined;
 
   constructor(private readonly o: QueueSourceOptions) {}
 
@@ -161,6 +170,7 @@ export class QueueGradientSource implements GradientSource {
     }
     ev.onBytes?.('params', await published);
     this.measureTransfer(performance.now() - publishStart);
+    this.writePlan(work.step);
     const current = this.next?.work.step === work.step ? this.next : await this.enqueueStep(work);
     const openedAt = Date.now();
     const openedPerf = performance.now();
@@ -356,9 +366,31 @@ export class QueueGradientSource implements GradientSource {
       ...b,
       leaves: work.shards.slice(b.first, b.end) as Leaf[],
     }));
+    this.recentJobs.push(blocks.length);
+    if (this.recentJobs.length > 8) this.recentJobs.shift();
     const book = new StepBook(work.step, blocks, this.o.maxRejections ?? 20);
     await this.enqueue(work, book.entries);
     return { work, book };
+  }
+
+  /**
+   * Tells the workers whether this run needs them (standby.ts in @gradq/protocol), once per step; not awaited. The
+   * run wants the most jobs of its last 8 steps, from the workers that deliver first, kept while they keep
+   * delivering (10 steps or 2 s); a job still at the head of the queue after 1 s + 4 steps brings idle workers back.
+   */
+  private writePlan(step: number): void {
+    const now = performance.now();
+    if (this.lastPlanAt !== undefined) this.stepMs = ewma(this.stepMs, now - this.lastPlanAt);
+    this.lastPlanAt = now;
+    const stepMs = this.stepMs ?? 1000;
+    const jobs = Math.max(1, ...this.recentJobs);
+    this.preferred = preferWorkers(this.preferred, this.workersSeen, jobs, Date.now(), Math.max(2000, 10 * stepMs));
+    // A job waits about a step at the head of the queue while its worker finishes the last one; early steps are
+    // slower than the average says (the training set's download, V8 warming up): 1 s + 4 steps is late.
+    const plan = { workers: this.preferred, jobs, waitMs: Math.round(1000 + 4 * stepMs), step };
+    void writeStandbyPlan(this.o.redis, this.o.data.runId, plan).catch((err: Error) =>
+      this.o.events?.log?.(`standby plan of step ${step}: ${err.message}`),
+    );
   }
 
   private async autoJobs(work: StepWork): Promise<number> {

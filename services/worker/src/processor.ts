@@ -21,6 +21,8 @@ export interface ProcessorEvents {
   onPush?(bytes: number, seconds: number): void;
   onParamsCache?(hit: boolean): void;
   onOutcome?(outcome: 'ok' | 'failed' | 'rejected'): void;
+  /** The worker stood by (no run needs it: it takes no jobs) or came back. */
+  onStandby?(standingBy: boolean): void;
 }
 
 /** Runs kept in memory at once; a worker serving more runs refetches (it is a cache). */

@@ -25,6 +25,7 @@ export function workerTelemetry(): {
       },
       onParamsCache: (hit) => (hit ? m.paramsCacheHits : m.paramsCacheMisses).inc(),
       onOutcome: (outcome) => m.jobs.inc({ outcome }),
+      onStandby: (standingBy) => m.standby.set(standingBy ? 1 : 0),
     },
   };
 }

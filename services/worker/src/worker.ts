@@ -10,6 +10,7 @@ import {
 } from '@gradq/protocol';
 import { DelayedError, Worker } from 'bullmq';
 import { GradientProcessor, type ProcessorEvents, StepNotOpenError } from './processor';
+import { Standby } from './standby';
 
 export interface WorkerOptions {
   readonly redis: RedisSettings;
@@ -55,43 +56,64 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     options.events,
     options.testSlowMs ?? 0,
   );
-  const worker = new Worker<unknown, GradientJobResult>(
-    GRADIENT_QUEUE,
-    async (job, token) => {
-      try {
-        return await processor.process(job.data, job.id, job.timestamp);
-      } catch (err) {
-        // A job of a step not open yet goes to the back of the queue (no attempt used), and this worker takes
-        // whatever the step being collected still needs.
-        if (!(err instanceof StepNotOpenError) || token === undefined) throw err;
-        await job.moveToDelayed(Date.now(), token);
-        throw new DelayedError();
-      }
+  const openWorker = () => {
+    const w = new Worker<unknown, GradientJobResult>(
+      GRADIENT_QUEUE,
+      async (job, token) => {
+        try {
+          return await processor.process(job.data, job.id, job.timestamp);
+        } catch (err) {
+          // A job of a step not open yet goes to the back of the queue (no attempt used), and this worker takes
+          // whatever the step being collected still needs.
+          if (!(err instanceof StepNotOpenError) || token === undefined) throw err;
+          await job.moveToDelayed(Date.now(), token);
+          throw new DelayedError();
+        }
+      },
+      {
+        connection,
+        prefix: QUEUE_PREFIX,
+        concurrency: 1,
+        lockDuration: options.lockMs,
+        stalledInterval: options.lockMs,
+        // A job whose worker died is "stalled"; BullMQ fails it after this many stalls. Workers die often here, by design.
+        maxStalledCount: 100,
+      },
+    );
+    w.on('error', (err) => log(`worker error: ${err.message}`));
+    w.on('completed', (job, result) => {
+      // Accepted gradients are the normal case; dropped ones are worth a line (they mean retries or stragglers).
+      if (result.status !== 'accepted') log(`job ${job.id}: ${result.status}, dropped`);
+    });
+    w.on('failed', (job, err) => {
+      options.events?.onOutcome?.('failed');
+      log(`job ${job?.id ?? '?'} failed: ${err.message}`);
+    });
+    return w;
+  };
+  // Open while taking jobs, undefined while standing by (standby.ts).
+  let worker: Worker<unknown, GradientJobResult> | undefined;
+  const standby = new Standby({
+    redis: connection,
+    workerId: options.workerId,
+    open: () => {
+      worker = openWorker();
     },
-    {
-      connection,
-      prefix: QUEUE_PREFIX,
-      concurrency: 1,
-      lockDuration: options.lockMs,
-      stalledInterval: options.lockMs,
-      // A job whose worker died is "stalled"; BullMQ fails it after this many stalls. Workers die often here, by design.
-      maxStalledCount: 100,
+    close: async () => {
+      const w = worker;
+      worker = undefined;
+      await w?.close();
     },
-  );
-  worker.on('error', (err) => log(`worker error: ${err.message}`));
-  worker.on('completed', (job, result) => {
-    // Accepted gradients are the normal case; dropped ones are worth a line (they mean retries or stragglers).
-    if (result.status !== 'accepted') log(`job ${job.id}: ${result.status}, dropped`);
+    log,
+    ...(options.events?.onStandby ? { onChange: options.events.onStandby } : {}),
   });
-  worker.on('failed', (job, err) => {
-    options.events?.onOutcome?.('failed');
-    log(`job ${job?.id ?? '?'} failed: ${err.message}`);
-  });
+  standby.start();
 
   return {
     async close() {
       // Each step runs even if an earlier one failed: workers, then the processor's models, then Redis.
-      const results = [await settle(worker.close())];
+      await standby.stop();
+      const results = [await settle(worker?.close() ?? Promise.resolve())];
       processor.dispose();
       // Not quit(): it would wait forever behind commands queued for a Redis that is down.
       results.push(await settle(closeRedis(blocking)));

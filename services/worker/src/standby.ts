@@ -1,0 +1,110 @@
+/**
+ * A worker's side of standby (`@gradq/protocol` standby.ts says why): every `pollMs` it reads the coordinators'
+ * plans; when none needs it, it closes its BullMQ worker (the job in hand finishes first) and watches the queue's
+ * head instead; it opens a new one when a plan wants it or a job waits too long.
+ */
+import { GRADIENT_QUEUE, parsePlans, queueHead, type RedisClient, STANDBY_KEY, standsBy } from '@gradq/protocol';
+
+export interface StandbyOptions {
+  readonly redis: RedisClient;
+  readonly workerId: string;
+  /** Opens the BullMQ worker (it starts taking jobs). */
+  readonly open: () => void;
+  /** Closes it, after the job in hand. */
+  readonly close: () => Promise<void>;
+  readonly log: (line: string) => void;
+  readonly onChange?: (standingBy: boolean) => void;
+  /** How often the plans are read. Default 50 ms. */
+  readonly pollMs?: number;
+  /** A plan that has not changed for this long is a coordinator that stopped. Default 5000 ms. */
+  readonly staleMs?: number;
+}
+
+export class Standby {
+  private standingBy = false;
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  private stopped = false;
+  /** Run id -> the plan's text and when it last changed (this process's clock; -Infinity: not seen changing). */
+  private readonly seen = new Map<string, { raw: string; at: number }>();
+  private head = { id: '', since: 0 };
+  private lastError = '';
+
+  constructor(private readonly o: StandbyOptions) {}
+
+  start(): void {
+    this.o.open();
+    this.timer = setInterval(() => void this.poll(), this.o.pollMs ?? 50);
+    this.timer.unref();
+  }
+
+  get isStandingBy(): boolean {
+    return this.standingBy;
+  }
+
+  /** Stops polling; the caller closes the BullMQ worker if one is open (`isStandingBy` false). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    while (this.busy) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private async poll(): Promise<void> {
+    if (this.busy || this.stopped) return;
+    this.busy = true;
+    try {
+      const now = Date.now();
+      const fields = await this.o.redis.hgetall(STANDBY_KEY);
+      const live = [];
+      for (const [run, plan] of parsePlans(fields)) {
+        const raw = fields[run] as string;
+        const before = this.seen.get(run);
+        // A plan is live once this worker has seen it change (each step rewrites it), and until it stops changing:
+        // the plans of runs that ended stay in the hash for a while, and must not keep a new worker out.
+        if (!before) this.seen.set(run, { raw, at: Number.NEGATIVE_INFINITY });
+        else if (before.raw !== raw) this.seen.set(run, { raw, at: now });
+        if (now - (this.seen.get(run)?.at ?? Number.NEGATIVE_INFINITY) < (this.o.staleMs ?? 5000)) live.push(plan);
+      }
+      for (const run of this.seen.keys()) if (!(run in fields)) this.seen.delete(run);
+      // Only a worker standing by watches the head: the others take jobs, so the head moves.
+      let headStillMs = 0;
+      if (this.standingBy) {
+        const id = await queueHead(this.o.redis, GRADIENT_QUEUE);
+        if (id !== this.head.id) this.head = { id, since: now };
+        headStillMs = id === '' ? 0 : now - this.head.since;
+      }
+      const wanted = !standsBy(live, this.o.workerId, headStillMs);
+      if (this.stopped) return;
+      if (wanted && this.standingBy) {
+        this.standingBy = false;
+        const late = live.some((p) => headStillMs > p.waitMs);
+        this.o.log(
+          live.length === 0
+            ? 'back from standby: no run has a live plan (ended or stopped)'
+            : late
+              ? `back from standby: job ${this.head.id.slice(2)} waited ${headStillMs} ms at the head of the queue`
+              : 'back from standby: a run wants this worker',
+        );
+        this.o.onChange?.(false);
+        this.o.open();
+      } else if (!wanted && !this.standingBy) {
+        this.standingBy = true;
+        this.head = { id: '', since: now };
+        this.o.log(
+          `standing by: ${live.map((p) => `${p.jobs} job(s) per step served by ${p.workers.join(', ')}`).join('; ')}`,
+        );
+        this.o.onChange?.(true);
+        await this.o.close();
+      }
+      this.lastError = '';
+    } catch (err) {
+      // Redis down or refusing: standby keeps its state and tries again; one line per distinct error (an open
+      // BullMQ worker reports its own).
+      const message = (err as Error).message;
+      if (!this.stopped && this.standingBy && message !== this.lastError) this.o.log(`standby: ${message}`);
+      this.lastError = message;
+    } finally {
+      this.busy = false;
+    }
+  }
+}
