@@ -120,7 +120,9 @@ export class QueueGradientSource implements GradientSource {
   private preferred: string[] = [];
   private readonly recentJobs: number[] = [];
   private stepMs: number | undefined;
-  private lastPlanAt: number | undefined;
+  private lastPublishAt: number | undefined;
+  /** Workers whose job went past the deadline -> when: not preferred for {@link AVOID_MS}. */
+  private readonly avoided = new Map<string, number>();
 
   constructor(private readonly o: QueueSourceOptions) {}
 
@@ -170,6 +172,8 @@ export class QueueGradientSource implements GradientSource {
     }
     ev.onBytes?.('params', await published);
     this.measureTransfer(performance.now() - publishStart);
+    if (this.lastPublishAt !== undefined) this.stepMs = ewma(this.stepMs, publishStart - this.lastPublishAt);
+    this.lastPublishAt = publishStart;
     this.writePlan(work.step);
     const current = this.next?.work.step === work.step ? this.next : await this.enqueueStep(work);
     const openedAt = Date.now();
@@ -287,6 +291,12 @@ export class QueueGradientSource implements GradientSource {
       if (now - lastInspection < Math.min(1000, checkAfter)) continue;
       lastInspection = now;
       const quietFor = now - lastProgress;
+      if (this.preferred.length > 0 && quietFor >= this.waitMs()) {
+        // No result for as long as a job may wait: a preferred worker may be dead. Everyone takes jobs until the
+        // next step prefers whoever delivers then (standby).
+        this.preferred = [];
+        this.writePlan(step.work.step, { open: true });
+      }
       if (quietFor >= checkAfter && !(await data.present())) throw new RunLostError();
       for (const entry of step.book.missing()) {
         // Accepted in Redis, yet its record never reached us. Pushed just after the last BLPOP, it is still in the
@@ -315,6 +325,11 @@ export class QueueGradientSource implements GradientSource {
             : `step ${step.work.step} leaves [${entry.first}, ${entry.end}): job ${id} is ${state}${job?.failedReason ? ` (${job.failedReason})` : ''}; adding it again`,
         );
         await this.reissue(step, entry, why);
+        if (why === 'straggler' && job?.processedBy) {
+          // Its worker keeps no preference: the copy goes to the workers standing by at once.
+          this.avoided.set(job.processedBy, Date.now());
+          this.writePlan(step.work.step);
+        }
         lastProgress = now;
       }
     }
@@ -374,23 +389,35 @@ export class QueueGradientSource implements GradientSource {
   }
 
   /**
-   * Tells the workers whether this run needs them (standby.ts in @gradq/protocol), once per step; not awaited. The
-   * run wants the most jobs of its last 8 steps, from the workers that deliver first, kept while they keep
-   * delivering (10 steps or 2 s); a job still at the head of the queue after 1 s + 4 steps brings idle workers back.
+   * Tells the workers whether this run needs them (standby.ts in @gradq/protocol), once per step and after a
+   * straggler; not awaited. The run wants the most jobs of its last 8 steps, from the workers that deliver first,
+   * kept while they keep delivering (10 steps or 2 s); a worker whose job went past the deadline is not preferred
+   * for a minute; a step without a result for `waitMs` opens the plan to every worker. A job still at the head of
+   * the queue for `waitMs` brings idle workers back.
    */
-  private writePlan(step: number): void {
-    const now = performance.now();
-    if (this.lastPlanAt !== undefined) this.stepMs = ewma(this.stepMs, now - this.lastPlanAt);
-    this.lastPlanAt = now;
+  private writePlan(step: number, o: { open?: boolean } = {}): void {
     const stepMs = this.stepMs ?? 1000;
     const jobs = Math.max(1, ...this.recentJobs);
-    this.preferred = preferWorkers(this.preferred, this.workersSeen, jobs, Date.now(), Math.max(2000, 10 * stepMs));
-    // A job waits about a step at the head of the queue while its worker finishes the last one; early steps are
-    // slower than the average says (the training set's download, V8 warming up): 1 s + 4 steps is late.
-    const plan = { workers: this.preferred, jobs, waitMs: Math.round(1000 + 4 * stepMs), step };
+    const now = Date.now();
+    const candidates = new Map(this.workersSeen);
+    for (const [worker, at] of this.avoided) {
+      if (now - at < AVOID_MS) candidates.delete(worker);
+      else this.avoided.delete(worker);
+    }
+    if (!o.open) this.preferred = preferWorkers(this.preferred, candidates, jobs, now, Math.max(2000, 10 * stepMs));
+    const plan = { workers: o.open ? [] : this.preferred, jobs, waitMs: this.waitMs(), step };
     void writeStandbyPlan(this.o.redis, this.o.data.runId, plan).catch((err: Error) =>
       this.o.events?.log?.(`standby plan of step ${step}: ${err.message}`),
     );
+  }
+
+  /**
+   * How long a job may wait at the head of the queue (standby): about a step while its worker finishes the last one;
+   * early steps are slower than the average says (the training set's download, V8 warming up). 1 s + 4 steps, 5 s
+   * at most.
+   */
+  private waitMs(): number {
+    return Math.round(Math.min(5000, 1000 + 4 * (this.stepMs ?? 1000)));
   }
 
   private async autoJobs(work: StepWork): Promise<number> {
@@ -480,6 +507,9 @@ export class QueueGradientSource implements GradientSource {
     return n;
   }
 }
+
+/** How long a worker whose job went past the deadline is not preferred (standby). */
+const AVOID_MS = 60_000;
 
 function ewma(previous: number | undefined, value: number): number {
   return previous === undefined ? value : 0.8 * previous + 0.2 * value;

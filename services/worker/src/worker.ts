@@ -73,6 +73,9 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       {
         connection,
         prefix: QUEUE_PREFIX,
+        // Names this worker in the jobs it takes (BullMQ's processedBy): the coordinator stops preferring a worker
+        // whose job went past the deadline (standby).
+        name: options.workerId,
         concurrency: 1,
         lockDuration: options.lockMs,
         stalledInterval: options.lockMs,
