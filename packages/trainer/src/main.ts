@@ -3,7 +3,8 @@ import { ConfigError } from './options';
 import { redactUrl } from './redact';
 
 /**
- * Runs a command's main function: Ctrl-C (SIGINT) or SIGTERM aborts the signal once (a second one exits at once);
+ * Runs a command's main function: Ctrl-C (SIGINT) or SIGTERM aborts the signal once (a second one exits at once),
+ * as does a `{ gradq: 'stop' }` IPC message or the IPC parent going away (quietly: the parent says why);
  * a ConfigError exits 2 with its message, any other error exits 1 with `gradq: <message>`.
  */
 export function runMain(main: (signal: AbortSignal) => Promise<void>): void {
@@ -16,6 +17,14 @@ export function runMain(main: (signal: AbortSignal) => Promise<void>): void {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Started by another gradq process over IPC (pnpm start's workers, in process groups of their own so that a
+  // terminal's Ctrl-C reaches pnpm start alone): it stops us with a message, and we stop if it goes away.
+  if (process.channel) {
+    process.on('message', (message) => {
+      if ((message as { gradq?: string })?.gradq === 'stop') controller.abort(new Error('stopped by its parent'));
+    });
+    process.on('disconnect', () => controller.abort(new Error('its parent went away')));
+  }
   // An error thrown from an event (a library's 'error' nobody listened to, Redis refusing the credentials) ends the
   // command like main's own: its message alone, redacted. Node's default dump prints the error's properties, and
   // ioredis's carry the command that failed, an AUTH's password included.

@@ -11,6 +11,9 @@ export class Checkpointer {
     private readonly o: { runId: string; hyperparams: Hyperparams; backend: string; every: number },
   ) {}
 
+  /** The step of the last checkpoint this run asked for (-1: none yet). */
+  private lastSaved = -1;
+
   async afterStep(trainee: Trainee, loss: number): Promise<void> {
     const { step, stepInEpoch } = trainee.position;
     // The last step of an epoch is saved by afterEpoch, with its test MSE.
@@ -21,8 +24,19 @@ export class Checkpointer {
     await this.save(trainee, true, { testMse, ...(loss === undefined ? {} : { loss }) });
   }
 
+  /**
+   * A run stopped (Ctrl-C, SIGTERM): saves where it stands unless that step is saved already. The trainer stops
+   * between steps, so parameters, optimizer and position agree. Returns whether a step had been trained at all.
+   */
+  async onStop(trainee: Trainee, loss: number | undefined): Promise<boolean> {
+    if (trainee.position.step === 0) return false;
+    if (trainee.position.step !== this.lastSaved) await this.save(trainee, false, loss === undefined ? {} : { loss });
+    return true;
+  }
+
   private async save(trainee: Trainee, epochEnd: boolean, metrics: { loss?: number; testMse?: number }): Promise<void> {
     const { bound, position } = trainee;
+    this.lastSaved = position.step;
     this.writer.save({
       runId: this.o.runId,
       step: position.step,

@@ -32,6 +32,7 @@ import {
   prepareTrainee,
   type RunSummary,
   type StepReport,
+  stepsPerEpoch,
   summarize,
   train,
   trainingSet,
@@ -67,6 +68,8 @@ export interface CoordinatorHooks {
   readonly checkpoints?: CheckpointConfig;
   /** Where checkpoints go; default: the store `checkpoints` names. */
   readonly store?: ObjectStore;
+  /** The command a stopped run is resumed with, as the stop message prints it. Default `pnpm coordinator`. */
+  readonly resumeCommand?: string;
   /** Awaited once the run is in Redis, before the first step (pnpm start: until its workers have started). */
   beforeTrain?(): Promise<void>;
   onStep?(report: StepReport, source: QueueGradientSource): void;
@@ -184,7 +187,22 @@ export async function runCoordinator(
 
     await hooks.beforeTrain?.();
     let lastLoss: number | undefined;
-    const result = await train(h, { train: trainSet, test: data.test }, trainee, source, {
+    const stopped = async () => {
+      // Stopped between steps (Ctrl-C, SIGTERM): keep what was trained, and say how to go on.
+      const saved = await checkpointer.onStop(trainee, lastLoss);
+      const flushed = saved ? await writer.flush() : undefined;
+      const { step, epoch, stepInEpoch } = trainee.position;
+      const perEpoch = stepsPerEpoch(trainSet.count, h.batchSize);
+      if (!saved) log(`stopped before the first step: nothing to resume`);
+      else if (flushed?.error)
+        log(`stopped at step ${step}; its checkpoint could not be saved: ${flushed.error.message}`);
+      else
+        log(
+          `stopped at step ${step} (epoch ${epoch + 1} of ${h.epochs}, step ${stepInEpoch} of ${perEpoch}); checkpoint in ${store.description}\n` +
+            `resume with: ${hooks.resumeCommand ?? 'pnpm coordinator'} --resume ${runId}`,
+        );
+    };
+    const trained = train(h, { train: trainSet, test: data.test }, trainee, source, {
       ...(signal ? { signal } : {}),
       onStep: async (r) => {
         lastLoss = r.loss;
@@ -203,6 +221,10 @@ export async function runCoordinator(
         hooks.onEpoch?.(r, trainee.position.testMse.at(-2));
         await checkpointer.afterEpoch(trainee, r.testMse, lastLoss);
       },
+    });
+    const result = await trained.catch(async (err: unknown) => {
+      if (signal?.aborted) await stopped();
+      throw err;
     });
     const flushed = await writer.flush();
     if (flushed.error) log(`checkpoint: the last checkpoint could not be saved: ${flushed.error.message}`);

@@ -42,6 +42,10 @@ export class LocalWorkers {
         METRICS_PORT: String(metricsBasePort === 0 ? 0 : metricsBasePort + i - 1),
       },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      // A process group of its own: a terminal's Ctrl-C goes to pnpm start alone, which saves its checkpoint and
+      // then stops the workers (over IPC). Were they in its group, each would stop on its own, print its own
+      // "SIGINT received", and be restarted while the run was stopping. A worker stops when pnpm start goes away.
+      detached: true,
     });
     this.children.set(i, child);
     child.on('message', (message) => {
@@ -98,7 +102,12 @@ export class LocalWorkers {
     });
   }
 
-  /** SIGTERM: each worker finishes its job in hand and exits; SIGKILL after `graceMs`. */
+  /** No worker is restarted from now on (the run is stopping). */
+  stopRestarting(): void {
+    this.stopping = true;
+  }
+
+  /** An IPC stop: each worker finishes its job in hand and exits; SIGKILL after `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
     await Promise.all(
@@ -111,7 +120,8 @@ export class LocalWorkers {
               clearTimeout(timer);
               resolve();
             });
-            child.kill('SIGTERM');
+            if (child.connected) child.send({ gradq: 'stop' });
+            else child.kill('SIGTERM');
           }),
       ),
     );

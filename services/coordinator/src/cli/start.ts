@@ -72,9 +72,11 @@ runMain(async (signal) => {
       },
     });
     const stopped = AbortSignal.any([signal, workerFailed.signal]);
+    stopped.addEventListener('abort', () => workers?.stopRestarting(), { once: true });
     const summary = await runCoordinator({ ...config, redisUrl: redis.url }, backend, {
       log: (line) => log(`coordinator: ${line}`),
       signal: stopped,
+      resumeCommand: 'pnpm start',
       // The first step waits for every worker: one that fails on its configuration then stops the run before it
       // trains, instead of after a run finished with fewer workers.
       beforeTrain: () => workers?.ready(stopped, log) ?? Promise.resolve(),
