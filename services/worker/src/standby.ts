@@ -1,7 +1,9 @@
 /**
- * A worker's side of standby (`@gradq/protocol` standby.ts says why): every `pollMs` it reads the coordinators'
- * plans; when none needs it, it closes its BullMQ worker (the job in hand finishes first) and watches the queue's
- * head instead; it opens a new one when a plan wants it or a job waits too long.
+ * A worker's side of standby (`@gradq/protocol` standby.ts says why): it reads the coordinators' plans (every
+ * 500 ms while taking jobs, every 100 ms while standing by); when none needs it, it closes its BullMQ worker (the job
+ * in hand finishes first) and watches the queue's head instead; it opens a new one when a plan wants it or a job
+ * waits too long. Polled rarely on purpose: 16 workers polling every 50 ms cost the bench's emulated pool ~8 ms of
+ * CPU per step.
  */
 import { GRADIENT_QUEUE, parsePlans, queueHead, type RedisClient, STANDBY_KEY, standsBy } from '@gradq/protocol';
 
@@ -14,8 +16,8 @@ export interface StandbyOptions {
   readonly close: () => Promise<void>;
   readonly log: (line: string) => void;
   readonly onChange?: (standingBy: boolean) => void;
-  /** How often the plans are read. Default 50 ms. */
-  readonly pollMs?: number;
+  /** How often the plans are read while taking jobs, and while standing by. Default 500 and 100 ms. */
+  readonly pollMs?: { readonly active: number; readonly standingBy: number };
   /** A plan that has not changed for this long is a coordinator that stopped. Default 5000 ms. */
   readonly staleMs?: number;
 }
@@ -34,7 +36,16 @@ export class Standby {
 
   start(): void {
     this.o.open();
-    this.timer = setInterval(() => void this.poll(), this.o.pollMs ?? 50);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const every = this.o.pollMs ?? { active: 500, standingBy: 100 };
+    this.timer = setTimeout(
+      () => void this.poll().finally(() => this.schedule()),
+      this.standingBy ? every.standingBy : every.active,
+    );
     this.timer.unref();
   }
 
@@ -42,11 +53,13 @@ export class Standby {
     return this.standingBy;
   }
 
-  /** Stops polling; the caller closes the BullMQ worker if one is open (`isStandingBy` false). */
-  async stop(): Promise<void> {
+  /**
+   * Stops polling; the caller closes the BullMQ worker if one is open. A poll in flight is not waited for (with Redis
+   * down its read waits for ever): it opens or closes nothing once stopped.
+   */
+  stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
-    while (this.busy) await new Promise((r) => setTimeout(r, 5));
+    clearTimeout(this.timer);
   }
 
   private async poll(): Promise<void> {
