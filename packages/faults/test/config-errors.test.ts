@@ -309,3 +309,71 @@ test('pnpm start: a worker whose metrics port is taken stops the run with exit 2
     await new Promise((resolve) => squatter.close(resolve));
   }
 });
+
+/** Runs a command that does not stop by itself for `ms`, then SIGTERMs it; its exit code and output. */
+function runFor(script: string, args: string[], env: NodeJS.ProcessEnv, ms: number) {
+  return new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const stop = setTimeout(() => child.kill('SIGTERM'), ms);
+    const kill = setTimeout(() => child.kill('SIGKILL'), ms + 30_000);
+    child.once('close', (code) => {
+      clearTimeout(stop);
+      clearTimeout(kill);
+      resolve({ code, out });
+    });
+  });
+}
+
+test('a REDIS_URL where nothing listens: one line saying what to do, not a flood; pnpm start stops before any worker', async () => {
+  const closed = `redis://127.0.0.1:${await freePortRange(1)}`;
+  // A lone worker keeps trying (Redis may come up later), but says so once: it printed ~60 lines in 10 s.
+  const worker = await runFor(CLI.worker, [], env({ REDIS_URL: closed, METRICS_PORT: '0' }), 6000);
+  const refused = worker.out.split('\n').filter((l) => l.includes('ECONNREFUSED'));
+  assert.equal(worker.code, 0, worker.out);
+  assert.ok(
+    refused.length >= 1 && refused.length <= 2,
+    `${refused.length} lines about the refused connection:\n${worker.out}`,
+  );
+  assert.match(
+    refused[0] ?? '',
+    /is Redis running at redis:\/\/127\.0\.0\.1:\d+\? set REDIS_URL or --redis-url; retrying/,
+  );
+
+  // The coordinator gives up after 10 s, naming the fix, after one line about the cause.
+  const coordinator = await run(
+    CLI.coordinator,
+    ['--metrics-port', '0', '--run-id', uniqueRunId('closed')],
+    env({ REDIS_URL: closed, CHECKPOINT_DIR: join(tmpdir(), uniqueRunId('closed-ckpt')) }),
+  );
+  assert.equal(coordinator.code, 1, coordinator.out);
+  assert.ok(coordinator.out.split('\n').filter((l) => l.includes('ECONNREFUSED')).length <= 2, coordinator.out);
+  assert.match(
+    coordinator.out,
+    /did not answer within 10 s: start Redis there, or point REDIS_URL \(--redis-url\) at one/,
+  );
+
+  // pnpm start checks an explicit REDIS_URL before it starts workers: exit 2, no worker, no flood.
+  const start = await run(
+    CLI.start,
+    ['--workers', '2', '--metrics-port', '0', '--worker-metrics-port', '0'],
+    env({ REDIS_URL: closed, CHECKPOINT_DIR: join(tmpdir(), uniqueRunId('closed-ckpt')) }),
+  );
+  assert.equal(start.code, 2, start.out);
+  assert.match(
+    start.out,
+    /REDIS_URL \/ --redis-url redis:\/\/127\.0\.0\.1:\d+: nothing answers there \(connect ECONNREFUSED/,
+  );
+  assert.match(start.out, /leave REDIS_URL unset and pnpm start runs a private redis-server/);
+  assert.doesNotMatch(start.out, /taking gradient jobs/);
+});

@@ -1,4 +1,5 @@
 export { newSession, RunData, type StepState } from './data-plane';
+export { ErrorLines, REDIS_UNREACHABLE, redisHint } from './error-lines';
 export {
   type BlockResult,
   blockResultSchema,
@@ -25,7 +26,6 @@ export {
 } from './redis';
 export { DEFAULT_REDIS_URL, REDIS_OPTIONS, redisOptionsShape } from './redis-options';
 export { DEFAULT_SLICES, sliceRanges, sliceTags } from './slices';
-export { DATA_TTL_SECONDS, submitBlock } from './submit';
 export {
   parsePlans,
   preferWorkers,
@@ -35,3 +35,4 @@ export {
   standsBy,
   writeStandbyPlan,
 } from './standby';
+export { DATA_TTL_SECONDS, submitBlock } from './submit';

@@ -135,7 +135,12 @@ export async function waitForRedis(client: RedisClient, url: string, timeoutMs =
       client.ping(),
       new Promise((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`Redis at ${redactUrl(url)} did not answer within ${timeoutMs} ms`)),
+          () =>
+            reject(
+              new Error(
+                `Redis at ${redactUrl(url)} did not answer within ${timeoutMs / 1000} s: start Redis there, or point REDIS_URL (--redis-url) at one`,
+              ),
+            ),
           timeoutMs,
         );
       }),

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { redactUrl } from '@gradq/protocol';
 import { Redis } from 'ioredis';
 import { DEFAULT_REDIS_URL } from './config';
 
@@ -26,7 +27,15 @@ export async function resolveRedis(
   log: (line: string) => void,
 ): Promise<ResolvedRedis> {
   const none = { stop: async () => {} };
-  if (explicitUrl) return { url: explicitUrl, ...none };
+  if (explicitUrl) {
+    // Checked before any worker starts: each would print its own stream of connection errors.
+    const problem = await unreachable(explicitUrl.split(',')[0]?.trim() ?? explicitUrl);
+    if (problem)
+      throw new RedisUrlConfigError(
+        `REDIS_URL / --redis-url ${redactUrl(explicitUrl)}: nothing answers there (${problem}); start Redis there, or leave REDIS_URL unset and pnpm start runs a private redis-server`,
+      );
+    return { url: explicitUrl, ...none };
+  }
   if (await answers(DEFAULT_REDIS_URL)) return { url: DEFAULT_REDIS_URL, ...none };
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'gradq-redis-'));
@@ -52,6 +61,45 @@ export async function resolveRedis(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** REDIS_URL names a server that cannot be reached: a usage error (exit 2). */
+export class RedisUrlConfigError extends Error {
+  override readonly name = 'RedisUrlConfigError';
+}
+
+/**
+ * Why nothing can be reached at `url` (the connection error), tried three times 0.5 s apart for a Redis that is
+ * starting; undefined once a connection opens, whatever Redis then replies (refused credentials are reported, with
+ * their fix, by the connections of the run).
+ */
+async function unreachable(url: string): Promise<string | undefined> {
+  let problem = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 500));
+    const client = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 2000,
+    });
+    // connect() rejects with "Connection is closed."; the 'error' event names the cause (ECONNREFUSED...).
+    let cause = '';
+    client.on('error', (err: Error) => {
+      cause ||= err.message;
+    });
+    try {
+      await client.connect();
+      return undefined;
+    } catch (err) {
+      problem = cause || (err as Error).message;
+      // It answered, refusing the credentials: reachable.
+      if (/WRONGPASS|NOAUTH|invalid password|AUTH/.test(problem)) return undefined;
+    } finally {
+      client.disconnect();
+    }
+  }
+  return problem;
 }
 
 async function answers(url: string): Promise<boolean> {

@@ -2,11 +2,14 @@ import { type EngineFactory, selectEngine } from '@gradq/engine';
 import {
   closeRedis,
   createRedis,
+  ErrorLines,
   GRADIENT_QUEUE,
   type GradientJobResult,
   QUEUE_PREFIX,
+  REDIS_UNREACHABLE,
   type RedisSettings,
   redactUrl,
+  redisHint,
 } from '@gradq/protocol';
 import { DelayedError, Worker } from 'bullmq';
 import { GradientProcessor, type ProcessorEvents, StepNotOpenError } from './processor';
@@ -35,15 +38,12 @@ export interface RunningWorker {
 /** Starts taking gradient jobs of any run. Registers nothing: it simply starts consuming the shared queue. */
 export function startWorker(options: WorkerOptions): RunningWorker {
   const { log } = options;
-  let lastRedisError = '';
-  const connection = createRedis(options.redis, (err) => {
-    // ioredis reports every failed reconnect; one line per distinct error is enough.
-    if (err.message !== lastRedisError) log(`redis: ${err.message}`);
-    lastRedisError = err.message;
-  });
+  // ioredis reports every failed reconnect, and BullMQ the same failure again: one line per distinct error, then one
+  // every 30 s while it lasts.
+  const errors = new ErrorLines(log, { hint: redisHint(options.redis.url) });
+  const connection = createRedis(options.redis, (err) => errors.report(`redis: ${err.message}`));
   connection.on('ready', () => {
-    if (lastRedisError) log(`redis: reconnected to ${redactUrl(options.redis.url)}`);
-    lastRedisError = '';
+    if (errors.clear()) log(`redis: reconnected to ${redactUrl(options.redis.url)}`);
   });
   // Jobs of the next step wait for their parameters with a blocking read, on a connection of its own.
   const blocking = connection.duplicate();
@@ -83,7 +83,9 @@ export function startWorker(options: WorkerOptions): RunningWorker {
         maxStalledCount: 100,
       },
     );
-    w.on('error', (err) => log(`worker error: ${err.message}`));
+    w.on('error', (err) =>
+      errors.report(REDIS_UNREACHABLE.test(err.message) ? `redis: ${err.message}` : `worker error: ${err.message}`),
+    );
     w.on('completed', (job, result) => {
       // Accepted gradients are the normal case; dropped ones are worth a line (they mean retries or stragglers).
       if (result.status !== 'accepted') log(`job ${job.id}: ${result.status}, dropped`);
@@ -115,7 +117,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
   return {
     async close() {
       // Each step runs even if an earlier one failed: workers, then the processor's models, then Redis.
-      await standby.stop();
+      standby.stop();
       const results = [await settle(worker?.close() ?? Promise.resolve())];
       processor.dispose();
       // Not quit(): it would wait forever behind commands queued for a Redis that is down.
