@@ -70,6 +70,29 @@ export function readOptions<S extends z.ZodType>(
   throw new ConfigError([...envProblems, ...problems].join('\n'));
 }
 
+/**
+ * The option keys a user gave, by flag or by a non-empty variable: what a default stands for cannot be told from
+ * the parsed values (a resumed run keeps its checkpoint's settings unless the user asked for others).
+ */
+export function givenOptions(
+  specs: readonly OptionSpec[],
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Set<string> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries(specs.map((s) => [s.flag, { type: s.type ?? 'string' }])),
+    strict: false,
+    allowPositionals: true,
+  });
+  const given = new Set<string>();
+  for (const spec of specs) {
+    const fromEnv = spec.env ? env[spec.env] : undefined;
+    if (values[spec.flag] !== undefined || (fromEnv !== undefined && fromEnv !== '')) given.add(spec.key);
+  }
+  return given;
+}
+
 const TRUE_WORDS = ['1', 'true', 'yes'];
 const BOOLEAN_WORDS = new Set([...TRUE_WORDS, '0', 'false', 'no']);
 

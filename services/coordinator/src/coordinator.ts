@@ -16,12 +16,14 @@ import {
   closeRedis,
   createRedis,
   DEFAULT_SLICES,
+  ErrorLines,
   GRADIENT_QUEUE,
   newSession,
   PROTOCOL_VERSION,
   QUEUE_PREFIX,
   RunData,
   redactUrl,
+  redisHint,
   waitForRedis,
 } from '@gradq/protocol';
 import {
@@ -42,6 +44,7 @@ import { Queue } from 'bullmq';
 import { Checkpointer } from './checkpointing';
 import { type CoordinatorConfig, DEFAULT_REDIS_URL } from './config';
 import { QueueGradientSource } from './queue-source';
+import { resumeSettings } from './resume-settings';
 import { CoordinatorTelemetry } from './telemetry';
 
 /** The summary of a distributed run: the shared format plus the exactly-once counters. */
@@ -68,6 +71,8 @@ export interface CoordinatorHooks {
   readonly checkpoints?: CheckpointConfig;
   /** Where checkpoints go; default: the store `checkpoints` names. */
   readonly store?: ObjectStore;
+  /** The option keys the user gave (`givenOptions`): a resumed run refuses training settings other than its own. */
+  readonly given?: ReadonlySet<string>;
   /** The command a stopped run is resumed with, as the stop message prints it. Default `pnpm coordinator`. */
   readonly resumeCommand?: string;
   /** Awaited once the run is in Redis, before the first step (pnpm start: until its workers have started). */
@@ -92,16 +97,17 @@ export async function runCoordinator(
   // An unwritable CHECKPOINT_DIR is a usage error now, not a run's worth of failed saves ending in exit 0.
   if (store instanceof LocalStore) await store.assertWritable();
   const resumed = config.resume ? await resumeFrom(store, config.resume, backend, log) : undefined;
-  const h: Hyperparams = resumed?.hyperparams ?? pickHyperparams(config);
+  const resumedWith = resumed
+    ? resumeSettings(resumed.hyperparams, pickHyperparams(config), hooks.given ?? new Set(), resumed.position.epoch)
+    : undefined;
+  const h: Hyperparams = resumedWith?.hyperparams ?? pickHyperparams(config);
   const runId = config.resume ?? config.runId ?? newRunId();
 
   const redisUrl = config.redisUrl ?? DEFAULT_REDIS_URL;
   const settings = { url: redisUrl, cluster: config.redisCluster };
-  let lastError = '';
-  const onRedisError = (err: Error) => {
-    if (err.message !== lastError) log(`redis: ${err.message}`);
-    lastError = err.message;
-  };
+  // One line per distinct error, then one every 30 s while it lasts (every reconnect fails, on each connection).
+  const redisErrors = new ErrorLines(log, { hint: redisHint(redisUrl) });
+  const onRedisError = (err: Error) => redisErrors.report(`redis: ${err.message}`);
   const redis = createRedis(settings, onRedisError);
   const blocking = createRedis(settings, onRedisError);
   const queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
@@ -146,6 +152,7 @@ export async function runCoordinator(
         `seed ${h.seed}, backend ${backend.name}, Redis ${redactUrl(redisUrl)}, checkpoints in ${store.description}` +
         (resumed ? `, resuming at step ${resumed.step}` : ''),
     );
+    if (resumedWith) log(`resume: ${resumedWith.line}`);
 
     const writer = new CheckpointWriter({
       store,

@@ -186,3 +186,47 @@ describe('coordinator killed and resumed', () => {
     }
   });
 });
+
+describe('what a resume takes from the checkpoint', () => {
+  test('other training settings are refused naming them; a finished run says so; --epochs trains longer, same bits', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    const target = await localStore('extend');
+    const runId = uniqueRunId('extend');
+    const run = (name: string, args: string[]) =>
+      procs.spawn(
+        CLI.coordinator,
+        [...args, '--redis-url', server.url, '--checkpoint-every', '0', '--metrics-port', '0'],
+        { env: cliEnv(target.env), name },
+      );
+    // One epoch of the reference's two.
+    const first = await run('extend-1', [
+      '--limit',
+      '2048',
+      '--epochs',
+      '1',
+      '--seed',
+      '9',
+      '--run-id',
+      runId,
+    ]).summary<CoordinatorSummary>(300_000);
+    assert.equal(first.steps, TOTAL_STEPS / 2);
+
+    const refused = run('extend-refused', ['--resume', runId, '--batch-size', '256', '--seed', '9']);
+    const exit = await refused.exited;
+    assert.equal(exit.code, 2, refused.tail());
+    assert.match(refused.stderr(), /--batch-size 256: this run was trained with 128/);
+    assert.match(refused.stderr(), /only --epochs may change/);
+    assert.doesNotMatch(refused.stderr(), /--seed/, 'a setting equal to the checkpoint is no problem');
+
+    const done = run('extend-done', ['--resume', runId]);
+    const same = await done.summary<CoordinatorSummary>(300_000);
+    assert.match(done.stderr(), /it has done its 1 epoch\(s\): nothing to train; pass --epochs N \(more than 1\)/);
+    assert.equal(same.params_sha256, first.params_sha256);
+
+    const longer = run('extend-2', ['--resume', runId, '--epochs', '2']);
+    const [s, ref] = await Promise.all([longer.summary<CoordinatorSummary>(300_000), reference]);
+    assert.match(longer.stderr(), /training settings from the checkpoint: 2 epoch\(s\) \(was 1\)/);
+    assertCompletesLikeReference(s, ref);
+  });
+});

@@ -1,5 +1,5 @@
 import { selectBackend } from '@gradq/backend';
-import { assertConverged, Progress, readOptions, runMain, usage } from '@gradq/trainer';
+import { assertConverged, givenOptions, Progress, readOptions, runMain, usage } from '@gradq/trainer';
 import { COORDINATOR_OPTIONS, coordinatorConfigSchema } from '../config';
 import { runCoordinator } from '../coordinator';
 
@@ -17,6 +17,7 @@ runMain(async (signal) => {
   const summary = await runCoordinator(config, backend, {
     log,
     signal,
+    given: givenOptions(COORDINATOR_OPTIONS, process.argv.slice(2), process.env),
     onStep: (r) => progress.step(r),
     onEpoch: (r, previous) => progress.epoch(r, previous),
   });

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { selectBackend } from '@gradq/backend';
-import { assertConverged, ConfigError, Progress, readOptions, runMain, usage } from '@gradq/trainer';
+import { assertConverged, ConfigError, givenOptions, Progress, readOptions, runMain, usage } from '@gradq/trainer';
 import { z } from 'zod';
 import { COORDINATOR_OPTIONS, checkCoordinator, coordinatorShape } from '../config';
 import { runCoordinator } from '../coordinator';
@@ -77,6 +77,7 @@ runMain(async (signal) => {
       log: (line) => log(`coordinator: ${line}`),
       signal: stopped,
       resumeCommand: 'pnpm start',
+      given: givenOptions(OPTIONS, process.argv.slice(2), process.env),
       // The first step waits for every worker: one that fails on its configuration then stops the run before it
       // trains, instead of after a run finished with fewer workers.
       beforeTrain: () => workers?.ready(stopped, log) ?? Promise.resolve(),
