@@ -131,6 +131,15 @@ they count the last coordinator's share of the run (from its checkpoint on). "re
   result reaches the submit script first wins, the other lands as duplicate or stale. The straggler scenario makes one
   worker slow with the test-only \`GRADQ_TEST_SLOW_MS\` variable (\`services/worker/src/cli/worker.ts\`): the worker
   awaits that long before each submit, keeping its lock, exactly like a slow machine.
+- **Standby** (\`packages/protocol/src/standby.ts\`). When a step has fewer jobs than there are workers, the
+  coordinator names the workers it prefers and the others stop taking jobs. A worker whose job went past the deadline
+  is not preferred for a minute, a step without a result for the plan's wait opens it to every worker, and a job that
+  does not move from the head of the queue for that long brings the idle workers back: a dead or slow preferred
+  worker costs about that wait, and the straggler no longer sets the pace of the run. Plans only choose who takes
+  jobs; what is computed and accepted does not depend on them.
+- **Ctrl-C** (\`services/coordinator/src/coordinator.ts\`). A stopped run saves a checkpoint where it stands (the
+  trainer stops between steps) and prints how to resume; \`services/coordinator/test/interrupt.test.ts\` stops
+  \`pnpm start\` with SIGINT and resumes it to the undisturbed bits.
 - **Refused credentials are final** (\`packages/protocol/src/redis.ts\`). Every other Redis error is retried (a
   restart, a failover), but WRONGPASS or NOAUTH cannot heal: the connection stops and the command exits 2 naming the
   redacted \`REDIS_URL\` (a worker used to retry forever). \`runMain\` prints any error, thrown or unhandled, as its

@@ -29,6 +29,17 @@ const TOOLS = {
     install: 'apt-get install docker-compose, or Docker with its compose plugin',
   },
   openssl: { commands: () => [['openssl']], probe: ['version'], install: 'apt-get install openssl' },
+  'python-torch': {
+    // Debian's packages are /usr/bin/python3's; a pyenv or venv python3 earlier on PATH may lack them.
+    commands: () => [...(process.env.PYTHON ? [[process.env.PYTHON]] : []), ['python3'], ['/usr/bin/python3']],
+    probe: ['-c', 'import torch, numpy'],
+    install: 'apt-get install python3-torch, or set PYTHON to a python with torch',
+  },
+  'python-onnx': {
+    commands: () => [...(process.env.PYTHON ? [[process.env.PYTHON]] : []), ['python3'], ['/usr/bin/python3']],
+    probe: ['-c', 'import onnx, numpy'],
+    install: 'apt-get install python3-onnx, or set PYTHON to a python with onnx',
+  },
 } satisfies Record<string, ToolSpec>;
 
 export type ToolName = keyof typeof TOOLS;

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // pnpm ckpt: list, download, inspect, delete and preview checkpoints, in the store the services use
 // (S3 when S3_BUCKET is set, else CHECKPOINT_DIR). Exit codes: 0 ok, 1 failure, 2 usage error or unknown run/step.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { loadCheckpointConfig } from '../config';
 import { downloadCheckpoint } from '../download';
@@ -11,6 +11,9 @@ import {
   DownloadTargetError,
   type UnsafeKeyError,
 } from '../errors/index';
+import { toOnnx } from '../export/onnx';
+import { toSafetensors } from '../export/safetensors';
+import type { LoadedCheckpoint } from '../files/decode';
 import { CHECKPOINT_FILES, checkpointFileKey, parseStep, runPrefix } from '../keys';
 import { manifestEntry, verifyFile } from '../manifest';
 import { listCheckpoints, listRuns, readCheckpoint, readLatestStep, readManifest } from '../reader';
@@ -26,6 +29,9 @@ Commands:
   inspect <run> [step|latest]                config, metrics and position of a verified checkpoint
   rm <run> [step]                            delete one checkpoint, or the whole run
   preview <run> [step|latest] --out FILE.png save the digits-over-reconstructions preview
+  export <run> [step|latest] --format safetensors|onnx --out FILE
+                                             the model for PyTorch (safetensors, PyTorch names and [out, in]
+                                             weights) or any ONNX runtime (opset 13); input pixels / 255
 
 The store comes from the environment, as for the services:
   S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_PREFIX, S3_FORCE_PATH_STYLE   (AWS credentials from the SDK's default chain)
@@ -41,12 +47,14 @@ interface Args {
   readonly command: string | undefined;
   readonly positional: readonly string[];
   readonly out: string | undefined;
+  readonly format: string | undefined;
   readonly help: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const positional: string[] = [];
   let out: string | undefined;
+  let format: string | undefined;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -55,11 +63,15 @@ function parseArgs(argv: readonly string[]): Args {
       out = argv[++i];
       if (out === undefined) throw new UsageError(`${a} needs a path`);
     } else if (a.startsWith('--out=')) out = a.slice('--out='.length);
+    else if (a === '--format') {
+      format = argv[++i];
+      if (format === undefined) throw new UsageError(`${a} needs safetensors or onnx`);
+    } else if (a.startsWith('--format=')) format = a.slice('--format='.length);
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else positional.push(a);
   }
   const [command, ...rest] = positional;
-  return { command, positional: rest, out, help };
+  return { command, positional: rest, out, format, help };
 }
 
 async function main(argv: readonly string[], print: (line: string) => void): Promise<void> {
@@ -70,14 +82,20 @@ async function main(argv: readonly string[], print: (line: string) => void): Pro
     return;
   }
   const [run, stepArg, ...extra] = args.positional;
-  const maxPositional: Record<string, number> = { list: 1, download: 2, inspect: 2, rm: 2, preview: 2 };
+  const maxPositional: Record<string, number> = { list: 1, download: 2, inspect: 2, rm: 2, preview: 2, export: 2 };
   const max = maxPositional[args.command];
   if (max === undefined) throw new UsageError(`unknown command '${args.command}' (see --help)`);
   if (args.positional.length > max || extra.length) throw new UsageError(`too many arguments for ${args.command}`);
   if (args.command !== 'list' && !run) throw new UsageError(`${args.command} needs a run id`);
-  if ((args.command === 'download' || args.command === 'preview') && !args.out) {
-    throw new UsageError(`${args.command} needs --out ${args.command === 'download' ? 'DIR' : 'FILE.png'}`);
+  if ((args.command === 'download' || args.command === 'preview' || args.command === 'export') && !args.out) {
+    throw new UsageError(`${args.command} needs --out ${args.command === 'download' ? 'DIR' : 'FILE'}`);
   }
+  if (args.command === 'export' && !EXPORTERS[args.format ?? '']) {
+    throw new UsageError(
+      `export needs --format safetensors or --format onnx${args.format ? `, not '${args.format}'` : ''}`,
+    );
+  }
+  if (args.format !== undefined && args.command !== 'export') throw new UsageError('--format is for export only');
   let config: ReturnType<typeof loadCheckpointConfig>;
   try {
     config = loadCheckpointConfig(process.env);
@@ -113,6 +131,20 @@ async function main(argv: readonly string[], print: (line: string) => void): Pro
           print(`deleted run ${run} step ${step}; latest is now ${latest ?? 'unset (no complete checkpoint left)'}`);
         }
         return;
+      case 'export': {
+        const step = await resolveStep(store, run as string, stepArg);
+        // readCheckpoint verifies every file against the manifest first, as download does.
+        const content = await readCheckpoint(store, run as string, step);
+        const format = args.format as keyof typeof EXPORTERS;
+        const out = await writeNew(args.out as string, (EXPORTERS[format] as Exporter)(content));
+        print(`wrote ${out} (${format}: run ${run} step ${step}, layers ${content.hyperparams.layerSizes.join('-')})`);
+        print(
+          format === 'onnx'
+            ? 'input "pixels": float32 [N, 784] = pixels / 255; output "reconstruction" [N, 784]'
+            : 'PyTorch: model.load_state_dict(safetensors.torch.load_file(path)); input pixels / 255 (README: "Use the model in PyTorch")',
+        );
+        return;
+      }
       case 'preview': {
         const step = await resolveStep(store, run as string, stepArg);
         const manifest = await readManifest(store, run as string, step);
@@ -131,6 +163,37 @@ async function main(argv: readonly string[], print: (line: string) => void): Pro
   } finally {
     await store.close();
   }
+}
+
+type Exporter = (content: LoadedCheckpoint) => Uint8Array;
+const EXPORTERS: Record<string, Exporter> = {
+  safetensors: toSafetensors,
+  onnx: toOnnx,
+};
+
+/**
+ * Writes `bytes` to a path that must not exist yet, through a temporary file renamed into place: an existing model is
+ * never overwritten, and a failed write leaves nothing half-written.
+ */
+async function writeNew(path: string, bytes: Uint8Array): Promise<string> {
+  const out = resolve(path);
+  if (
+    await stat(out).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new UsageError(`--out ${out} exists; choose a new path (nothing is overwritten)`);
+  await mkdir(dirname(out), { recursive: true });
+  const temp = `${out}.${process.pid}.partial`;
+  try {
+    await writeFile(temp, bytes, { flag: 'wx' });
+    await rename(temp, out);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  return out;
 }
 
 async function assertRunExists(store: ObjectStore, run: string): Promise<void> {
