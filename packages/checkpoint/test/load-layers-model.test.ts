@@ -78,6 +78,21 @@ test('saved on S3, listed and downloaded by pnpm ckpt, loaded by tf.loadLayersMo
   // Same weights, same backend, same chunked evaluation: the same float64 sum, bit for bit.
   assert.equal(result.testMse, testMse);
 
+  // The README's snippet for the published @tensorflow/tfjs alone: plain Node, no tsx, no gradq package.
+  const plain = spawnSync(process.execPath, [join(here, 'fixtures', 'load-with-tfjs.mjs'), dir, mnistDir], {
+    encoding: 'utf8',
+    cwd: join(here, 'fixtures'),
+  });
+  assert.equal(plain.status, 0, plain.stderr);
+  const loaded = JSON.parse(plain.stdout.trim().split('\n').at(-1) as string) as { testMse: number };
+  // Another backend (tfjs's pure-JS cpu), another summation order: equal to float32 rounding.
+  assert.ok(Math.abs(loaded.testMse - testMse) <= 1e-5 * testMse, `plain tfjs ${loaded.testMse} vs ${testMse}`);
+  const readme = await readFile(join(here, '..', '..', '..', 'README.md'), 'utf8');
+  const snippet = (await readFile(join(here, 'fixtures', 'load-with-tfjs.mjs'), 'utf8')).match(
+    /\/\/ README snippet start\n([\s\S]*?)\/\/ README snippet end/,
+  )?.[1];
+  assert.ok(snippet && readme.includes(snippet), 'README.md does not hold the snippet of fixtures/load-with-tfjs.mjs');
+
   const inspect = ckpt('inspect', runId, '5');
   assert.equal(inspect.code, 0, inspect.stderr);
   const summary = JSON.parse(inspect.stdout) as { position: { step: number }; metrics: { testMse: number } };

@@ -115,7 +115,11 @@ async function main(argv: readonly string[], print: (line: string) => void): Pro
         print(
           `downloaded run ${run} step ${step} to ${result.dir} (${result.files.length} files, all sha256 verified)`,
         );
-        print(`load it with: tf.loadLayersModel('file://${resolve(result.dir, CHECKPOINT_FILES.modelJson)}')`);
+        print(
+          `load it with: tf.loadLayersModel('file://${resolve(result.dir, CHECKPOINT_FILES.modelJson)}') (@tensorflow/tfjs-node); ` +
+            'with @tensorflow/tfjs alone, tf.io.fromMemory (README: "Checkpoints and taking a model home"); ' +
+            'for PyTorch or ONNX: pnpm ckpt export',
+        );
         return;
       }
       case 'inspect':
