@@ -10,6 +10,23 @@ import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(`Usage: pnpm test [--unit] [path ...]
+
+  pnpm test                 every test: unit tests and integration tests on real services
+  pnpm test --unit          unit tests only (src/**/*.test.ts; no services needed)
+  pnpm test path/to/dir ... only tests under these paths
+
+Environment: TEST_CONCURRENCY (default 2), MNIST_DIR (the four MNIST .gz files), GRADQ_TEST_VERBOSE=1 (the
+services' output live), GRADQ_REQUIRE_NATIVE=1 / GRADQ_REQUIRE_TOOLS=1 (a missing native addon or tool fails its
+tests instead of skipping them; .ci/run sets both).`);
+  process.exit(0);
+}
+const unknown = args.filter((a) => a.startsWith('-') && a !== '--unit');
+if (unknown.length) {
+  console.error(`unknown option ${unknown.join(', ')} (pnpm test --help)`);
+  process.exit(2);
+}
 const unitOnly = args.includes('--unit');
 const roots = args.filter((a) => !a.startsWith('--'));
 

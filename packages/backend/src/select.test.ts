@@ -9,7 +9,7 @@ test('auto prefers tensorflow, then cpu-native, then wasm, and says why in one l
   const lines: string[] = [];
   const selected = await selectBackend({ request: 'auto', log: (l) => lines.push(l) });
   assert.equal(lines.length, 1);
-  assert.match(lines[0] ?? '', new RegExp(`^gradq: TensorFlow.js backend ${selected.name}`));
+  assert.match(lines[0] ?? '', new RegExp(`^TensorFlow.js backend ${selected.name}`));
   assert.equal(tf.getBackend(), selected.name);
   const order = ['tensorflow', 'cpu-native', 'wasm', 'cpu'];
   // Everything faster than the chosen backend was tried and skipped, with its reason.

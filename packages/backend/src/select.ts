@@ -88,7 +88,8 @@ async function choose({
     try {
       await LOADERS[name]();
       await tf.ready();
-      log(`gradq: TensorFlow.js backend ${name}${skipped.length ? ` (skipped ${skipped.join('; ')})` : ''}`);
+      // No "gradq: " prefix: services prefix their lines already ("worker local-1: gradq: ..." read twice).
+      log(`TensorFlow.js backend ${name}${skipped.length ? ` (skipped ${skipped.join('; ')})` : ''}`);
       return { name, skipped };
     } catch (err) {
       skipped.push(`${name}: ${firstLine(err)}`);
@@ -99,5 +100,9 @@ async function choose({
 
 function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
+  // "Cannot find package '/abs/path/node_modules/@tensorflow/tfjs-node/index.js' imported from /abs/..." says less
+  // than the package's name.
+  const missing = /Cannot find (?:package|module) '[^']*node_modules\/((?:@[^/']+\/)?[^/']+)/.exec(message);
+  if (missing) return `${missing[1]} is not installed`;
   return message.split('\n')[0] ?? message;
 }

@@ -112,6 +112,10 @@ test('saved on S3, listed and downloaded by pnpm ckpt, loaded by tf.loadLayersMo
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /weights\.bin: sha256/);
 
+  const unasked = ckpt('rm', runId);
+  assert.equal(unasked.code, 2, 'a whole run is deleted only with --yes');
+  assert.match(unasked.stderr, /deletes the whole run \(1 checkpoint\(s\)\); add --yes/);
+  assert.equal(ckpt('list', runId).code, 0, 'the run is still there');
   assert.equal(ckpt('rm', runId, '5').code, 0);
   assert.equal(ckpt('list', runId).code, 2, 'the run is gone');
 });

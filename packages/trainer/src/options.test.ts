@@ -132,7 +132,17 @@ describe('readOptions with the trainer options', () => {
   });
 
   test('unknown flags, missing values and positional arguments are rejected', () => {
-    configError(() => read(['--bach-size', '3']), "Unknown option '--bach-size'", '--help');
+    configError(
+      () => read(['--bach-size', '3']),
+      "Unknown option '--bach-size'",
+      'Did you mean --batch-size?',
+      '--help',
+    );
+    configError(() => read(['--epoch', '3']), 'Did you mean --epochs?');
+    assert.throws(
+      () => read(['--quux', '3']),
+      (err: Error) => !err.message.includes('Did you mean'),
+    );
     configError(() => read(['--batch-size']), '--batch-size');
     configError(() => read(['train']), "'train'");
   });

@@ -44,7 +44,16 @@ export function readOptions<S extends z.ZodType>(
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new ConfigError(`${(err as Error).message}. Run with --help for the list of options.`);
+    const unknown = /Unknown option '--([^']+)'/.exec((err as Error).message)?.[1];
+    const near =
+      unknown === undefined
+        ? undefined
+        : closest(
+            unknown,
+            specs.map((s) => s.flag),
+          );
+    const hint = near ? ` Did you mean --${near}?` : '';
+    throw new ConfigError(`${(err as Error).message}.${hint} Run with --help for the list of options.`);
   }
   const raw: Record<string, unknown> = {};
   const envProblems: string[] = [];
@@ -91,6 +100,29 @@ export function givenOptions(
     if (values[spec.flag] !== undefined || (fromEnv !== undefined && fromEnv !== '')) given.add(spec.key);
   }
   return given;
+}
+
+/** The flag nearest `typed` by edit distance, if within 2 edits (a typo, not another option). */
+function closest(typed: string, flags: readonly string[]): string | undefined {
+  let best: { flag: string; d: number } | undefined;
+  for (const flag of flags) {
+    const d = editDistance(typed, flag);
+    if (d <= 2 && (!best || d < best.d)) best = { flag, d };
+  }
+  return best?.flag;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + cost);
+    }
+    row = next;
+  }
+  return row[b.length] as number;
 }
 
 const TRUE_WORDS = ['1', 'true', 'yes'];

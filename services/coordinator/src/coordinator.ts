@@ -235,6 +235,11 @@ export async function runCoordinator(
     });
     const flushed = await writer.flush();
     if (flushed.error) log(`checkpoint: the last checkpoint could not be saved: ${flushed.error.message}`);
+    else if (flushed.lastSavedStep !== undefined)
+      log(
+        `the model: run ${runId} step ${flushed.lastSavedStep} in ${store.description}; take it with ` +
+          `pnpm ckpt download ${runId} --out DIR, or pnpm ckpt export ${runId} --format safetensors|onnx --out FILE`,
+      );
 
     const stats = await run.stats();
     const planned =

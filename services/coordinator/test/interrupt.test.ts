@@ -103,7 +103,13 @@ test('Ctrl-C: a checkpoint where the run stands, one message saying how to resum
   // The worker is not orphaned: it stopped with the run.
   await waitUntil('the worker to stop', async () => ((await queue.getWorkersCount()) === 0 ? true : undefined), 30_000);
 
-  const resumed = await start('start-2', ['--resume', runId]).summary<CoordinatorSummary>(300_000);
+  const second = start('start-2', ['--resume', runId]);
+  const resumed = await second.summary<CoordinatorSummary>(300_000);
+  // The end of a run says where the model is and how to take it.
+  assert.match(
+    second.stderr(),
+    new RegExp(`the model: run ${runId} step ${TOTAL_STEPS} in .*; take it with pnpm ckpt download ${runId} --out DIR`),
+  );
   const ref = await reference;
   assert.equal(resumed.steps, TOTAL_STEPS);
   assert.equal(resumed.distributed.resumed_from_step, step);

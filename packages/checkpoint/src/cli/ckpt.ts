@@ -27,7 +27,7 @@ Commands:
   list [run]                                 runs; or a run's checkpoints with size, loss, test MSE, epoch-end flag
   download <run> [step|latest] --out DIR     download and verify every sha256 (default step: latest); DIR new or empty
   inspect <run> [step|latest]                config, metrics and position of a verified checkpoint
-  rm <run> [step]                            delete one checkpoint, or the whole run
+  rm <run> [step]                            delete one checkpoint; the whole run only with --yes
   preview <run> [step|latest] --out FILE.png save the digits-over-reconstructions preview
   export <run> [step|latest] --format safetensors|onnx --out FILE
                                              the model for PyTorch (safetensors, PyTorch names and [out, in]
@@ -48,6 +48,7 @@ interface Args {
   readonly positional: readonly string[];
   readonly out: string | undefined;
   readonly format: string | undefined;
+  readonly yes: boolean;
   readonly help: boolean;
 }
 
@@ -56,9 +57,11 @@ function parseArgs(argv: readonly string[]): Args {
   let out: string | undefined;
   let format: string | undefined;
   let help = false;
+  let yes = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--help' || a === '-h') help = true;
+    else if (a === '--yes' || a === '-y') yes = true;
     else if (a === '--out' || a === '-o') {
       out = argv[++i];
       if (out === undefined) throw new UsageError(`${a} needs a path`);
@@ -71,7 +74,7 @@ function parseArgs(argv: readonly string[]): Args {
     else positional.push(a);
   }
   const [command, ...rest] = positional;
-  return { command, positional: rest, out, format, help };
+  return { command, positional: rest, out, format, yes, help };
 }
 
 async function main(argv: readonly string[], print: (line: string) => void): Promise<void> {
@@ -127,6 +130,12 @@ async function main(argv: readonly string[], print: (line: string) => void): Pro
       case 'rm':
         if (stepArg === undefined) {
           await assertRunExists(store, run as string);
+          if (!args.yes) {
+            const n = (await listCheckpoints(store, run as string)).length;
+            throw new UsageError(
+              `rm ${run} deletes the whole run (${n} checkpoint(s)); add --yes to do so, or name a step to delete one`,
+            );
+          }
           const n = await removeRun(store, run as string);
           print(`deleted run ${run} (${n} objects)`);
         } else {
