@@ -36,11 +36,16 @@ export class FlatAdamError extends RangeError {
 }
 
 const f = Math.fround;
+/** float32's smallest normal number (C's FLT_MIN). */
+const FLT_MIN = 1.1754943508222875e-38;
 
 /**
  * tf.train.adam's update in plain JS, rounded to float32 after every operation, in the order its ops run:
  *   m' = m*b1 + g*(1-b1);  v' = v*b2 + g*g*(1-b2);  p' = (m'/(1-accB1)) / (sqrt(v'/(1-accB2)) + eps) * -lr + p
- * where 1-b1, 1-b2 and -lr are computed in double before becoming float32 scalars, as the optimizer does.
+ * where 1-b1, 1-b2 and -lr are computed in double before becoming float32 scalars, as the optimizer does. One
+ * difference: a moment below float32's smallest normal (1.18e-38) is zero here, where tf.train.adam keeps the
+ * subnormal. Such a moment moves no parameter (its update is ~1e-41), so the parameters keep tf.train.adam's bits;
+ * the moments of parameters whose gradient stopped become 0 instead of sticking at 1.4e-45.
  */
 export const adamUpdateJs: AdamUpdateFn = (params, m, v, grad, lr, beta1, beta2, epsilon, accBeta1, accBeta2) => {
   const b1 = f(beta1);
@@ -54,8 +59,11 @@ export const adamUpdateJs: AdamUpdateFn = (params, m, v, grad, lr, beta1, beta2,
   const n = params.length;
   for (let i = 0; i < n; i++) {
     const g = grad[i] as number;
-    const newM = f(f((m[i] as number) * b1) + f(g * oneMinusB1));
-    const newV = f(f((v[i] as number) * b2) + f(f(g * g) * oneMinusB2));
+    let newM = f(f((m[i] as number) * b1) + f(g * oneMinusB1));
+    let newV = f(f((v[i] as number) * b2) + f(f(g * g) * oneMinusB2));
+    // Moments below float32's smallest normal are zero, as in the native update (kernels.c says why: subnormals).
+    if (Math.abs(newM) < FLT_MIN) newM = 0;
+    if (Math.abs(newV) < FLT_MIN) newV = 0;
     const mHat = f(newM / oneMinusAcc1);
     const vHat = f(newV / oneMinusAcc2);
     m[i] = newM;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { AdamStep, bindModel, createAutoencoder, FlatAdam, getParams } from '@gradq/model';
+import { AdamStep, adamUpdateJs, bindModel, createAutoencoder, FlatAdam, getParams } from '@gradq/model';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { nativeAdamUpdate } from './adam';
@@ -64,6 +64,36 @@ for (const backend of ['cpu', 'wasm', 'cpu-native']) {
     });
   });
 }
+
+describe('moments below FLT_MIN', { skip }, () => {
+  test('are zero, in the JS and the native update alike; parameters move as tf.train.adam moves them', async () => {
+    // A dead unit: gradients that stopped, first moments decayed to subnormals (where tf.train.adam's stick at
+    // 1.4e-45 and each step took ~40x longer in C), or about to become one.
+    const n = 64;
+    const moments = Float32Array.from({ length: n }, (_, i) => [1e-44, 1.4e-45, 1.3e-38, 2e-38, 1e-3][i % 5] as number);
+    const grad = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : i % 3 === 1 ? 1e-23 : 0.5));
+    const params = Float32Array.from({ length: n }, (_, i) => (i % 2 ? 0.05 : -0.3));
+    const run = (update: (p: Float32Array, m: Float32Array, v: Float32Array) => void) => {
+      const p = params.slice();
+      const m = moments.slice();
+      const v = moments.slice();
+      for (let step = 0; step < 3; step++) update(p, m, v);
+      return { p, m, v };
+    };
+    const native = await nativeAdamUpdate();
+    assert.ok(native);
+    const a = run((p, m, v) => adamUpdateJs(p, m, v, grad, 1e-3, 0.9, 0.999, 1e-7, 0.729, 0.997));
+    const b = run((p, m, v) => native(p, m, v, grad, 1e-3, 0.9, 0.999, 1e-7, 0.729, 0.997));
+    assertBits(b.p, a.p, 'params');
+    assertBits(b.m, a.m, 'first moments');
+    assertBits(b.v, a.v, 'second moments');
+    for (const x of [...a.m, ...a.v]) assert.ok(x === 0 || Math.abs(x) >= 1.1754943508222875e-38, `${x} is subnormal`);
+    // The parameters whose moments were flushed keep tf.train.adam's value: an update of ~1e-41 moves none of them.
+    for (let i = 0; i < n; i += 3) {
+      if (i % 5 !== 4) assert.equal(a.p[i], params[i], `parameter ${i} (zero gradient, tiny moments) moved`);
+    }
+  });
+});
 
 describe('adamUpdate argument checks', { skip }, () => {
   test('rejects mismatched lengths and non-float32 arrays', () => {

@@ -127,7 +127,7 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
     key: 'optimizer',
     flag: 'optimizer',
     env: 'OPTIMIZER',
-    doc: 'fused (fast, same bits) | tfjs (tf.train.adam itself) (default fused)',
+    doc: "fused (fast; tf.train.adam's parameters, moments under 1e-38 zeroed) | tfjs (tf.train.adam itself) (default fused)",
   },
 ];
 
