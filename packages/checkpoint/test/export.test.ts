@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { evaluateMse, loadMnist, type Mnist, scalePixels, shardGradient } from '@gradq/model';
+import { loadMnist, type Mnist, scalePixels } from '@gradq/model';
 import { findTool, mnistDir, skipWithoutTool } from '@gradq/testing';
-import { createTrainee, hyperparamsSchema } from '@gradq/trainer';
+import { hyperparamsSchema } from '@gradq/trainer';
 import * as ort from 'onnxruntime-node';
 import { CheckpointWriter, LocalStore } from '../src/index';
-import { contentOf, tfReady, uniqueRunId } from './helpers';
+import { contentOf, tfReady, trainedFew, uniqueRunId } from './helpers';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'ckpt.ts');
@@ -29,15 +29,9 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gradq-export-'));
   mnist = await loadMnist(mnistDir(), { download: false });
   // A few real Adam steps of the seed model, then gradq's own test MSE over the 10,000 test digits.
-  const trainee = createTrainee(SEED);
-  const inputs = scalePixels(mnist.train.pixels.subarray(0, 64 * 784));
-  for (let i = 0; i < 5; i++) {
-    trainee.syncModel();
-    trainee.optimizer.step(trainee.params, shardGradient(trainee.bound, inputs, 64).grad);
-    trainee.position.step += 1;
-  }
-  trainee.syncModel();
-  testMse = evaluateMse(trainee.bound, scalePixels(mnist.test.pixels), mnist.test.count);
+  const trained = trainedFew(SEED, mnist);
+  const { trainee } = trained;
+  testMse = trained.testMse;
   runId = uniqueRunId('export');
   const writer = new CheckpointWriter({ store: new LocalStore(join(dir, 'store')), log: () => {} });
   writer.save(await contentOf(runId, trainee, SEED, { metrics: { testMse } }));

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '@gradq/backend';
-import { shardGradient } from '@gradq/model';
+import { evaluateMse, type Mnist, scalePixels, shardGradient } from '@gradq/model';
 import { startS3rver } from '@gradq/testing';
 import { createTrainee, epochRng, type Hyperparams, hyperparamsSchema, type Trainee } from '@gradq/trainer';
 import { type CheckpointContent, LocalStore, type ObjectStore, S3Store } from '../src/index';
@@ -114,4 +114,20 @@ let counter = 0;
 export function uniqueRunId(label: string): string {
   counter += 1;
   return `${label}-${process.pid}-${counter}`;
+}
+
+/**
+ * A trainee after `steps` real Adam steps on the first 64 training digits, and its test MSE over all the test digits:
+ * a checkpoint with weights worth comparing.
+ */
+export function trainedFew(h: Hyperparams, mnist: Mnist, steps = 5): { trainee: Trainee; testMse: number } {
+  const trainee = createTrainee(h);
+  const inputs = scalePixels(mnist.train.pixels.subarray(0, 64 * 784));
+  for (let i = 0; i < steps; i++) {
+    trainee.syncModel();
+    trainee.optimizer.step(trainee.params, shardGradient(trainee.bound, inputs, 64).grad);
+    trainee.position.step += 1;
+  }
+  trainee.syncModel();
+  return { trainee, testMse: evaluateMse(trainee.bound, scalePixels(mnist.test.pixels), mnist.test.count) };
 }

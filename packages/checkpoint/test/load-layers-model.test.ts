@@ -5,10 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { evaluateMse, loadMnist, type Mnist, scalePixels, shardGradient } from '@gradq/model';
-import { createTrainee } from '@gradq/trainer';
+import { loadMnist, type Mnist } from '@gradq/model';
 import { CHECKPOINT_FILES, CheckpointWriter, checkpointFileKey, previewDigitsFrom } from '../src/index';
-import { contentOf, openStore, SMALL, type StoreFixture, tfReady, uniqueRunId } from './helpers';
+import { contentOf, openStore, SMALL, type StoreFixture, tfReady, trainedFew, uniqueRunId } from './helpers';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'ckpt.ts');
@@ -39,15 +38,7 @@ function ckpt(...args: string[]) {
 test('saved on S3, listed and downloaded by pnpm ckpt, loaded by tf.loadLayersModel elsewhere: same test MSE', async () => {
   const runId = uniqueRunId('e2e');
   // A few real Adam steps on 64 training digits, then the test MSE over all 10,000 test digits.
-  const trainee = createTrainee(SMALL);
-  const inputs = scalePixels(mnist.train.pixels.subarray(0, 64 * 784));
-  for (let i = 0; i < 5; i++) {
-    trainee.syncModel();
-    trainee.optimizer.step(trainee.params, shardGradient(trainee.bound, inputs, 64).grad);
-    trainee.position.step += 1;
-  }
-  trainee.syncModel();
-  const testMse = evaluateMse(trainee.bound, scalePixels(mnist.test.pixels), mnist.test.count);
+  const { trainee, testMse } = trainedFew(SMALL, mnist);
   trainee.position.testMse.push(testMse);
   const writer = new CheckpointWriter({ store: fx.store, log: () => {}, previewDigits: previewDigitsFrom(mnist.test) });
   writer.save(await contentOf(runId, trainee, SMALL, { epochEnd: true, metrics: { loss: 0.1, testMse } }));

@@ -53,7 +53,16 @@ interface HelpOption {
   boolean: boolean;
 }
 
-function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+/**
+ * Runs a command to its exit; one that does not stop by itself (a worker) gets SIGTERM after `stopAfterMs`. A command
+ * that hangs is killed after 60 s (after `stopAfterMs` + 30 s), so that it fails the test instead of stalling it.
+ */
+function run(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stopAfterMs?: number,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       cwd: REPO_ROOT,
@@ -67,9 +76,10 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ 
     child.stderr.on('data', (c: Buffer) => {
       out += c.toString();
     });
-    // A command that should have refused its options at once but hangs must not hang the test run.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const stop = stopAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), stopAfterMs);
+    const timer = setTimeout(() => child.kill('SIGKILL'), stopAfterMs === undefined ? 60_000 : stopAfterMs + 30_000);
     child.once('close', (code) => {
+      clearTimeout(stop);
       clearTimeout(timer);
       resolve({ code, out });
     });
@@ -310,35 +320,10 @@ test('pnpm start: a worker whose metrics port is taken stops the run with exit 2
   }
 });
 
-/** Runs a command that does not stop by itself for `ms`, then SIGTERMs it; its exit code and output. */
-function runFor(script: string, args: string[], env: NodeJS.ProcessEnv, ms: number) {
-  return new Promise<{ code: number | null; out: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    const stop = setTimeout(() => child.kill('SIGTERM'), ms);
-    const kill = setTimeout(() => child.kill('SIGKILL'), ms + 30_000);
-    child.once('close', (code) => {
-      clearTimeout(stop);
-      clearTimeout(kill);
-      resolve({ code, out });
-    });
-  });
-}
-
 test('a REDIS_URL where nothing listens: one line saying what to do, not a flood; pnpm start stops before any worker', async () => {
   const closed = `redis://127.0.0.1:${await freePortRange(1)}`;
   // A lone worker keeps trying (Redis may come up later), but says so once: it printed ~60 lines in 10 s.
-  const worker = await runFor(CLI.worker, [], env({ REDIS_URL: closed, METRICS_PORT: '0' }), 6000);
+  const worker = await run(CLI.worker, [], env({ REDIS_URL: closed, METRICS_PORT: '0' }), 6000);
   const refused = worker.out.split('\n').filter((l) => l.includes('ECONNREFUSED'));
   assert.equal(worker.code, 0, worker.out);
   assert.ok(

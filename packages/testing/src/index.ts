@@ -44,4 +44,5 @@ export {
   S3rverStartError,
   startS3rver,
 } from './s3rver';
+export { type ServiceRig, serviceRig } from './service-rig';
 export { findTool, skipUnlessRequired, skipWithoutTool, type ToolName } from './tools';

@@ -2,33 +2,20 @@
 // checkpoint where it stands, says so once and how to resume, stops its workers, exits 130; resumed, it ends on the
 // bits of a run that was never stopped (#16 items 1 and 2).
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { LocalStore, readLatestStep } from '@gradq/checkpoint';
 import { createRedis, GRADIENT_QUEUE, QUEUE_PREFIX, type RedisClient, runKeys } from '@gradq/protocol';
-import {
-  CLI,
-  CliProcesses,
-  cliEnv,
-  REPO_ROOT,
-  type RedisInstance,
-  startRedisServer,
-  stepOf,
-  uniqueRunId,
-  waitUntil,
-} from '@gradq/testing';
+import { CLI, cliEnv, REPO_ROOT, serviceRig, stepOf, uniqueRunId, waitUntil } from '@gradq/testing';
 import type { RunSummary } from '@gradq/trainer';
 import { Queue } from 'bullmq';
 import type { CoordinatorSummary } from '../src/coordinator';
 
-const procs = new CliProcesses();
+const rig = serviceRig('interrupt');
 const TEST_TIMEOUT_MS = 420_000;
-let server: RedisInstance;
 let redis: RedisClient;
 let queue: Queue;
-let dir: string;
 
 // 1,280 samples, batch 128: 10 steps per epoch (a test evaluation every 10 steps, where a Ctrl-C used to kill the
 // coordinator silently), 300 in all; no periodic checkpoints, so the one at the stop is the stop's own.
@@ -36,25 +23,21 @@ const HYPER = ['--limit', '1280', '--epochs', '30', '--seed', '4'];
 const TOTAL_STEPS = 300;
 
 before(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url, cluster: false });
+  await rig.ready;
+  redis = createRedis({ url: rig.server.url, cluster: false });
   queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
-  dir = await mkdtemp(join(tmpdir(), 'gradq-interrupt-'));
 });
 
 after(async () => {
-  await procs.stopAll();
   await queue?.close().catch(() => undefined);
   await redis?.quit().catch(() => undefined);
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 function start(name: string, args: string[]) {
-  return procs.spawn(
+  return rig.procs.spawn(
     CLI.start,
-    [...args, '--workers', '1', '--redis-url', server.url, '--metrics-port', '0', '--worker-metrics-port', '0'],
-    { env: cliEnv({ CHECKPOINT_DIR: dir }), name },
+    [...args, '--workers', '1', '--redis-url', rig.server.url, '--metrics-port', '0', '--worker-metrics-port', '0'],
+    { env: cliEnv({ CHECKPOINT_DIR: rig.dir }), name },
   );
 }
 
@@ -70,7 +53,7 @@ test('the pnpm scripts run node itself, so that a signal reaches the command (th
 test('Ctrl-C: a checkpoint where the run stands, one message saying how to resume, exit 130; resumed: same bits', {
   timeout: TEST_TIMEOUT_MS,
 }, async () => {
-  const reference = procs
+  const reference = rig.procs
     .spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('interrupt-ref')], { name: 'baseline' })
     .summary<RunSummary>(300_000);
   const runId = uniqueRunId('interrupt');
@@ -96,7 +79,7 @@ test('Ctrl-C: a checkpoint where the run stands, one message saying how to resum
   assert.ok(step >= 25 && step < TOTAL_STEPS, `stopped at step ${step}`);
   assert.match(err, new RegExp(`resume with: pnpm start --resume ${runId}\\n`));
   assert.equal(
-    await readLatestStep(new LocalStore(dir), runId),
+    await readLatestStep(new LocalStore(rig.dir), runId),
     step,
     'the checkpoint is not at the step the run stopped',
   );

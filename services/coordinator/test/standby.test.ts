@@ -2,65 +2,50 @@
 // the two taking turns; when the worker taking the jobs is SIGKILLed, the one standing by comes back and the run
 // ends on the undisturbed bits, every shard applied once.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createRedis, parsePlans, type RedisClient, STANDBY_KEY } from '@gradq/protocol';
-import {
-  CLI,
-  type CliProcess,
-  CliProcesses,
-  cliEnv,
-  type RedisInstance,
-  startRedisServer,
-  uniqueRunId,
-} from '@gradq/testing';
+import { CLI, type CliProcess, cliEnv, serviceRig, uniqueRunId } from '@gradq/testing';
 import type { RunSummary } from '@gradq/trainer';
 import type { CoordinatorSummary } from '../src/coordinator';
 
-const procs = new CliProcesses();
+const rig = serviceRig('standby');
 const TEST_TIMEOUT_MS = 420_000;
-let server: RedisInstance;
 let redis: RedisClient;
-let dir: string;
 
 // 12,800 samples, batch 128: 100 steps per epoch, 200 in all; long enough to see the standby and kill mid-run.
 const HYPER = ['--limit', '12800', '--epochs', '2', '--seed', '5'];
 const TOTAL_STEPS = 200;
 
 before(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url, cluster: false });
-  dir = await mkdtemp(join(tmpdir(), 'gradq-standby-'));
+  await rig.ready;
+  redis = createRedis({ url: rig.server.url, cluster: false });
 });
 
 after(async () => {
-  await procs.stopAll();
   await redis?.quit().catch(() => undefined);
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 function worker(id: string): CliProcess {
-  return procs.spawn(CLI.worker, ['--redis-url', server.url, '--lock-ms', '2000', '--worker-id', id], { name: id });
+  return rig.procs.spawn(CLI.worker, ['--redis-url', rig.server.url, '--lock-ms', '2000', '--worker-id', id], {
+    name: id,
+  });
 }
 
 test('one job per step, two workers: one stands by, and comes back when the other is killed; same bits', {
   timeout: TEST_TIMEOUT_MS,
 }, async () => {
   const runId = uniqueRunId('standby');
-  const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('standby-ref')], {
+  const reference = rig.procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('standby-ref')], {
     name: 'baseline',
   });
-  const coordinator = procs.spawn(
+  const coordinator = rig.procs.spawn(
     CLI.coordinator,
     [
       ...HYPER,
       '--run-id',
       runId,
       '--redis-url',
-      server.url,
+      rig.server.url,
       '--jobs-per-step',
       '1',
       '--check-after-ms',
@@ -68,7 +53,7 @@ test('one job per step, two workers: one stands by, and comes back when the othe
       '--metrics-port',
       '0',
     ],
-    { env: cliEnv({ CHECKPOINT_DIR: dir }), name: 'coordinator' },
+    { env: cliEnv({ CHECKPOINT_DIR: rig.dir }), name: 'coordinator' },
   );
   const workers = [worker('standby-a'), worker('standby-b')];
   const standing = await Promise.any(

@@ -1,0 +1,67 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { CliProcesses } from './cli';
+import { type RedisInstance, startRedisServer } from './redis-cluster';
+
+/** What an integration test file of the services runs against; valid once its `before` hooks have run. */
+export interface ServiceRig {
+  /** The CLIs this file starts; all stopped after its tests. */
+  readonly procs: CliProcesses;
+  /** A private redis-server for this file. */
+  readonly server: RedisInstance;
+  /** A temporary directory (checkpoints), removed after the tests. */
+  readonly dir: string;
+  /**
+   * Resolves once the server and the directory exist. A file's own `before` hooks must await it: node 20 runs
+   * root-level `before` hooks at the same time, not one after the other.
+   */
+  readonly ready: Promise<void>;
+}
+
+/**
+ * The usual setup of a services test file, in one place: registers `before` (a private redis-server, a temporary
+ * directory) and `after` (every process stopped, then the server, then the directory) with node:test.
+ */
+export function serviceRig(name: string): ServiceRig {
+  const procs = new CliProcesses();
+  let server: RedisInstance | undefined;
+  let dir: string | undefined;
+  let resolveReady: () => void = () => {};
+  let rejectReady: (err: unknown) => void = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  ready.catch(() => {}); // a failed setup fails this hook; the files' hooks that await it fail too
+  before(async () => {
+    try {
+      server = await startRedisServer();
+      dir = await mkdtemp(join(tmpdir(), `gradq-${name}-`));
+      resolveReady();
+    } catch (err) {
+      rejectReady(err);
+      throw err;
+    }
+  });
+  after(async () => {
+    await procs.stopAll();
+    await server?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  const set = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`serviceRig('${name}').${what} used before its before() hook ran`);
+    return value;
+  };
+  return {
+    procs,
+    ready,
+    get server() {
+      return set(server, 'server');
+    },
+    get dir() {
+      return set(dir, 'dir');
+    },
+  };
+}
