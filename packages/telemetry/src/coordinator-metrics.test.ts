@@ -36,6 +36,17 @@ describe('createCoordinatorMetrics', () => {
     assert.match(text, /gradq_step_part_duration_seconds_count\{role="coordinator",part="publish"\} 0/);
   });
 
+  test('loss and test MSE read NaN (a gap), not 0, until there is one', async () => {
+    const registry = createMetricsRegistry({ role: 'coordinator', defaultMetrics: false });
+    const m = createCoordinatorMetrics(registry);
+    const text = await registry.metrics();
+    // prom-client writes "Nan"; Prometheus parses NaN case-insensitively (Go strconv.ParseFloat).
+    assert.match(text, /^gradq_train_loss\{role="coordinator"\} nan$/im);
+    assert.match(text, /^gradq_test_mse\{role="coordinator"\} nan$/im);
+    m.testMse.set(0.05);
+    assert.equal(await seriesValue(registry, COORDINATOR_METRIC.testMse), 0.05);
+  });
+
   test('observeStep records an applied step and clears the non-finite alert', async () => {
     const registry = createMetricsRegistry({ role: 'coordinator', defaultMetrics: false });
     const m = createCoordinatorMetrics(registry);

@@ -17,7 +17,7 @@ import { createWorkerSightings, type WorkerSightingsOptions } from './workers-se
 export interface AppliedStep {
   /** Parameter version after the step (the step counter). */
   step: number;
-  /** Epoch the step belongs to (0-based or 1-based, as the trainer counts; only compared with itself). */
+  /** The epoch the step belongs to, 1-based (as the progress bar and `pnpm ckpt list` count). */
   epoch: number;
   /** Sample-weighted mean training loss over the step's shards. */
   loss: number;
@@ -123,14 +123,23 @@ export function createCoordinatorMetrics(
     registers,
   });
   for (const reason of REJECT_REASONS) gradientsRejected.inc({ reason }, 0);
+  // No loss before the first step and no test MSE before the first evaluation: NaN (a gap in Grafana), not 0 (the
+  // loss panel opened with a drop to zero).
+  const trainLoss = gauge(N.trainLoss, 'Sample-weighted mean training loss (MSE) of the last applied step.');
+  const testMse = gauge(
+    N.testMse,
+    'Test-set reconstruction MSE (mean over pixels), evaluated at the end of each epoch.',
+  );
+  trainLoss.set(Number.NaN);
+  testMse.set(Number.NaN);
 
   const metrics: Omit<
     CoordinatorMetrics,
     'markWorkerSeen' | 'observeStep' | 'observeNonfiniteStep' | 'observeCheckpoint'
   > = {
-    trainLoss: gauge(N.trainLoss, 'Sample-weighted mean training loss (MSE) of the last applied step.'),
-    testMse: gauge(N.testMse, 'Test-set reconstruction MSE (mean over pixels), evaluated at the end of each epoch.'),
-    epoch: gauge(N.epoch, 'Current training epoch.'),
+    trainLoss,
+    testMse,
+    epoch: gauge(N.epoch, 'The epoch being trained, 1-based (as the progress bar counts).'),
     step: gauge(N.step, 'Last applied optimizer step (the published parameter version).'),
     runActive: gauge(N.runActive, '1 while a training run is in progress on this coordinator, 0 otherwise.'),
     samples: counter(N.samples, 'Training samples whose gradients were applied.'),

@@ -57,7 +57,8 @@ export class CoordinatorTelemetry {
     this.metrics.lossNonfinite.set(0);
     this.metrics.observeStep({
       step: r.step + 1,
-      epoch: r.epoch,
+      // 1-based, as the progress bar and `pnpm ckpt list` count epochs.
+      epoch: r.epoch + 1,
       loss: r.loss,
       samples: r.samples,
       seconds: r.seconds,

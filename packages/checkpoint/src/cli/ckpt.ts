@@ -285,7 +285,8 @@ async function listSteps(store: ObjectStore, run: string, print: (line: string) 
           position: { epoch: number };
           metrics: { loss?: number | null; testMse?: number | null };
         };
-        epoch = String(t.position.epoch);
+        // 1-based, as the progress bar counts: the epoch a mid-epoch checkpoint is in, or the one it ends.
+        epoch = String(manifest.epochEnd ? t.position.epoch : t.position.epoch + 1);
         epochEnd = manifest.epochEnd ? 'yes' : 'no';
         loss = formatMetric(t.metrics.loss);
         testMse = formatMetric(t.metrics.testMse);
