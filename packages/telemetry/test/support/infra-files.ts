@@ -13,6 +13,7 @@ export const DASHBOARD_FILE = infraPath('grafana/dashboards/gradq-training.json'
 export const DATASOURCE_FILE = infraPath('grafana/provisioning/datasources/prometheus.yml');
 export const DASHBOARD_PROVIDER_FILE = infraPath('grafana/provisioning/dashboards/gradq.yml');
 export const PROMETHEUS_CONFIG_FILE = infraPath('prometheus/prometheus.yml');
+export const LOCAL_PROMETHEUS_CONFIG_FILE = infraPath('prometheus/local.yml');
 export const ALERTS_FILE = infraPath('prometheus/alerts.yml');
 export const ALERTS_TEST_FILE = infraPath('prometheus/alerts.test.yml');
 
