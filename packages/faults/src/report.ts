@@ -137,6 +137,11 @@ they count the last coordinator's share of the run (from its checkpoint on). "re
   does not move from the head of the queue for that long brings the idle workers back: a dead or slow preferred
   worker costs about that wait, and the straggler no longer sets the pace of the run. Plans only choose who takes
   jobs; what is computed and accepted does not depend on them.
+- **One coordinator per run** (\`packages/protocol/src/lease.ts\`). The coordinator holds a lease on its run (a key
+  with a 6 s TTL, renewed every 2 s by a script that also takes it back after Redis lost it). Another coordinator
+  on the same run id waits up to 12 s for it to lapse (a SIGKILLed coordinator's resume waits out its lease), then
+  exits 2 naming the owner; an owner that finds its lease taken stops without saving. Writes other than the lease
+  are not fenced: an owner cut off from Redis for longer than the TTL learns it lost the run at its next renewal.
 - **Ctrl-C** (\`services/coordinator/src/coordinator.ts\`). A stopped run saves a checkpoint where it stands (the
   trainer stops between steps) and prints how to resume; \`services/coordinator/test/interrupt.test.ts\` stops
   \`pnpm start\` with SIGINT and resumes it to the undisturbed bits.

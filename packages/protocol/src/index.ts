@@ -13,6 +13,7 @@ export {
   type SubmitStatus,
 } from './jobs';
 export { QUEUE_PREFIX, type RunKeys, runKeys } from './keys';
+export { type LeaseOptions, RunLease, RunOwnedConfigError } from './lease';
 export { type RunMeta, runMetaSchema } from './meta';
 export {
   closeRedis,

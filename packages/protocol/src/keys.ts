@@ -16,6 +16,8 @@ export interface RunKeys {
   readonly step: string;
   /** The current coordinator's session: gradients of jobs another coordinator enqueued are stale. */
   readonly session: string;
+  /** The lease of the coordinator that owns the run (`lease.ts`): one at a time. */
+  readonly owner: string;
   /** Counters kept by the submit script: duplicates, stale. */
   readonly stats: string;
   /** Results of accepted and rejected blocks, pushed by workers, popped by the coordinator. */
@@ -46,6 +48,7 @@ export function runKeys(runId: string, slices = 1): RunKeys {
     train: `${base}:train`,
     step: `${base}:step`,
     session: `${base}:session`,
+    owner: `${base}:owner`,
     stats: `${base}:stats`,
     results: `${base}:results`,
     versions: `${base}:versions`,

@@ -22,6 +22,7 @@ import {
   PROTOCOL_VERSION,
   QUEUE_PREFIX,
   RunData,
+  RunLease,
   redactUrl,
   redisHint,
   waitForRedis,
@@ -91,7 +92,11 @@ export async function runCoordinator(
   backend: SelectedBackend,
   hooks: CoordinatorHooks,
 ): Promise<CoordinatorSummary> {
-  const { log, signal } = hooks;
+  const { log } = hooks;
+  // Stops the run: the user (hooks.signal), or the loss of its lease to another coordinator.
+  const lostLease = new AbortController();
+  const signal = hooks.signal ? AbortSignal.any([hooks.signal, lostLease.signal]) : lostLease.signal;
+  let lease: RunLease | undefined;
   const checkpoints = hooks.checkpoints ?? loadCheckpointConfig(process.env);
   const store = hooks.store ?? createStore(checkpoints.store);
   // An unwritable CHECKPOINT_DIR is a usage error now, not a run's worth of failed saves ending in exit 0.
@@ -128,6 +133,11 @@ export async function runCoordinator(
     }
 
     const session = newSession();
+    // One coordinator per run (lease.ts): wait for a dead one's lease to lapse, refuse a live one, stop if taken.
+    lease = new RunLease(redis, runId, session, { log });
+    await lease.acquire((owner) => {
+      lostLease.abort(new Error(`run ${runId} was taken over by another coordinator (session ${owner}): stopping`));
+    }, signal);
     const run = new RunData(redis, runId, layout.size, DEFAULT_SLICES);
     const meta = {
       protocol: PROTOCOL_VERSION,
@@ -230,7 +240,9 @@ export async function runCoordinator(
       },
     });
     const result = await trained.catch(async (err: unknown) => {
-      if (signal?.aborted) await stopped();
+      // Saved only when the user stopped it: a run taken over belongs to its new coordinator now.
+      if (hooks.signal?.aborted && !lostLease.signal.aborted) await stopped();
+      if (lostLease.signal.aborted) throw lostLease.signal.reason;
       throw err;
     });
     const flushed = await writer.flush();
@@ -265,7 +277,9 @@ export async function runCoordinator(
     if (config.summaryPath) await writeSummary(config.summaryPath, summary);
     return summary;
   } finally {
-    // Each close runs even if an earlier one failed: metrics, the queue, then both connections.
+    // Each close runs even if an earlier one failed: the lease (a resume need not wait for it), metrics, the queue,
+    // then both connections.
+    await Promise.allSettled([lease?.release()]);
     await Promise.allSettled([telemetry.close()]);
     await Promise.allSettled([queue.close()]);
     // closeRedis, not quit(): a QUIT queued behind a PING to a Redis that never answered would wait forever.
