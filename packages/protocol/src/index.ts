@@ -16,6 +16,7 @@ export { QUEUE_PREFIX, type RunKeys, runKeys } from './keys';
 export { type LeaseOptions, RunLease, RunOwnedConfigError } from './lease';
 export { type RunMeta, runMetaSchema } from './meta';
 export {
+  AUTH_REFUSED,
   closeRedis,
   createRedis,
   RedisAuthConfigError,

@@ -58,7 +58,7 @@ export class RedisAuthConfigError extends Error {
 }
 
 /** Redis's replies to a wrong user or password (AUTH, HELLO) and to a missing one. */
-const AUTH_REFUSED = /^(WRONGPASS|NOAUTH|ERR invalid password|ERR AUTH .*called without any password)/;
+export const AUTH_REFUSED = /^(WRONGPASS|NOAUTH|ERR invalid password|ERR AUTH .*called without any password)/;
 
 /**
  * A connection for gradq. `maxRetriesPerRequest: null` makes commands wait across reconnects instead of failing

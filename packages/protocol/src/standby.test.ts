@@ -27,80 +27,21 @@ describe('standsBy', () => {
 });
 
 describe('preferWorkers', () => {
-  const seen = (entries: [string, number][]) => new Map(entries);
+  /** Workers' last deliveries (ms) as an object; now 1,000 ms and keepMs 2,000 unless given. */
+  const prefer = (previous: string[], seen: Record<string, number>, jobs: number, now = 1000) =>
+    preferWorkers(previous, new Map(Object.entries(seen)), jobs, now, 2000);
   test('keeps the preferred worker while it delivers, even when another delivered later', () => {
     // The alternation this prevents: b delivered the last step, a the one before.
-    assert.deepEqual(
-      preferWorkers(
-        ['a'],
-        seen([
-          ['a', 990],
-          ['b', 1000],
-        ]),
-        1,
-        1000,
-        2000,
-      ),
-      ['a'],
-    );
+    assert.deepEqual(prefer(['a'], { a: 990, b: 1000 }, 1), ['a']);
   });
   test('fills free places with the most recent deliverers', () => {
-    assert.deepEqual(
-      preferWorkers(
-        [],
-        seen([
-          ['a', 990],
-          ['b', 1000],
-        ]),
-        1,
-        1000,
-        2000,
-      ),
-      ['b'],
-    );
-    assert.deepEqual(
-      preferWorkers(
-        ['a'],
-        seen([
-          ['a', 990],
-          ['b', 1000],
-          ['c', 995],
-        ]),
-        2,
-        1000,
-        2000,
-      ),
-      ['a', 'b'],
-    );
+    assert.deepEqual(prefer([], { a: 990, b: 1000 }, 1), ['b']);
+    assert.deepEqual(prefer(['a'], { a: 990, b: 1000, c: 995 }, 2), ['a', 'b']);
   });
   test('drops a worker silent for keepMs, and trims to the jobs wanted', () => {
-    assert.deepEqual(
-      preferWorkers(
-        ['a'],
-        seen([
-          ['a', 0],
-          ['b', 2900],
-        ]),
-        1,
-        3000,
-        2000,
-      ),
-      ['b'],
-    );
-    assert.deepEqual(
-      preferWorkers(
-        ['a', 'b'],
-        seen([
-          ['a', 2900],
-          ['b', 2950],
-        ]),
-        1,
-        3000,
-        2000,
-      ),
-      ['a'],
-    );
-    assert.deepEqual(preferWorkers(['a'], seen([['a', 0]]), 1, 3000, 2000), []);
+    assert.deepEqual(prefer(['a'], { a: 0, b: 2900 }, 1, 3000), ['b']);
+    assert.deepEqual(prefer(['a', 'b'], { a: 2900, b: 2950 }, 1, 3000), ['a']);
+    assert.deepEqual(prefer(['a'], { a: 0 }, 1, 3000), []);
   });
 });
 

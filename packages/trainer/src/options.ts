@@ -37,12 +37,7 @@ export function readOptions<S extends z.ZodType>(
 ): z.infer<S> {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries(specs.map((s) => [s.flag, { type: s.type ?? 'string' }])),
-      strict: true,
-      allowPositionals: false,
-    }));
+    ({ values } = parseFlags(specs, argv));
   } catch (err) {
     const unknown = /Unknown option '--([^']+)'/.exec((err as Error).message)?.[1];
     const near =
@@ -88,18 +83,23 @@ export function givenOptions(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): Set<string> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: Object.fromEntries(specs.map((s) => [s.flag, { type: s.type ?? 'string' }])),
-    strict: false,
-    allowPositionals: true,
-  });
+  // Called once readOptions has accepted the same arguments, so this parse cannot fail.
+  const { values } = parseFlags(specs, argv);
   const given = new Set<string>();
   for (const spec of specs) {
     const fromEnv = spec.env ? env[spec.env] : undefined;
     if (values[spec.flag] !== undefined || (fromEnv !== undefined && fromEnv !== '')) given.add(spec.key);
   }
   return given;
+}
+
+function parseFlags(specs: readonly OptionSpec[], argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    options: Object.fromEntries(specs.map((s) => [s.flag, { type: s.type ?? 'string' }])),
+    strict: true,
+    allowPositionals: false,
+  });
 }
 
 /** The flag nearest `typed` by edit distance, if within 2 edits (a typo, not another option). */

@@ -196,7 +196,7 @@ export async function runCoordinator(
       reseed: async () => void (await seed()),
       checkAfterMs: config.checkAfterMs,
       shardDeadlineMs: config.shardDeadlineMs,
-      ...(signal ? { signal } : {}),
+      signal,
       events: telemetry.sourceEvents(log),
     });
     telemetry.watch(queue, run);
@@ -220,7 +220,7 @@ export async function runCoordinator(
         );
     };
     const trained = train(h, { train: trainSet, test: data.test }, trainee, source, {
-      ...(signal ? { signal } : {}),
+      signal,
       onStep: async (r) => {
         lastLoss = r.loss;
         telemetry.step(r);

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { redactUrl } from '@gradq/protocol';
+import { AUTH_REFUSED, redactUrl } from '@gradq/protocol';
 import { Redis } from 'ioredis';
 import { DEFAULT_REDIS_URL } from './config';
 
@@ -36,7 +36,7 @@ export async function resolveRedis(
       );
     return { url: explicitUrl, ...none };
   }
-  if (await answers(DEFAULT_REDIS_URL)) return { url: DEFAULT_REDIS_URL, ...none };
+  if ((await probe(DEFAULT_REDIS_URL)) === undefined) return { url: DEFAULT_REDIS_URL, ...none };
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'gradq-redis-'));
   let child: ChildProcess;
@@ -69,55 +69,43 @@ export class RedisUrlConfigError extends Error {
 }
 
 /**
- * Why nothing can be reached at `url` (the connection error), tried three times 0.5 s apart for a Redis that is
- * starting; undefined once a connection opens, whatever Redis then replies (refused credentials are reported, with
- * their fix, by the connections of the run).
+ * Undefined when `url` answers PING; else why not: the connection's error (ECONNREFUSED...), or Redis's refusal of
+ * the credentials (WRONGPASS, NOAUTH).
  */
-async function unreachable(url: string): Promise<string | undefined> {
-  let problem = '';
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, 500));
-    const client = new Redis(url, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      connectTimeout: 2000,
-    });
-    // connect() rejects with "Connection is closed."; the 'error' event names the cause (ECONNREFUSED...).
-    let cause = '';
-    client.on('error', (err: Error) => {
-      cause ||= err.message;
-    });
-    try {
-      await client.connect();
-      return undefined;
-    } catch (err) {
-      problem = cause || (err as Error).message;
-      // It answered, refusing the credentials: reachable.
-      if (/WRONGPASS|NOAUTH|invalid password|AUTH/.test(problem)) return undefined;
-    } finally {
-      client.disconnect();
-    }
-  }
-  return problem;
-}
-
-async function answers(url: string): Promise<boolean> {
+async function probe(url: string, connectTimeout = 1000): Promise<string | undefined> {
   const client = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
-    connectTimeout: 1000,
+    connectTimeout,
   });
-  client.on('error', () => {});
+  // connect() rejects with "Connection is closed."; the 'error' event names the cause.
+  let cause = '';
+  client.on('error', (err: Error) => {
+    cause ||= err.message;
+  });
   try {
     await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
+    return (await client.ping()) === 'PONG' ? undefined : 'no PONG';
+  } catch (err) {
+    return cause || (err as Error).message;
   } finally {
     client.disconnect();
   }
+}
+
+/**
+ * Why nothing can be reached at `url`, tried three times 0.5 s apart for a Redis that is starting; undefined once it
+ * answers, or refuses the credentials (that is reported, with its fix, by the run's own connections).
+ */
+async function unreachable(url: string): Promise<string | undefined> {
+  let problem: string | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 500));
+    problem = await probe(url, 2000);
+    if (problem === undefined || AUTH_REFUSED.test(problem)) return undefined;
+  }
+  return problem;
 }
 
 function startServer(port: number, dir: string): Promise<ChildProcess> {

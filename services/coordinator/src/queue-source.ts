@@ -121,6 +121,8 @@ export class QueueGradientSource implements GradientSource {
   private readonly recentJobs: number[] = [];
   private stepMs: number | undefined;
   private lastPublishAt: number | undefined;
+  /** What the last plan written said (jobs and workers) and when (Date.now()): unchanged plans go out once a second. */
+  private planWritten = { shape: '', at: 0 };
   /** Workers whose job went past the deadline -> when: not preferred for {@link AVOID_MS}. */
   private readonly avoided = new Map<string, number>();
 
@@ -328,7 +330,7 @@ export class QueueGradientSource implements GradientSource {
         if (why === 'straggler' && job?.processedBy) {
           // Its worker keeps no preference: the copy goes to the workers standing by at once.
           this.avoided.set(job.processedBy, Date.now());
-          this.writePlan(step.work.step);
+          this.writePlan(step.work.step, { now: true });
         }
         lastProgress = now;
       }
@@ -348,8 +350,8 @@ export class QueueGradientSource implements GradientSource {
    * the previous step took from opening to its first result, or at once when a result arrives first, or with none
    * measured yet. They are there before any worker is done with this step, and adding them (which wakes an idle
    * worker) lands while the workers compute instead of inside the publish and the parameter fetch. Measured: the
-   * publish went from 4.8 to 3.0 ms at batch 128; 2 workers at batch 1024 from 0.93x to about 1.0x of 1. The ~9%
-   * that 2 workers lose to 1 at batch 128 (one job per step, the workers take turns) did not change.
+   * publish went from 4.8 to 3.0 ms at batch 128; 2 workers at batch 1024 from 0.93x to about 1.0x of 1. (It did not
+   * change the ~9% that 2 workers lost to 1 at batch 128 by taking turns: standby, `writePlan`, did.)
    */
   private queueNextLater(next: StepWork | undefined): { now(): void; done: Promise<void> } {
     if (!next) return { now: () => {}, done: Promise.resolve() };
@@ -389,13 +391,14 @@ export class QueueGradientSource implements GradientSource {
   }
 
   /**
-   * Tells the workers whether this run needs them (standby.ts in @gradq/protocol), once per step and after a
-   * straggler; not awaited. The run wants the most jobs of its last 8 steps, from the workers that deliver first,
-   * kept while they keep delivering (10 steps or 2 s); a worker whose job went past the deadline is not preferred
-   * for a minute; a step without a result for `waitMs` opens the plan to every worker. A job still at the head of
-   * the queue for `waitMs` brings idle workers back.
+   * Tells the workers whether this run needs them (standby.ts in @gradq/protocol); not awaited. The run wants the
+   * most jobs of its last 8 steps, from the workers that deliver first, kept while they keep delivering (10 steps or
+   * 2 s); a worker whose job went past the deadline is not preferred for a minute; a step without a result for
+   * `waitMs` opens the plan to every worker. A job still at the head of the queue for `waitMs` brings idle workers
+   * back. Written when the workers or jobs change, after a straggler, and once a second besides (workers judge a
+   * plan live while it changes, for 5 s): not one Redis write per step, which at batch 128 is 50-100 a second.
    */
-  private writePlan(step: number, o: { open?: boolean } = {}): void {
+  private writePlan(step: number, o: { open?: boolean; now?: boolean } = {}): void {
     const stepMs = this.stepMs ?? 1000;
     const jobs = Math.max(1, ...this.recentJobs);
     const now = Date.now();
@@ -406,6 +409,9 @@ export class QueueGradientSource implements GradientSource {
     }
     if (!o.open) this.preferred = preferWorkers(this.preferred, candidates, jobs, now, Math.max(2000, 10 * stepMs));
     const plan = { workers: o.open ? [] : this.preferred, jobs, waitMs: this.waitMs(), step };
+    const shape = `${jobs} ${plan.workers.join(',')}`;
+    if (!o.open && !o.now && shape === this.planWritten.shape && now - this.planWritten.at < 1000) return;
+    this.planWritten = { shape, at: now };
     void writeStandbyPlan(this.o.redis, this.o.data.runId, plan).catch((err: Error) =>
       this.o.events?.log?.(`standby plan of step ${step}: ${err.message}`),
     );

@@ -15,6 +15,8 @@ export interface StandbyOptions {
   /** Closes it, after the job in hand. */
   readonly close: () => Promise<void>;
   readonly log: (line: string) => void;
+  /** A poll failed (Redis down or refusing); standby keeps its state and polls again. */
+  readonly onError: (message: string) => void;
   readonly onChange?: (standingBy: boolean) => void;
   /** How often the plans are read while taking jobs, and while standing by. Default 500 and 100 ms. */
   readonly pollMs?: { readonly active: number; readonly standingBy: number };
@@ -24,13 +26,12 @@ export interface StandbyOptions {
 
 export class Standby {
   private standingBy = false;
+  // Polls are chained (the next is scheduled when one ends), so they never overlap.
   private timer: NodeJS.Timeout | undefined;
-  private busy = false;
   private stopped = false;
   /** Run id -> the plan's text and when it last changed (this process's clock; -Infinity: not seen changing). */
   private readonly seen = new Map<string, { raw: string; at: number }>();
   private head = { id: '', since: 0 };
-  private lastError = '';
 
   constructor(private readonly o: StandbyOptions) {}
 
@@ -49,10 +50,6 @@ export class Standby {
     this.timer.unref();
   }
 
-  get isStandingBy(): boolean {
-    return this.standingBy;
-  }
-
   /**
    * Stops polling; the caller closes the BullMQ worker if one is open. A poll in flight is not waited for (with Redis
    * down its read waits for ever): it opens or closes nothing once stopped.
@@ -63,8 +60,7 @@ export class Standby {
   }
 
   private async poll(): Promise<void> {
-    if (this.busy || this.stopped) return;
-    this.busy = true;
+    if (this.stopped) return;
     try {
       const now = Date.now();
       const fields = await this.o.redis.hgetall(STANDBY_KEY);
@@ -109,15 +105,8 @@ export class Standby {
         this.o.onChange?.(true);
         await this.o.close();
       }
-      this.lastError = '';
     } catch (err) {
-      // Redis down or refusing: standby keeps its state and tries again; one line per distinct error (an open
-      // BullMQ worker reports its own).
-      const message = (err as Error).message;
-      if (!this.stopped && this.standingBy && message !== this.lastError) this.o.log(`standby: ${message}`);
-      this.lastError = message;
-    } finally {
-      this.busy = false;
+      if (!this.stopped) this.o.onError((err as Error).message);
     }
   }
 }

@@ -110,6 +110,8 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       await w?.close();
     },
     log,
+    // Through the worker's error lines: one per distinct error, as the connection's own.
+    onError: (message) => errors.report(`standby: ${message}`),
     ...(options.events?.onStandby ? { onChange: options.events.onStandby } : {}),
   });
   standby.start();
