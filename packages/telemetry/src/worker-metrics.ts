@@ -10,7 +10,10 @@ export interface WorkerMetrics {
   jobs: LabeledCounter<{ outcome: JobOutcome }>;
   /** `gradq_gradient_compute_seconds`: time to compute one shard gradient (forward + backward). */
   gradientCompute: Histogram;
-  /** `gradq_params_fetch_seconds`: time to fetch and decode a parameter version (cache misses only). */
+  /**
+   * `gradq_params_fetch_seconds`: from a step's opening to having all its parameters (cache misses only); most slices
+   * arrive while the step is still being published, before this clock starts.
+   */
   paramsFetch: Histogram;
   /** `gradq_gradient_push_seconds`: time to write one shard gradient to Redis. */
   gradientPush: Histogram;
@@ -67,7 +70,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       'Time to compute one shard gradient (forward and backward pass).',
       STEP_BUCKETS,
     ),
-    paramsFetch: histogram(N.paramsFetch, 'Time to fetch and decode a parameter version from Redis.', STEP_BUCKETS),
+    paramsFetch: histogram(N.paramsFetch, 'Time from a step opening to having all its parameters (most arrive while it is published).', STEP_BUCKETS),
     gradientPush: histogram(N.gradientPush, 'Time to write one shard gradient to Redis.', STEP_BUCKETS),
     transferBytes,
     paramsCacheHits: counter(N.paramsCacheHits, 'Jobs whose parameter version was already in the worker cache.'),
