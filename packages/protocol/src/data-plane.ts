@@ -70,22 +70,42 @@ export class RunData {
    * Publishes parameters `version` (always float32: only gradients are ever rounded), opens step `version` for
    * gradients and wakes the workers waiting for it. Returns the bytes written. Every slice is sent at once; each
    * quarter of them is announced on the versions stream as soon as Redis holds it, so a waiting worker fetches those
-   * while the rest are still being written ({@link ParamsFetch}), and the step opens with the last.
+   * while the rest are still being written ({@link ParamsFetch}); the step opens once all are in.
    */
   async publishParams(version: number, params: Float32Array, session: string): Promise<number> {
     const bytes = encodeVector(params, 'f32');
-    const sets = this.ranges.map(({ start, end }, i) =>
-      this.redis.set(this.keys.params(version, i), bytes.subarray(start * 4, end * 4), 'EX', DATA_TTL_SECONDS),
-    );
-    const written = Promise.all(sets);
-    written.catch(() => {}); // awaited below; handled meanwhile
-    // In order on the run's connection (its keys share a slot): every partial announcement before the opening one.
-    const announced: Promise<unknown>[] = [];
+    const set = (i: number) => {
+      const { start, end } = this.ranges[i] as { start: number; end: number };
+      return this.redis.set(this.keys.params(version, i), bytes.subarray(start * 4, end * 4), 'EX', DATA_TTL_SECONDS);
+    };
     const entry = ['MAXLEN', '~', '64', '*', 'step', String(version), 'session', session] as const;
-    for (const ready of announcementPoints(this.slices)) {
-      // Slices [0, ready) are in Redis (on a Cluster they answer from several nodes, in any order).
-      await Promise.all(sets.slice(0, ready));
-      if (ready < this.slices) announced.push(this.redis.xadd(this.keys.versions, ...entry, 'ready', String(ready)));
+    const announce = (ready: number) => {
+      const added = this.redis.xadd(this.keys.versions, ...entry, 'ready', String(ready));
+      added.catch(() => {}); // awaited below; handled meanwhile
+      return added;
+    };
+    const points = announcementPoints(this.slices).filter((ready) => ready < this.slices);
+    const sets: Promise<unknown>[] = [];
+    const announced: Promise<unknown>[] = [];
+    let written: Promise<unknown>;
+    if (!('nodes' in this.redis)) {
+      // One Redis runs a connection's commands in order: each announcement goes right behind its slices.
+      for (const ready of points) {
+        while (sets.length < ready) sets.push(set(sets.length));
+        announced.push(announce(ready));
+      }
+      while (sets.length < this.slices) sets.push(set(sets.length));
+      written = Promise.all(sets);
+    } else {
+      // A Cluster's slices live on several nodes and answer in any order: all go at once, and each quarter is
+      // announced (on the run's node) once all of its slices have answered.
+      while (sets.length < this.slices) sets.push(set(sets.length));
+      written = Promise.all(sets);
+      written.catch(() => {}); // awaited below; handled meanwhile
+      for (const ready of points) {
+        await Promise.all(sets.slice(0, ready));
+        announced.push(announce(ready));
+      }
     }
     await written;
     // One round trip: open the step, then announce it to the workers waiting.
@@ -320,7 +340,7 @@ export class RunData {
     const width = bytesPerValue(encoding);
     if (bytes.byteLength !== this.paramCount * width)
       throw new RangeError(`gradient has ${bytes.byteLength} bytes, expected ${this.paramCount * width}`);
-    await Promise.all(
+    const written = Promise.all(
       this.ranges.map(({ start, end }, i) =>
         this.redis.set(
           this.keys.grad(block.step, token, i),
@@ -330,7 +350,12 @@ export class RunData {
         ),
       ),
     );
+    // One Redis runs a connection's commands in order: the submit script can follow the slices without waiting for
+    // their replies (a round trip less on every job). A Cluster's slices answer from other nodes: wait for them.
+    if ('nodes' in this.redis) await written;
+    else written.catch(() => {}); // awaited below; handled meanwhile
     const status = await submitBlock(this.redis, this.keys, block, result(token));
+    await written;
     if (status !== 'accepted') await this.deleteGradient(block.step, token);
     return { status, token };
   }
