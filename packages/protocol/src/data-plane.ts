@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { bytesPerValue, decodeInto, encodeVector, type WireEncoding } from '@gradq/model';
+import { type Fence, type FencedCommand, fencedWrite } from './fence';
 import type { SubmitStatus } from './jobs';
 import { type RunKeys, runKeys } from './keys';
 import { type RunMeta, runMetaSchema } from './meta';
@@ -19,6 +20,8 @@ export type StepState = { step: number; open: boolean; session: string } | undef
 export class RunData {
   readonly keys: RunKeys;
   private readonly ranges: { start: number; end: number }[];
+  /** The owner's lease, once the coordinator holds it: step and done-set writes check it (`fence.ts`). */
+  private fence: Fence | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -32,6 +35,11 @@ export class RunData {
   }
 
   // ---- coordinator ---------------------------------------------------------------------------------------------
+
+  /** From now on the writes that steer the run are made only while `fence` (this coordinator's lease) owns it. */
+  fenceWith(fence: Fence): void {
+    this.fence = fence;
+  }
 
   /** Writes the run description and, unless Redis already holds the same bytes, the training samples. */
   async seed(
@@ -76,7 +84,12 @@ export class RunData {
     const bytes = encodeVector(params, 'f32');
     const set = (i: number) => {
       const { start, end } = this.ranges[i] as { start: number; end: number };
-      return this.redis.set(this.keys.params(version, i), bytes.subarray(start * 4, end * 4), 'EX', DATA_TTL_SECONDS);
+      return this.redis.set(
+        this.keys.params(session, version, i),
+        bytes.subarray(start * 4, end * 4),
+        'EX',
+        DATA_TTL_SECONDS,
+      );
     };
     const entry = ['MAXLEN', '~', '64', '*', 'step', String(version), 'session', session] as const;
     const announce = (ready: number) => {
@@ -110,12 +123,11 @@ export class RunData {
     await written;
     // One round trip: open the step, then announce it to the workers waiting.
     announced.push(
-      this.redis
-        .multi()
-        .set(this.keys.step, String(version), 'EX', DATA_TTL_SECONDS * 7)
-        .xadd(this.keys.versions, ...entry)
-        .expire(this.keys.versions, DATA_TTL_SECONDS * 7)
-        .exec(),
+      this.write([
+        ['SET', [this.keys.step], [String(version), 'EX', DATA_TTL_SECONDS * 7]],
+        ['XADD', [this.keys.versions], entry],
+        ['EXPIRE', [this.keys.versions], [DATA_TTL_SECONDS * 7]],
+      ]),
     );
     await Promise.all(announced);
     return bytes.byteLength;
@@ -123,7 +135,7 @@ export class RunData {
 
   /** Closes `step`: from now on its late gradients are stale, and workers of the next step keep waiting. */
   async closeStep(step: number): Promise<void> {
-    await this.redis.set(this.keys.step, `${step}/closed`, 'EX', DATA_TTL_SECONDS * 7);
+    await this.write([['SET', [this.keys.step], [`${step}/closed`, 'EX', DATA_TTL_SECONDS * 7]]]);
   }
 
   /**
@@ -159,17 +171,17 @@ export class RunData {
   /** Un-accepts leaves [first, end) whose gradient was rejected, so that a recomputation can be accepted. */
   async forgetBlock(step: number, first: number, end: number, token: string): Promise<void> {
     const leaves = Array.from({ length: end - first }, (_, i) => String(first + i));
-    await this.redis.hdel(this.keys.done(step), ...leaves);
+    await this.write([['HDEL', [this.keys.done(step)], leaves]]);
     await this.deleteGradient(step, token);
   }
 
-  /** Drops everything step `step` used: its parameters, done set and the accepted gradients. */
-  async dropStep(step: number, tokens: readonly string[]): Promise<void> {
+  /** Drops everything step `step` used: its parameters (as `session` published them), done set and accepted gradients. */
+  async dropStep(step: number, session: string, tokens: readonly string[]): Promise<void> {
     // One DEL per slice: a slice's parameters and gradients share its hash tag, so one slot even on a Cluster.
     await Promise.all([
-      this.redis.del(this.keys.done(step)),
+      this.write([['DEL', [this.keys.done(step)], []]]),
       ...this.ranges.map((_, i) =>
-        this.redis.del(this.keys.params(step, i), ...tokens.map((token) => this.keys.grad(step, token, i))),
+        this.redis.del(this.keys.params(session, step, i), ...tokens.map((token) => this.keys.grad(step, token, i))),
       ),
     ]);
   }
@@ -228,22 +240,27 @@ export class RunData {
   }
 
   /**
-   * Parameters `version`, or undefined when Redis no longer has them (the step moved on). Written into `into` when
-   * given (its old values are gone either way).
+   * Parameters `version` as coordinator `session` published them, or undefined when Redis no longer has them (the
+   * step moved on). Written into `into` when given (its old values are gone either way).
    */
-  async readParams(version: number, into?: Float32Array): Promise<{ params: Float32Array; bytes: number } | undefined> {
-    return this.fetchParams(version, into).done();
+  async readParams(
+    version: number,
+    session: string,
+    into?: Float32Array,
+  ): Promise<{ params: Float32Array; bytes: number } | undefined> {
+    return this.fetchParams(version, session, into).done();
   }
 
   /** Starts no transfer yet: {@link ParamsFetch.ready} asks for announced slices, `done` for the rest. */
-  fetchParams(version: number, into?: Float32Array): ParamsFetch {
-    return new ParamsFetch(this, version, into?.length === this.paramCount ? into : new Float32Array(this.paramCount));
+  fetchParams(version: number, session: string, into?: Float32Array): ParamsFetch {
+    const params = into?.length === this.paramCount ? into : new Float32Array(this.paramCount);
+    return new ParamsFetch((i) => this.readParamSlice(version, session, i, params), this.slices, params);
   }
 
   /** One slice of parameters `version` into its place in `params`; false when Redis does not hold it. */
-  async readParamSlice(version: number, i: number, params: Float32Array): Promise<boolean> {
+  private async readParamSlice(version: number, session: string, i: number, params: Float32Array): Promise<boolean> {
     const { start, end } = this.ranges[i] as { start: number; end: number };
-    const part = await this.redis.getBuffer(this.keys.params(version, i));
+    const part = await this.redis.getBuffer(this.keys.params(session, version, i));
     if (!part) return false;
     if (part.byteLength !== (end - start) * 4)
       throw new Error(`parameters v${version} slice ${i}: ${part.byteLength} bytes, expected ${(end - start) * 4}`);
@@ -378,6 +395,14 @@ export class RunData {
 
   // ---- shared --------------------------------------------------------------------------------------------------
 
+  /** Commands on the run's control keys, atomically; fenced by the owner's lease once there is one. */
+  private async write(commands: readonly FencedCommand[]): Promise<void> {
+    if (this.fence) return fencedWrite(this.redis, this.runId, this.fence, commands);
+    const multi = this.redis.multi();
+    for (const [name, keys, args] of commands) multi.call(name, ...keys, ...args);
+    await multi.exec();
+  }
+
   private async deleteGradient(step: number, token: string): Promise<void> {
     await Promise.all(this.ranges.map((_, i) => this.redis.del(this.keys.grad(step, token, i))));
   }
@@ -407,14 +432,15 @@ export class ParamsFetch {
   private readonly parts: Promise<boolean>[] = [];
 
   constructor(
-    private readonly data: RunData,
-    readonly version: number,
+    /** Fetches slice i into its place in `params`; false when Redis does not hold it. */
+    private readonly readSlice: (i: number) => Promise<boolean>,
+    private readonly slices: number,
     readonly params: Float32Array,
   ) {}
 
   readonly ready = (count: number): void => {
-    for (; this.asked < Math.min(count, this.data.slices); this.asked++) {
-      const part = this.data.readParamSlice(this.version, this.asked, this.params);
+    for (; this.asked < Math.min(count, this.slices); this.asked++) {
+      const part = this.readSlice(this.asked);
       part.catch(() => {}); // awaited by done(); a fetch given up on must not fail unhandled
       this.parts.push(part);
     }
@@ -422,7 +448,7 @@ export class ParamsFetch {
 
   /** The parameters, or undefined when a slice is gone (the step moved on). */
   async done(): Promise<{ params: Float32Array; bytes: number } | undefined> {
-    this.ready(this.data.slices);
+    this.ready(this.slices);
     const present = await Promise.all(this.parts);
     return present.every(Boolean) ? { params: this.params, bytes: this.params.byteLength } : undefined;
   }

@@ -1,5 +1,6 @@
 export { newSession, type ParamsFetch, RunData, type StepState } from './data-plane';
 export { ErrorLines, REDIS_UNREACHABLE, redisHint } from './error-lines';
+export { type Fence, RunFencedError } from './fence';
 export {
   type BlockResult,
   blockResultSchema,

@@ -143,6 +143,8 @@ export async function runCoordinator(
       lostLease.abort(new Error(`run ${runId} was taken over by another coordinator (session ${owner}): stopping`));
     }, signal);
     const run = new RunData(redis, runId, layout.size, DEFAULT_SLICES);
+    // Opening and closing steps and the done sets are written only while the lease is ours (fence.ts).
+    run.fenceWith(lease.fence);
     const meta = {
       protocol: PROTOCOL_VERSION,
       runId,

@@ -280,7 +280,7 @@ export class QueueGradientSource implements GradientSource {
     ev.onPart?.('wait_gradients', (performance.now() - waitStart) / 1000 - reduceSeconds);
     ev.onPart?.('reduce', reduceSeconds);
     void data
-      .dropStep(work.step, tokens)
+      .dropStep(work.step, this.o.session, tokens)
       .catch((err: Error) => ev.log?.(`cleanup of step ${work.step}: ${err.message}`));
     this.counters.shardsApplied += leafCount;
     for (const [reason, n] of Object.entries(book.rejected))

@@ -98,7 +98,7 @@ test("a run's parameter and gradient slices spread evenly over the 3 masters; su
       announced.map(([, fields]) => fields.slice(4)),
       [['ready', '3'], ['ready', '6'], ['ready', '9'], []],
     );
-    const read = await data.readParams(0);
+    const read = await data.readParams(0, session);
     assert.ok(read && Buffer.from(read.params.buffer).equals(Buffer.from(params.buffer)), 'parameters changed');
     const grad = await data.submitGradient(
       { step: 0, session, first: 0, end: 1 },

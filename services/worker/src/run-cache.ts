@@ -71,7 +71,7 @@ export class RunCache {
     // did not open) may still be writing into its array: the next one gets a fresh array.
     const reuse = this.params?.params;
     this.params = undefined;
-    return this.data.fetchParams(version, reuse);
+    return this.data.fetchParams(version, this.session, reuse);
   }
 
   /**
