@@ -40,5 +40,5 @@ export {
 } from './names';
 export { metricsOptions, metricsOptionsShape } from './options';
 export { createMetricsRegistry, type MetricsRegistryOptions } from './registry';
-export { createWorkerMetrics, type WorkerMetrics } from './worker-metrics';
+export { createWorkerMetrics, WORKER_RUNS_KEPT, type WorkerMetrics } from './worker-metrics';
 export { createWorkerSightings, type WorkerSightings, type WorkerSightingsOptions } from './workers-seen';

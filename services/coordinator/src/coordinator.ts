@@ -117,7 +117,11 @@ export async function runCoordinator(
   const blocking = createRedis(settings, onRedisError);
   const queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
   queue.on('error', onRedisError);
-  const telemetry = await CoordinatorTelemetry.start({ port: config.metricsPort, host: config.metricsHost }, log);
+  const telemetry = await CoordinatorTelemetry.start(
+    runId,
+    { port: config.metricsPort, host: config.metricsHost },
+    log,
+  );
   const m = telemetry.metrics;
   try {
     await waitForRedis(redis, redisUrl);

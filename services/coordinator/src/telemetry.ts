@@ -19,16 +19,20 @@ export class CoordinatorTelemetry {
   private timer: NodeJS.Timeout | undefined;
   private duplicatesSeen = 0;
 
-  private constructor(readonly registry = createMetricsRegistry({ role: 'coordinator' })) {
+  private constructor(readonly registry: ReturnType<typeof createMetricsRegistry>) {
     this.metrics = createCoordinatorMetrics(registry);
   }
 
-  /** Serves /metrics on `listen` (port 0 picks a free port). */
+  /**
+   * Serves /metrics on `listen` (port 0 picks a free port). Every series carries `run`: runs that share one
+   * Prometheus stay apart (the dashboard's `run` variable).
+   */
   static async start(
+    runId: string,
     listen: { port: number; host: string },
     log: (line: string) => void,
   ): Promise<CoordinatorTelemetry> {
-    const t = new CoordinatorTelemetry();
+    const t = new CoordinatorTelemetry(createMetricsRegistry({ role: 'coordinator', run: runId }));
     t.server = await startMetricsServer(t.registry, {
       ...listen,
       onError: (err: Error) => log(`metrics: ${err.message}`),

@@ -91,7 +91,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       if (result.status !== 'accepted') log(`job ${job.id}: ${result.status}, dropped`);
     });
     w.on('failed', (job, err) => {
-      options.events?.onOutcome?.('failed');
+      options.events?.onOutcome?.(runOf(job?.data), 'failed');
       log(`job ${job?.id ?? '?'} failed: ${err.message}`);
     });
     return w;
@@ -128,6 +128,12 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       for (const r of results) if (r.status === 'rejected') log(`shutdown: ${(r.reason as Error).message}`);
     },
   };
+}
+
+/** The run id a job names, for its metrics; `''` when its payload names none. */
+function runOf(data: unknown): string {
+  const runId = (data as { runId?: unknown } | undefined)?.runId;
+  return typeof runId === 'string' ? runId : '';
 }
 
 function settle(p: Promise<unknown>): Promise<PromiseSettledResult<unknown>> {
