@@ -27,7 +27,7 @@ export {
   TRANSFER_KINDS,
   type TransferKind,
 } from './labels';
-export { type MetricsServer, type MetricsServerOptions, startMetricsServer } from './metrics-server';
+export { type MetricsServer, type MetricsServerOptions, type PageRoute, startMetricsServer } from './metrics-server';
 export {
   COORDINATOR_METRIC,
   COORDINATOR_METRIC_NAMES,

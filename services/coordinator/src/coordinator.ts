@@ -176,6 +176,7 @@ export async function runCoordinator(
       log,
       hooks: {
         onSaved: (e) => m.observeCheckpoint(e.seconds, e.bytes, e.at.getTime()),
+        onPreview: (e) => telemetry.history.preview(e.step, e.png),
         onFailure: () => m.checkpointFailures.inc(),
       },
     });
@@ -205,6 +206,20 @@ export async function runCoordinator(
     });
     telemetry.watch(queue, run);
     m.runActive.set(1);
+    const perEpoch = stepsPerEpoch(trainSet.count, h.batchSize);
+    telemetry.history.begin({
+      epochs: h.epochs,
+      stepsTotal: perEpoch * h.epochs,
+      step: trainee.position.step,
+      epoch: trainee.position.epoch + 1,
+    });
+    // Test MSEs measured before this session's first step (the initial network's, a resumed run's earlier epochs),
+    // each at the step its epoch ended.
+    let msesShown = 0;
+    const showEarlierMses = () => {
+      for (; msesShown < trainee.position.testMse.length; msesShown++)
+        telemetry.history.testMse(msesShown * perEpoch, trainee.position.testMse[msesShown] as number);
+    };
 
     await hooks.beforeTrain?.();
     let lastLoss: number | undefined;
@@ -213,7 +228,6 @@ export async function runCoordinator(
       const saved = await checkpointer.onStop(trainee, lastLoss);
       const flushed = saved ? await writer.flush() : undefined;
       const { step, epoch, stepInEpoch } = trainee.position;
-      const perEpoch = stepsPerEpoch(trainSet.count, h.batchSize);
       if (!saved) log(`stopped before the first step: nothing to resume`);
       else if (flushed?.error)
         log(`stopped at step ${step}; its checkpoint could not be saved: ${flushed.error.message}`);
@@ -227,6 +241,7 @@ export async function runCoordinator(
       signal,
       onStep: async (r) => {
         lastLoss = r.loss;
+        if (msesShown === 0) showEarlierMses();
         telemetry.step(r);
         hooks.onStep?.(r, source);
         await checkpointer.afterStep(trainee, r.loss);
@@ -239,6 +254,7 @@ export async function runCoordinator(
       },
       onEpoch: async (r) => {
         m.testMse.set(r.testMse);
+        showEarlierMses();
         hooks.onEpoch?.(r, trainee.position.testMse.at(-2));
         await checkpointer.afterEpoch(trainee, r.testMse, lastLoss);
       },
@@ -249,6 +265,7 @@ export async function runCoordinator(
       if (lostLease.signal.aborted) throw lostLease.signal.reason;
       throw err;
     });
+    telemetry.history.finish();
     const flushed = await writer.flush();
     if (flushed.error) log(`checkpoint: the last checkpoint could not be saved: ${flushed.error.message}`);
     else if (flushed.lastSavedStep !== undefined)
