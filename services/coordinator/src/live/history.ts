@@ -6,6 +6,7 @@ export const HISTORY_POINTS = 1024;
 export const RECENT_STEPS = 64;
 
 const PARTS: readonly StepPart[] = ['wait_gradients', 'reduce', 'optimizer', 'publish'];
+const PART_INDEX: Readonly<Record<StepPart, number>> = { wait_gradients: 0, reduce: 1, optimizer: 2, publish: 3 };
 
 /** One applied step, as the live page records it. */
 export interface LiveStep {
@@ -83,8 +84,8 @@ export class RunHistory {
 
   /** Time spent in a part of the step in progress (several reports of one part add up). */
   part(part: StepPart, seconds: number): void {
-    const i = PARTS.indexOf(part);
-    if (i >= 0) this.partsNow[i] = (this.partsNow[i] ?? 0) + seconds;
+    const i = PART_INDEX[part];
+    this.partsNow[i] = (this.partsNow[i] as number) + seconds;
   }
 
   /** An applied step (`epoch` 1-based). */
@@ -104,7 +105,12 @@ export class RunHistory {
     this.pendingSamples += s.samples;
     this.pendingSeconds += s.seconds;
     if (this.pendingSteps < this.stride) return;
-    if (this.points === HISTORY_POINTS) this.thin();
+    if (this.points === HISTORY_POINTS) {
+      // Full: merge pairs, and this point waits until it spans the new stride too, so that every point spans the
+      // same number of steps and a merged pair's plain mean is the mean over its steps.
+      this.thin();
+      if (this.pendingSteps < this.stride) return;
+    }
     const at = this.points++;
     this.x[at] = s.step;
     this.loss[at] = this.pendingSamples > 0 ? this.pendingLoss / this.pendingSamples : s.loss;
