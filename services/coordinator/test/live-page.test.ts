@@ -9,6 +9,8 @@ import { chromium } from 'playwright-core';
 
 const rig = serviceRig('live-page');
 const TEST_TIMEOUT_MS = 420_000;
+// Debian's chromium (what skipWithoutTool('chromium') probed); playwright-core downloads no browser of its own.
+const CHROMIUM = findTool('chromium')?.[0] ?? process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
 // 8,192 samples, batch 128: 64 steps an epoch, more than the test needs (it stops the run with Ctrl-C); a
 // checkpoint (so a preview) every 16 steps.
@@ -19,21 +21,22 @@ test('pnpm start prints its live page; Chromium sees the curves grow and the pre
   skip: skipWithoutTool('chromium'),
 }, async () => {
   await rig.ready;
+  // The browser first: where it cannot start (GRADQ_REQUIRE_TOOLS=1 without chromium) the test fails at once.
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
   const run = rig.procs.spawn(
     CLI.start,
     [...HYPER, '--run-id', uniqueRunId('live'), '--workers', '1', '--redis-url', rig.server.url],
     // Ports 0: the page's URL is read from what pnpm start prints.
     { env: cliEnv({ CHECKPOINT_DIR: rig.dir, METRICS_PORT: '0', WORKER_METRICS_PORT: '0' }), name: 'start' },
   );
-  const url = (await run.waitForStderr(/watch the run: (http:\/\/127\.0\.0\.1:\d+\/)\s/, 120_000))[1] as string;
-
-  // Read-only: no method but GET and HEAD, no path but the page's.
-  for (const path of ['', 'api/run', 'preview.png'])
-    assert.equal((await fetch(`${url}${path}`, { method: 'POST', body: '{}' })).status, 405, `POST /${path}`);
-  assert.equal((await fetch(`${url}api/stop`)).status, 404);
-
-  const browser = await chromium.launch({ executablePath: findTool('chromium')?.[0] as string, headless: true });
   try {
+    const url = (await run.waitForStderr(/watch the run: (http:\/\/127\.0\.0\.1:\d+\/)\s/, 120_000))[1] as string;
+
+    // Read-only: no method but GET and HEAD, no path but the page's.
+    for (const path of ['', 'api/run', 'preview.png'])
+      assert.equal((await fetch(`${url}${path}`, { method: 'POST', body: '{}' })).status, 405, `POST /${path}`);
+    assert.equal((await fetch(`${url}api/stop`)).status, 404);
+
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const problems: string[] = [];
     page.on('console', (m) => {
