@@ -49,7 +49,8 @@ runMain(async (signal) => {
   if (config.help) {
     process.stdout.write(
       `${usage('pnpm start', OPTIONS)}\n\nThe whole pipeline on one machine: a coordinator and --workers worker processes meeting in Redis.\n` +
-        'Checkpoints go to CHECKPOINT_DIR (default ./checkpoints), or to S3 when S3_BUCKET is set.\n',
+        'Checkpoints go to CHECKPOINT_DIR (default ./checkpoints), or to S3 when S3_BUCKET is set.\n' +
+        'Watch the run at http://127.0.0.1:<--metrics-port>/ (default 9400): a read-only live page, printed at start.\n',
     );
     return;
   }
