@@ -11,6 +11,7 @@ import {
   redactUrl,
   redisHint,
 } from '@gradq/protocol';
+import { RUN_ID_PATTERN } from '@gradq/trainer';
 import { DelayedError, Worker } from 'bullmq';
 import { GradientProcessor, type ProcessorEvents, StepNotOpenError } from './processor';
 import { Standby } from './standby';
@@ -130,10 +131,11 @@ export function startWorker(options: WorkerOptions): RunningWorker {
   };
 }
 
-/** The run id a job names, for its metrics; `''` when its payload names none. */
+/** The run id a job names, for its metrics; `''` when its payload names no valid one (a label value from a hostile job
+ * could be anything, and of any length). */
 function runOf(data: unknown): string {
   const runId = (data as { runId?: unknown } | undefined)?.runId;
-  return typeof runId === 'string' ? runId : '';
+  return typeof runId === 'string' && RUN_ID_PATTERN.test(runId) ? runId : '';
 }
 
 function settle(p: Promise<unknown>): Promise<PromiseSettledResult<unknown>> {
