@@ -68,22 +68,56 @@ export class RunData {
 
   /**
    * Publishes parameters `version` (always float32: only gradients are ever rounded), opens step `version` for
-   * gradients and wakes the workers waiting for it. Returns the bytes written.
+   * gradients and wakes the workers waiting for it. Returns the bytes written. Every slice is sent at once; each
+   * quarter of them is announced on the versions stream as soon as Redis holds it, so a waiting worker fetches those
+   * while the rest are still being written ({@link ParamsFetch}); the step opens once all are in.
    */
   async publishParams(version: number, params: Float32Array, session: string): Promise<number> {
     const bytes = encodeVector(params, 'f32');
-    await Promise.all(
-      this.ranges.map(({ start, end }, i) =>
-        this.redis.set(this.keys.params(version, i), bytes.subarray(start * 4, end * 4), 'EX', DATA_TTL_SECONDS),
-      ),
+    const set = (i: number) => {
+      const { start, end } = this.ranges[i] as { start: number; end: number };
+      return this.redis.set(this.keys.params(version, i), bytes.subarray(start * 4, end * 4), 'EX', DATA_TTL_SECONDS);
+    };
+    const entry = ['MAXLEN', '~', '64', '*', 'step', String(version), 'session', session] as const;
+    const announce = (ready: number) => {
+      const added = this.redis.xadd(this.keys.versions, ...entry, 'ready', String(ready));
+      added.catch(() => {}); // awaited below; handled meanwhile
+      return added;
+    };
+    const points = announcementPoints(this.slices).filter((ready) => ready < this.slices);
+    const sets: Promise<unknown>[] = [];
+    const announced: Promise<unknown>[] = [];
+    let written: Promise<unknown>;
+    if (!('nodes' in this.redis)) {
+      // One Redis runs a connection's commands in order: each announcement goes right behind its slices.
+      for (const ready of points) {
+        while (sets.length < ready) sets.push(set(sets.length));
+        announced.push(announce(ready));
+      }
+      while (sets.length < this.slices) sets.push(set(sets.length));
+      written = Promise.all(sets);
+    } else {
+      // A Cluster's slices live on several nodes and answer in any order: all go at once, and each quarter is
+      // announced (on the run's node) once all of its slices have answered.
+      while (sets.length < this.slices) sets.push(set(sets.length));
+      written = Promise.all(sets);
+      written.catch(() => {}); // awaited below; handled meanwhile
+      for (const ready of points) {
+        await Promise.all(sets.slice(0, ready));
+        announced.push(announce(ready));
+      }
+    }
+    await written;
+    // One round trip: open the step, then announce it to the workers waiting.
+    announced.push(
+      this.redis
+        .multi()
+        .set(this.keys.step, String(version), 'EX', DATA_TTL_SECONDS * 7)
+        .xadd(this.keys.versions, ...entry)
+        .expire(this.keys.versions, DATA_TTL_SECONDS * 7)
+        .exec(),
     );
-    // One round trip (the run's keys share a slot): open the step, then announce it to the workers waiting.
-    await this.redis
-      .multi()
-      .set(this.keys.step, String(version), 'EX', DATA_TTL_SECONDS * 7)
-      .xadd(this.keys.versions, 'MAXLEN', '~', '64', '*', 'step', String(version), 'session', session)
-      .expire(this.keys.versions, DATA_TTL_SECONDS * 7)
-      .exec();
+    await Promise.all(announced);
     return bytes.byteLength;
   }
 
@@ -93,8 +127,8 @@ export class RunData {
   }
 
   /**
-   * A submitted block gradient, decoded (into `into` when given); `missing` when a slice is gone (Redis lost it), or
-   * a length problem.
+   * A submitted block gradient, decoded (into `into` when given) slice by slice as each arrives; `missing` when a
+   * slice is gone (Redis lost it), or a length problem.
    */
   async readGradient(
     step: number,
@@ -102,21 +136,22 @@ export class RunData {
     encoding: WireEncoding,
     into?: Float32Array,
   ): Promise<{ grad: Float32Array; bytes: number } | { missing: true } | { problem: string }> {
-    const parts = await Promise.all(this.ranges.map((_, i) => this.redis.getBuffer(this.keys.grad(step, token, i))));
-    const width = bytesPerValue(encoding);
-    let bytes = 0;
-    for (const [i, part] of parts.entries()) {
-      if (!part) return { missing: true };
-      const { start, end } = this.ranges[i] as { start: number; end: number };
-      if (part.byteLength !== (end - start) * width)
-        return { problem: `slice ${i} has ${part.byteLength} bytes, expected ${(end - start) * width}` };
-      bytes += part.byteLength;
-    }
-    // Slice by slice into one array: no concatenated copy of the whole gradient first.
     const grad = into?.length === this.paramCount ? into : new Float32Array(this.paramCount);
-    for (const [i, part] of parts.entries()) {
-      const { start, end } = this.ranges[i] as { start: number; end: number };
-      decodeInto(part as Buffer, encoding, grad.subarray(start, end));
+    const width = bytesPerValue(encoding);
+    const parts = await Promise.all(
+      this.ranges.map(async ({ start, end }, i) => {
+        const part = await this.redis.getBuffer(this.keys.grad(step, token, i));
+        if (!part) return { missing: true } as const;
+        if (part.byteLength !== (end - start) * width)
+          return { problem: `slice ${i} has ${part.byteLength} bytes, expected ${(end - start) * width}` };
+        decodeInto(part, encoding, grad.subarray(start, end));
+        return part.byteLength;
+      }),
+    );
+    let bytes = 0;
+    for (const part of parts) {
+      if (typeof part !== 'number') return part;
+      bytes += part;
     }
     return { grad, bytes };
   }
@@ -197,16 +232,23 @@ export class RunData {
    * given (its old values are gone either way).
    */
   async readParams(version: number, into?: Float32Array): Promise<{ params: Float32Array; bytes: number } | undefined> {
-    const parts = await Promise.all(this.ranges.map((_, i) => this.redis.getBuffer(this.keys.params(version, i))));
-    const params = into?.length === this.paramCount ? into : new Float32Array(this.paramCount);
-    for (const [i, part] of parts.entries()) {
-      const { start, end } = this.ranges[i] as { start: number; end: number };
-      if (!part) return undefined;
-      if (part.byteLength !== (end - start) * 4)
-        throw new Error(`parameters v${version} slice ${i}: ${part.byteLength} bytes, expected ${(end - start) * 4}`);
-      decodeInto(part, 'f32', params.subarray(start, end));
-    }
-    return { params, bytes: params.byteLength };
+    return this.fetchParams(version, into).done();
+  }
+
+  /** Starts no transfer yet: {@link ParamsFetch.ready} asks for announced slices, `done` for the rest. */
+  fetchParams(version: number, into?: Float32Array): ParamsFetch {
+    return new ParamsFetch(this, version, into?.length === this.paramCount ? into : new Float32Array(this.paramCount));
+  }
+
+  /** One slice of parameters `version` into its place in `params`; false when Redis does not hold it. */
+  async readParamSlice(version: number, i: number, params: Float32Array): Promise<boolean> {
+    const { start, end } = this.ranges[i] as { start: number; end: number };
+    const part = await this.redis.getBuffer(this.keys.params(version, i));
+    if (!part) return false;
+    if (part.byteLength !== (end - start) * 4)
+      throw new Error(`parameters v${version} slice ${i}: ${part.byteLength} bytes, expected ${(end - start) * 4}`);
+    decodeInto(part, 'f32', params.subarray(start, end));
+    return true;
   }
 
   /** The step key and session, in one round trip (both in the run's slot). */
@@ -220,25 +262,38 @@ export class RunData {
   /**
    * Waits until step `step` of `session` opens. 'open' when it has; 'stale' when the run has moved past it or
    * belongs to another session; 'timeout' after `timeoutMs`. Blocks on the versions stream (XREAD), on
-   * `blocking`, a connection of its own: a worker that took step v+1's job early wakes when v+1 is published.
+   * `blocking`, a connection of its own: a worker that took step v+1's job early wakes when v+1 is published, and
+   * hears of its slices while they are written (`onReady(n)`: slices [0, n) are in Redis).
    */
   async waitForStep(
     blocking: RedisClient,
     step: number,
     session: string,
     timeoutMs: number,
+    onReady?: (slices: number) => void,
   ): Promise<'open' | 'stale' | 'timeout'> {
     const deadline = Date.now() + timeoutMs;
-    let [last] = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
+    const ours = (fields: string[]) =>
+      announced(fields, 'step') === String(step) && announced(fields, 'session') === session;
+    let entries = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
+    let last = entries[0];
     for (;;) {
-      // The newest announcement names our step and session: open (a step closed since is caught by the submit
-      // script, and by the done check before computing). One round trip on the usual path.
-      if (last && announced(last[1], 'step') === String(step) && announced(last[1], 'session') === session)
-        return 'open';
-      const state = await this.stepState();
-      if (!state || state.session !== session) return 'stale';
-      if (state.step > step || (state.step === step && !state.open)) return 'stale';
-      if (state.step === step) return 'open';
+      // An announcement of our step and session: open (a step closed since is caught by the submit script, and by
+      // the done check before computing), or some of its slices written. One round trip on the usual path.
+      let publishing = false;
+      for (const [, fields] of entries) {
+        if (!ours(fields)) continue;
+        const ready = announced(fields, 'ready');
+        if (ready === undefined) return 'open';
+        onReady?.(Number(ready));
+        publishing = true;
+      }
+      if (!publishing) {
+        const state = await this.stepState();
+        if (!state || state.session !== session) return 'stale';
+        if (state.step > step || (state.step === step && !state.open)) return 'stale';
+        if (state.step === step) return 'open';
+      }
       const left = deadline - Date.now();
       if (left <= 0) return 'timeout';
       // `last` was read before the step: an entry added since has a later id, so XREAD returns at once.
@@ -246,9 +301,13 @@ export class RunData {
       const reply = (await blocking.xread('BLOCK', Math.min(left, 1000), 'STREAMS', this.keys.versions, lastId)) as
         | [string, [string, string[]][]][]
         | null;
-      const entries = reply?.[0]?.[1];
-      if (entries?.length) last = entries[entries.length - 1];
-      else [last] = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
+      entries = reply?.[0]?.[1] ?? [];
+      if (entries.length === 0) {
+        // Nothing within the block: the stream may have been reset (a restarted coordinator); look at its newest.
+        const [newest] = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
+        if (newest && newest[0] !== last?.[0]) entries = [newest];
+      }
+      last = entries.at(-1) ?? last;
     }
   }
 
@@ -281,7 +340,7 @@ export class RunData {
     const width = bytesPerValue(encoding);
     if (bytes.byteLength !== this.paramCount * width)
       throw new RangeError(`gradient has ${bytes.byteLength} bytes, expected ${this.paramCount * width}`);
-    await Promise.all(
+    const written = Promise.all(
       this.ranges.map(({ start, end }, i) =>
         this.redis.set(
           this.keys.grad(block.step, token, i),
@@ -291,7 +350,12 @@ export class RunData {
         ),
       ),
     );
+    // One Redis runs a connection's commands in order: the submit script can follow the slices without waiting for
+    // their replies (a round trip less on every job). A Cluster's slices answer from other nodes: wait for them.
+    if ('nodes' in this.redis) await written;
+    else written.catch(() => {}); // awaited below; handled meanwhile
     const status = await submitBlock(this.redis, this.keys, block, result(token));
+    await written;
     if (status !== 'accepted') await this.deleteGradient(block.step, token);
     return { status, token };
   }
@@ -331,6 +395,44 @@ export class RunData {
       } while (cursor !== '0');
     }
   }
+}
+
+/**
+ * Parameters of one version, fetched slice by slice: `ready(n)` asks for announced slices [0, n) not asked for yet
+ * (several GETs in flight at once), `done()` for the rest and waits for all. Each slice is decoded into place as it
+ * arrives.
+ */
+export class ParamsFetch {
+  private asked = 0;
+  private readonly parts: Promise<boolean>[] = [];
+
+  constructor(
+    private readonly data: RunData,
+    readonly version: number,
+    readonly params: Float32Array,
+  ) {}
+
+  readonly ready = (count: number): void => {
+    for (; this.asked < Math.min(count, this.data.slices); this.asked++) {
+      const part = this.data.readParamSlice(this.version, this.asked, this.params);
+      part.catch(() => {}); // awaited by done(); a fetch given up on must not fail unhandled
+      this.parts.push(part);
+    }
+  };
+
+  /** The parameters, or undefined when a slice is gone (the step moved on). */
+  async done(): Promise<{ params: Float32Array; bytes: number } | undefined> {
+    this.ready(this.data.slices);
+    const present = await Promise.all(this.parts);
+    return present.every(Boolean) ? { params: this.params, bytes: this.params.byteLength } : undefined;
+  }
+}
+
+/** After how many slices a publish announces progress: each quarter, the last being the step's opening. */
+export function announcementPoints(slices: number): number[] {
+  const points = new Set<number>();
+  for (let q = 1; q <= 4; q++) points.add(Math.ceil((q * slices) / 4));
+  return [...points];
 }
 
 /** A field of a stream entry's flat [name, value, ...] list. */

@@ -212,6 +212,39 @@ describe('RunData on a real Redis', () => {
     assert.equal(await data.waitForStep(blocking, 1, session, 10_000), 'open');
   });
 
+  test('a waiter hears of each quarter of the slices once Redis holds it, and the step opens with the last', async () => {
+    const fetch = data.fetchParams(2);
+    const heard: number[] = [];
+    // Step 2 stays open for the tests below.
+    const waiting = data.waitForStep(blocking, 2, session, 10_000, (n) => {
+      heard.push(n);
+      fetch.ready(n);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const params = vector(2);
+    await data.publishParams(2, params, session);
+    assert.equal(await waiting, 'open');
+    assert.deepEqual(heard, [3, 6, 9]);
+    const read = await fetch.done();
+    assert.ok(read && bytesOf(read.params).equals(bytesOf(params)), 'parameters changed on the way');
+    const announced = (await redis.xrange(data.keys.versions, '-', '+'))
+      .map(([, fields]) => fields)
+      .filter((fields) => fields[1] === '2');
+    assert.deepEqual(
+      announced.map((fields) => fields.slice(4)),
+      [['ready', '3'], ['ready', '6'], ['ready', '9'], []],
+      'three progress entries, then the opening',
+    );
+  });
+
+  test('a step whose publish stopped part-way never opens', async () => {
+    // A coordinator that died while writing step 4: its first quarter announced, no opening.
+    await redis.xadd(data.keys.versions, '*', 'step', '4', 'session', session, 'ready', '3');
+    const heard: number[] = [];
+    assert.equal(await data.waitForStep(blocking, 4, session, 300, (n) => heard.push(n)), 'timeout');
+    assert.deepEqual(heard, [3]);
+  });
+
   test("waitForStep is 'stale' for a past step or another session, 'timeout' for a step that never opens", async () => {
     let t = Date.now();
     assert.equal(await data.waitForStep(blocking, 0, session, 10_000), 'stale');
@@ -224,15 +257,15 @@ describe('RunData on a real Redis', () => {
   });
 
   test('resetSteps forgets every step in flight but keeps the run', async () => {
-    const g = await data.submitGradient({ step: 1, session, first: 0, end: 1 }, bytesOf(vector(7)), 'f32', (t) =>
+    const g = await data.submitGradient({ step: 2, session, first: 0, end: 1 }, bytesOf(vector(7)), 'f32', (t) =>
       record(t, 0, 1),
     );
     assert.equal(g.status, 'accepted');
     await data.resetSteps();
     assert.equal(await data.stepState(), undefined);
     assert.deepEqual(await gradientKeys(), []);
-    assert.equal(await data.readParams(1), undefined);
-    assert.equal(await redis.exists(data.keys.done(1), data.keys.results, data.keys.versions), 0);
+    assert.equal(await data.readParams(2), undefined);
+    assert.equal(await redis.exists(data.keys.done(2), data.keys.results, data.keys.versions), 0);
     assert.equal(await data.present(), true);
   });
 });

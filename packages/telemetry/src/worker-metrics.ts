@@ -23,7 +23,10 @@ export interface WorkerMetrics {
   jobs: LabeledCounter<Run & { outcome: JobOutcome }>;
   /** `gradq_gradient_compute_seconds{run}`: time to compute one shard gradient (forward + backward). */
   gradientCompute: LabeledHistogram<Run>;
-  /** `gradq_params_fetch_seconds{run}`: time to fetch and decode a parameter version (cache misses only). */
+  /**
+   * `gradq_params_fetch_seconds{run}`: from a step's opening to having all its parameters (cache misses only); most
+   * slices arrive while the step is still being published, before this clock starts.
+   */
   paramsFetch: LabeledHistogram<Run>;
   /** `gradq_gradient_push_seconds{run}`: time to write one shard gradient to Redis. */
   gradientPush: LabeledHistogram<Run>;
@@ -84,7 +87,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
   );
   const paramsFetch = histogram(
     N.paramsFetch,
-    'Time to fetch and decode a parameter version from Redis.',
+    'Time from a step opening to having all its parameters (most arrive while it is published).',
     STEP_BUCKETS,
   );
   const gradientPush = histogram(N.gradientPush, 'Time to write one shard gradient to Redis.', STEP_BUCKETS);

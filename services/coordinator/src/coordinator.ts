@@ -10,7 +10,7 @@ import {
   type ObjectStore,
   previewDigitsFrom,
 } from '@gradq/checkpoint';
-import { nativeTreeAdd } from '@gradq/engine';
+import { type Engine, nativeTreeAdd, selectEngine } from '@gradq/engine';
 import { loadMnist, MNIST_PIXELS } from '@gradq/model';
 import {
   closeRedis,
@@ -58,6 +58,8 @@ export interface CoordinatorSummary extends RunSummary {
     reissued: number;
     reseeded: number;
     skipped_nonfinite: number;
+    /** Blocks whose gradient came back non-finite twice, computed by the coordinator instead. */
+    computed_here: number;
     rejected: Record<string, number>;
     workers_seen: number;
     resumed_from_step: number | null;
@@ -123,6 +125,8 @@ export async function runCoordinator(
     log,
   );
   const m = telemetry.metrics;
+  /** An engine of the coordinator's own, made the first time a block must be computed here (QueueGradientSource). */
+  let here: Engine | undefined;
   try {
     await waitForRedis(redis, redisUrl);
     const data = await loadMnist(config.dataDir, { log });
@@ -197,6 +201,22 @@ export async function runCoordinator(
       encoding: h.gradEncoding,
       jobsPerStep: config.jobsPerStep,
       ...(treeAdd ? { treeAdd } : {}),
+      computeHere: async (work, leaves, out) => {
+        if (!here) {
+          here = (await selectEngine({ layerSizes: h.layerSizes, outputActivation: h.outputActivation }, backend.name))
+            .engine;
+          here.setTrainingSet(trainSet.pixels, MNIST_PIXELS);
+        }
+        return here.computeBlock({
+          version: work.step,
+          params: trainee.params,
+          order: work.order,
+          leaves,
+          stepSamples: work.shards.reduce((sum, s) => sum + (s.end - s.start), 0),
+          rounding: h.gradEncoding,
+          out,
+        });
+      },
       // The coordinator's memory is newer than any checkpoint: a Redis that lost the run gets it back from here.
       reseed: async () => void (await seed()),
       checkAfterMs: config.checkAfterMs,
@@ -288,6 +308,7 @@ export async function runCoordinator(
         reissued: source.counters.reissued,
         reseeded: source.counters.reseeded,
         skipped_nonfinite: trainee.position.skippedSteps,
+        computed_here: source.counters.computedHere,
         rejected: source.counters.rejected,
         workers_seen: source.workersSeen.size,
         resumed_from_step: resumed?.step ?? null,
@@ -301,6 +322,7 @@ export async function runCoordinator(
     // Each close runs even if an earlier one failed: the lease (a resume need not wait for it), metrics, the queue,
     // then both connections.
     await Promise.allSettled([lease?.release()]);
+    here?.dispose();
     await Promise.allSettled([telemetry.close()]);
     await Promise.allSettled([queue.close()]);
     // closeRedis, not quit(): a QUIT queued behind a PING to a Redis that never answered would wait forever.

@@ -93,8 +93,10 @@ export class GradientProcessor {
       this.events.onOutcome?.(runId, 'rejected');
       throw new UnrecoverableError(`job ${jobId}: run ${job.runId} is not in Redis (finished or expired)`);
     }
-    // A job of the next step waits here for its parameters; a late retry or a straggler's copy finds its step gone.
-    const open = await run.data.waitForStep(this.blocking, job.step, job.session, HOLD_MS);
+    // A job of the next step waits here for its parameters, fetching each part as soon as it is written; a late retry
+    // or a straggler's copy finds its step gone.
+    const fetch = run.fetchParams(job.step);
+    const open = await run.data.waitForStep(this.blocking, job.step, job.session, HOLD_MS, fetch?.ready);
     if (open === 'stale') return stale(run.data);
     if (open === 'timeout') {
       if (createdAtMs === undefined || Date.now() - createdAtMs < OPEN_WAIT_MS)
@@ -115,7 +117,7 @@ export class GradientProcessor {
     let t = performance.now();
     const [done, fetched] = await Promise.all([
       run.data.anyLeafDone(job.step, job.first, end),
-      run.useParams(job.step),
+      run.useParams(job.step, fetch),
     ]);
     if (done) {
       await run.data.countDuplicate();
