@@ -27,7 +27,7 @@ export {
   TRANSFER_KINDS,
   type TransferKind,
 } from './labels';
-export { type MetricsServer, type MetricsServerOptions, startMetricsServer } from './metrics-server';
+export { type MetricsServer, type MetricsServerOptions, type PageRoute, startMetricsServer } from './metrics-server';
 export {
   COORDINATOR_METRIC,
   COORDINATOR_METRIC_NAMES,
@@ -40,5 +40,5 @@ export {
 } from './names';
 export { metricsOptions, metricsOptionsShape } from './options';
 export { createMetricsRegistry, type MetricsRegistryOptions } from './registry';
-export { createWorkerMetrics, type WorkerMetrics } from './worker-metrics';
+export { createWorkerMetrics, WORKER_RUNS_KEPT, type WorkerMetrics } from './worker-metrics';
 export { createWorkerSightings, type WorkerSightings, type WorkerSightingsOptions } from './workers-seen';

@@ -119,7 +119,11 @@ export async function runCoordinator(
   const blocking = createRedis(settings, onRedisError);
   const queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
   queue.on('error', onRedisError);
-  const telemetry = await CoordinatorTelemetry.start({ port: config.metricsPort, host: config.metricsHost }, log);
+  const telemetry = await CoordinatorTelemetry.start(
+    runId,
+    { port: config.metricsPort, host: config.metricsHost },
+    log,
+  );
   const m = telemetry.metrics;
   /** An engine of the coordinator's own, made the first time a block must be computed here (QueueGradientSource). */
   let here: Engine | undefined;
@@ -178,6 +182,7 @@ export async function runCoordinator(
       log,
       hooks: {
         onSaved: (e) => m.observeCheckpoint(e.seconds, e.bytes, e.at.getTime()),
+        onPreview: (e) => telemetry.history.preview(e.step, e.png),
         onFailure: () => m.checkpointFailures.inc(),
       },
     });
@@ -223,6 +228,20 @@ export async function runCoordinator(
     });
     telemetry.watch(queue, run);
     m.runActive.set(1);
+    const perEpoch = stepsPerEpoch(trainSet.count, h.batchSize);
+    telemetry.history.begin({
+      epochs: h.epochs,
+      stepsTotal: perEpoch * h.epochs,
+      step: trainee.position.step,
+      epoch: trainee.position.epoch + 1,
+    });
+    // Test MSEs measured before this session's first step (the initial network's, a resumed run's earlier epochs),
+    // each at the step its epoch ended.
+    let msesShown = 0;
+    const showEarlierMses = () => {
+      for (; msesShown < trainee.position.testMse.length; msesShown++)
+        telemetry.history.testMse(msesShown * perEpoch, trainee.position.testMse[msesShown] as number);
+    };
 
     await hooks.beforeTrain?.();
     let lastLoss: number | undefined;
@@ -231,7 +250,6 @@ export async function runCoordinator(
       const saved = await checkpointer.onStop(trainee, lastLoss);
       const flushed = saved ? await writer.flush() : undefined;
       const { step, epoch, stepInEpoch } = trainee.position;
-      const perEpoch = stepsPerEpoch(trainSet.count, h.batchSize);
       if (!saved) log(`stopped before the first step: nothing to resume`);
       else if (flushed?.error)
         log(`stopped at step ${step}; its checkpoint could not be saved: ${flushed.error.message}`);
@@ -245,6 +263,7 @@ export async function runCoordinator(
       signal,
       onStep: async (r) => {
         lastLoss = r.loss;
+        if (msesShown === 0) showEarlierMses();
         telemetry.step(r);
         hooks.onStep?.(r, source);
         await checkpointer.afterStep(trainee, r.loss);
@@ -257,6 +276,7 @@ export async function runCoordinator(
       },
       onEpoch: async (r) => {
         m.testMse.set(r.testMse);
+        showEarlierMses();
         hooks.onEpoch?.(r, trainee.position.testMse.at(-2));
         await checkpointer.afterEpoch(trainee, r.testMse, lastLoss);
       },
@@ -267,6 +287,7 @@ export async function runCoordinator(
       if (lostLease.signal.aborted) throw lostLease.signal.reason;
       throw err;
     });
+    telemetry.history.finish();
     const flushed = await writer.flush();
     if (flushed.error) log(`checkpoint: the last checkpoint could not be saved: ${flushed.error.message}`);
     else if (flushed.lastSavedStep !== undefined)
