@@ -67,6 +67,13 @@ export class GradientProcessor {
   ) {}
 
   async process(data: unknown, jobId: string | undefined, createdAtMs?: number): Promise<GradientJobResult> {
+    // A job whose stored data was not JSON reaches us as a note of it (worker.ts, TolerantJob).
+    if (typeof data === 'object' && data !== null && Object.keys(data).join() === 'unparsable') {
+      this.events.onOutcome?.('', 'rejected');
+      throw new UnrecoverableError(
+        `invalid gradient job ${jobId ?? '?'}: ${(data as { unparsable: unknown }).unparsable}`,
+      );
+    }
     const parsed = gradientJobSchema.safeParse(data);
     const runId = parsed.success ? parsed.data.runId : '';
     if (createdAtMs !== undefined) this.events.onStart?.(runId, createdAtMs);

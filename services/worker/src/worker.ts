@@ -12,7 +12,7 @@ import {
   redisHint,
 } from '@gradq/protocol';
 import { RUN_ID_PATTERN } from '@gradq/trainer';
-import { DelayedError, Worker } from 'bullmq';
+import { DelayedError, Job, type JobJsonRaw, type MinimalQueue, Worker } from 'bullmq';
 import { GradientProcessor, type ProcessorEvents, StepNotOpenError } from './processor';
 import { Standby } from './standby';
 
@@ -58,7 +58,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     options.testSlowMs ?? 0,
   );
   const openWorker = () => {
-    const w = new Worker<unknown, GradientJobResult>(
+    const w = new GradqWorker<unknown, GradientJobResult>(
       GRADIENT_QUEUE,
       async (job, token) => {
         try {
@@ -140,4 +140,45 @@ function runOf(data: unknown): string {
 
 function settle(p: Promise<unknown>): Promise<PromiseSettledResult<unknown>> {
   return Promise.allSettled([p]).then(([r]) => r as PromiseSettledResult<unknown>);
+}
+
+/**
+ * A job whose stored fields are not JSON (corrupted in Redis) is read with its data replaced by a note of what was
+ * there, so that the processor refuses it once, naming it. BullMQ itself throws while reading such a job, before any
+ * processor sees it: the job stayed active until it stalled, went back to the queue and cycled through the workers
+ * up to `maxStalledCount` (100) times, each logging a JSON error that named no job.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: BullMQ's own defaults, which `typeof Job` requires
+class TolerantJob<D = any, R = any, N extends string = string> extends Job<D, R, N> {
+  static override fromJSON<T = unknown, R = unknown, N extends string = string>(
+    queue: MinimalQueue,
+    json: JobJsonRaw,
+    jobId?: string,
+  ): Job<T, R, N> {
+    try {
+      return Job.fromJSON<T, R, N>(queue, json, jobId);
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      const unparsable = (field: string | undefined, fallback: string) => {
+        try {
+          JSON.parse(field ?? fallback);
+          return field ?? fallback;
+        } catch {
+          return fallback;
+        }
+      };
+      const data = JSON.stringify({ unparsable: `stored data is not JSON (${err.message})` });
+      return Job.fromJSON<T, R, N>(
+        queue,
+        { ...json, data, opts: unparsable(json.opts, '{}'), progress: unparsable(json.progress, '0') },
+        jobId,
+      );
+    }
+  }
+}
+
+class GradqWorker<D, R> extends Worker<D, R> {
+  protected override get Job(): typeof Job {
+    return TolerantJob;
+  }
 }

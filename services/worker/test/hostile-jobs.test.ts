@@ -145,6 +145,31 @@ test('a malformed job on the queue fails once, without retry, and the worker kee
   assert.match(w.stderr(), /failed: invalid gradient job/);
 });
 
+test('a job whose stored data is not JSON fails once, naming it, and the worker keeps serving', async () => {
+  const w = procs.spawn(CLI.worker, ['--redis-url', server.url, '--worker-id', 'corrupt', '--metrics-port', '0'], {
+    env: cliEnv(),
+    name: 'worker',
+  });
+  await w.waitForStderr(/taking gradient jobs/, 120_000);
+  const id = uniqueRunId('corrupt');
+  // Paused while the job's data is corrupted in Redis, so that no worker reads it before.
+  await queue.pause();
+  await queue.add('gradient', VALID, { jobId: id, attempts: 5 });
+  const key = `${QUEUE_PREFIX}:${GRADIENT_QUEUE}:${id}`;
+  await redis.hset(key, 'data', '{"runId": "half a job');
+  await queue.resume();
+  // Read raw: BullMQ's own reader (queue.getJob) cannot parse the job either.
+  await waitUntil(
+    'the corrupted job to fail',
+    async () => (await queue.getJobState(id)) === 'failed' || undefined,
+    60_000,
+  );
+  const [failedReason, attemptsMade] = await redis.hmget(key, 'failedReason', 'atm');
+  assert.equal(attemptsMade, '1', 'a corrupted job was retried');
+  assert.match(failedReason ?? '', new RegExp(`invalid gradient job ${id}: stored data is not JSON`));
+  assert.ok(w.running(), `the worker died on a corrupted job:\n${w.tail()}`);
+});
+
 /** Every non-test .ts file under `dir`. */
 async function sources(dir: string): Promise<string[]> {
   const out: string[] = [];
