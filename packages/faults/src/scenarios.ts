@@ -277,6 +277,41 @@ export const straggler: Scenario = {
 };
 
 /**
+ * Every connection of the coordinator and the workers killed at once, several times (CLIENT KILL, as a proxy failover
+ * or a network blip does): commands in flight are lost or resent, a popped result may never arrive (taken from the
+ * done set), blocking reads end early. The run must go on and end on the same bits.
+ */
+export const connectionKills: Scenario = {
+  name: 'connection kills',
+  description: "every client connection killed at once (CLIENT KILL TYPE normal), coordinator's and workers' alike",
+  async run(rig, { workload, intensity, log }) {
+    const target = intensity === 'full' ? 6 : 2;
+    const coordinator = rig.coordinator();
+    rig.worker();
+    rig.worker();
+    const last = totalSteps(workload);
+    let kills = 0;
+    let killed = 0;
+    for (let k = 0; k < target; k++) {
+      const at = await rig.waitForStep(Math.floor(((k + 1) * last) / (target + 2)), coordinator);
+      if (at >= last - 1) break;
+      const n = Number(await rig.redis.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes'));
+      kills += 1;
+      killed += n;
+      log(`  killed ${n} connections at step ${at}`);
+    }
+    const summary = await coordinator.summary<Summary>(300_000);
+    if (kills < target) throw new Error(`only ${kills} of ${target} connection kills happened`);
+    const lostInTransit = count(coordinator.stderr(), /its result never arrived \(lost in transit\)/);
+    return {
+      summary,
+      faults: `${kills} kills of every connection (${killed} in all)`,
+      notes: [`results taken from the done set: ${lostInTransit}`, `reissued ${summary.distributed.reissued}`],
+    };
+  },
+};
+
+/**
  * Two coordinators on one run id. A second one started beside a live owner refuses, naming it. Then the owner is
  * frozen (SIGSTOP: a long GC pause, a VM migration) past its lease, a second one resumes the run from the latest
  * checkpoint, and the first is thawed mid-run: it must stop without a write reaching its successor's run (the
@@ -355,6 +390,7 @@ export const SCENARIOS: readonly Scenario[] = [
   redisWipe,
   s3Outage,
   straggler,
+  connectionKills,
   secondCoordinator,
 ];
 
