@@ -1,12 +1,5 @@
 export { CHECKPOINT_BUCKETS, QUEUE_LATENCY_BUCKETS, STEP_BUCKETS } from './buckets';
 export {
-  DEFAULT_METRICS_HOST,
-  DEFAULT_METRICS_PORT,
-  loadMetricsConfig,
-  type MetricsConfig,
-  metricsEnvShape,
-} from './config';
-export {
   type AppliedStep,
   type CoordinatorMetrics,
   type CoordinatorMetricsOptions,
@@ -38,7 +31,7 @@ export {
   WORKER_METRIC_NAMES,
   type WorkerMetricName,
 } from './names';
-export { metricsOptions, metricsOptionsShape } from './options';
+export { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, metricsOptions, metricsOptionsShape } from './options';
 export { createMetricsRegistry, type MetricsRegistryOptions } from './registry';
 export { createWorkerMetrics, type WorkerMetrics } from './worker-metrics';
 export { createWorkerSightings, type WorkerSightings, type WorkerSightingsOptions } from './workers-seen';

@@ -40,7 +40,7 @@ export {
   type Optimizer,
   type OptimizerImpl,
 } from './optimizer';
-export { ConfigError, givenOptions, type OptionSpec, readOptions, usage } from './options';
+export { ConfigError, givenOptions, type OptionSpec, parseBooleanWord, readOptions, usage } from './options';
 export { type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
 export { prepareEngine, prepareTrainee } from './prepare';
 export { Progress, type ProgressOptions } from './progress';
