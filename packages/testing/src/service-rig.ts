@@ -18,14 +18,21 @@ export interface ServiceRig {
    * root-level `before` hooks at the same time, not one after the other.
    */
   readonly ready: Promise<void>;
+  /**
+   * Registers `close` (a client of the server, a queue) to run at teardown after the processes have stopped and
+   * before the server does, latest first; one that fails does not keep the others from running.
+   */
+  onTeardown(close: () => Promise<unknown> | unknown): void;
 }
 
 /**
  * The usual setup of a services test file, in one place: registers `before` (a private redis-server, a temporary
- * directory) and `after` (every process stopped, then the server, then the directory) with node:test.
+ * directory) and `after` (every process stopped, then what {@link ServiceRig.onTeardown} registered, then the server,
+ * then the directory) with node:test.
  */
 export function serviceRig(name: string): ServiceRig {
   const procs = new CliProcesses();
+  const closers: (() => Promise<unknown> | unknown)[] = [];
   let server: RedisInstance | undefined;
   let dir: string | undefined;
   let resolveReady: () => void = () => {};
@@ -47,6 +54,13 @@ export function serviceRig(name: string): ServiceRig {
   });
   after(async () => {
     await procs.stopAll();
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch {
+        // Teardown goes on: the server and the directory still go.
+      }
+    }
     await server?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -57,6 +71,9 @@ export function serviceRig(name: string): ServiceRig {
   return {
     procs,
     ready,
+    onTeardown: (close) => {
+      closers.push(close);
+    },
     get server() {
       return set(server, 'server');
     },
