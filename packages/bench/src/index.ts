@@ -4,7 +4,7 @@ export { Canvas, type Rgb } from './chart/canvas';
 export { type ChartSpec, layoutPanel, renderCharts, type Series } from './chart/line-chart';
 export { CLUSTER_LABELS, clusterFigures, hashesOf, ratesOf, sameParams } from './cluster-figures';
 export { blockTiming } from './engine-timing';
-export { addTotals, histogram, meanOf, type PromSample, parsePromText, sumOf } from './prom-text';
+export { addTotals, histogram, meanOf, sumOf } from './prom-text';
 export { renderMarkdown, type TargetRow, targets } from './report';
 export { clusterTargets, renderCluster, renderEncodings } from './report-cluster';
 export {

@@ -1,4 +1,3 @@
-export { type RedisProcess, type RedisProcessOptions, startRedisProcess } from './redis-server';
 export { reliabilityDoc, resultTable, type SuiteReport, terminalTable } from './report';
 export { Rig, type Summary, totalSteps, type Workload, workloadArgs } from './rig';
 export {

@@ -15,22 +15,23 @@ import {
   CliProcesses,
   cliEnv,
   freePort,
+  type RedisInstance,
   type S3rverInstance,
   skipUnlessRequired,
   skipWithoutTool,
+  startRedisServer,
   startS3rver,
   stepOf,
   uniqueRunId,
   waitUntil,
 } from '@gradq/testing';
-import { type RedisProcess, startRedisProcess } from '../src/redis-server';
 
 const ADMIN_PASSWORD = `admin-${Math.random().toString(36).slice(2)}-pw`;
 const ALICE_PASSWORD = `alice-${Math.random().toString(36).slice(2)}-pw`;
 const HYPER = ['--limit', '1024', '--epochs', '1', '--batch-size', '128', '--shards-per-step', '2', '--seed', '4'];
 
 const procs = new CliProcesses();
-const servers: RedisProcess[] = [];
+const servers: RedisInstance[] = [];
 let s3: S3rverInstance;
 let dir: string;
 
@@ -57,8 +58,8 @@ function assertNoSecret(where: string, text: string): void {
 }
 
 /** A Redis that demands a password from the default user and has an ACL user `alice` with her own. */
-async function authRedis(extra: string[] = [], readyPort?: number): Promise<RedisProcess> {
-  const server = await startRedisProcess({
+async function authRedis(extra: string[] = [], readyPort?: number): Promise<RedisInstance> {
+  const server = await startRedisServer({
     args: [
       '--requirepass',
       ADMIN_PASSWORD,
@@ -246,7 +247,7 @@ test('TLS: rediss:// to a Redis with a self-signed certificate, trusted through 
 }, async (t) => {
   const tls = selfSigned(dir) ?? assert.fail('openssl could not make a self-signed certificate');
   const tlsPort = await freePort();
-  let server: RedisProcess;
+  let server: RedisInstance;
   try {
     // --port 0: no plain-text listener at all.
     server = await authRedis(

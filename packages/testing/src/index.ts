@@ -4,7 +4,7 @@ export {
   type CliProcess,
   CliProcesses,
   cliEnv,
-  freePortRange,
+  findMnistDir,
   mnistDir,
   REPO_ROOT,
   readSummary,
@@ -15,6 +15,7 @@ export {
   waitUntil,
 } from './cli';
 export { type MetricSample, metricValue, parseMetricsText, scrapeMetrics } from './metrics-text';
+export { freePort, freePortRange } from './ports';
 export {
   findPrometheus,
   type PrometheusInstance,
@@ -27,6 +28,7 @@ export {
 } from './prometheus';
 export {
   findRedisServer,
+  type PrivateRedisOptions,
   type RedisClusterInstance,
   type RedisClusterOptions,
   type RedisInstance,
@@ -37,7 +39,6 @@ export {
 } from './redis-cluster';
 export { stepOf } from './run-step';
 export {
-  freePort,
   S3RVER_CREDENTIALS,
   type S3rverInstance,
   type S3rverOptions,

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LAYER_SIZES } from '@gradq/model';
+import { startRedisServer } from '@gradq/testing';
 import { type OptionSpec, readOptions, runMain, usage } from '@gradq/trainer';
 import { z } from 'zod';
 import { renderCharts } from '../chart/line-chart';
@@ -16,7 +17,6 @@ import { measureCluster } from '../cluster';
 import type { BenchContext } from '../context';
 import { measureEncodings } from '../encodings';
 import { machineInfo } from '../machine';
-import { startPrivateRedis } from '../processes';
 import { renderMarkdown, targets } from '../report';
 import { scalingCharts } from '../report-scaling';
 import type { BenchResults } from '../results';
@@ -111,7 +111,9 @@ runMain(async () => {
   log(
     `pnpm bench${config.quick ? ' --quick' : ''}: ${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverageAtStart.join(' ')}; children's logs in ${logPath}`,
   );
-  const redis = await startPrivateRedis();
+  // A Redis of the bench's own: other engineers' tests share the default one, and their traffic (and BullMQ queue of
+  // the same name) must not mix with the measurements.
+  const redis = await startRedisServer();
   log(`private redis-server at ${redis.url}`);
   const ctx: BenchContext = {
     root: ROOT,
