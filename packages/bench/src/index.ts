@@ -1,7 +1,5 @@
 export { coordinatorParts, steadyThroughput, stepBreakdown } from './breakdown';
-export { type AxisScale, type AxisSpec, formatTick, niceStep, resolveAxis } from './chart/axes';
-export { Canvas, type Rgb } from './chart/canvas';
-export { type ChartSpec, layoutPanel, renderCharts, type Series } from './chart/line-chart';
+export { type ChartSpec, renderCharts, type Series } from './chart';
 export { CLUSTER_LABELS, clusterFigures, hashesOf, ratesOf, sameParams } from './cluster-figures';
 export { blockTiming } from './engine-timing';
 export { addTotals, histogram, meanOf, sumOf } from './prom-text';
