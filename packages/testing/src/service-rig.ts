@@ -9,7 +9,7 @@ import { type RedisInstance, startRedisServer } from './redis-cluster';
 export interface ServiceRig {
   /** The CLIs this file starts; all stopped after its tests. */
   readonly procs: CliProcesses;
-  /** A private redis-server for this file. */
+  /** A private redis-server for this file (none with `{ redis: false }`). */
   readonly server: RedisInstance;
   /** A temporary directory (checkpoints), removed after the tests. */
   readonly dir: string;
@@ -26,11 +26,12 @@ export interface ServiceRig {
 }
 
 /**
- * The usual setup of a services test file, in one place: registers `before` (a private redis-server, a temporary
- * directory) and `after` (every process stopped, then what {@link ServiceRig.onTeardown} registered, then the server,
+ * The usual setup of a services test file, in one place: registers `before` (a private redis-server unless
+ * `{ redis: false }`, a temporary directory) and `after` (every process stopped, then what {@link ServiceRig.onTeardown} registered, then the server,
  * then the directory) with node:test.
  */
-export function serviceRig(name: string): ServiceRig {
+export function serviceRig(name: string, options: { redis?: boolean } = {}): ServiceRig {
+  const withRedis = options.redis ?? true;
   const procs = new CliProcesses();
   const closers: (() => Promise<unknown> | unknown)[] = [];
   let server: RedisInstance | undefined;
@@ -44,7 +45,7 @@ export function serviceRig(name: string): ServiceRig {
   ready.catch(() => {}); // a failed setup fails this hook; the files' hooks that await it fail too
   before(async () => {
     try {
-      server = await startRedisServer();
+      if (withRedis) server = await startRedisServer();
       dir = await mkdtemp(join(tmpdir(), `gradq-${name}-`));
       resolveReady();
     } catch (err) {
@@ -75,6 +76,7 @@ export function serviceRig(name: string): ServiceRig {
       closers.push(close);
     },
     get server() {
+      if (!withRedis) throw new Error(`serviceRig('${name}', { redis: false }) has no server`);
       return set(server, 'server');
     },
     get dir() {
