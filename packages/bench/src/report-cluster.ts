@@ -250,7 +250,7 @@ export function renderCluster(r: BenchResults): string {
         ['worker', 'queue latency (enqueued -> started; next-step jobs wait by design)', ms(b.worker.queueLatency)],
         [
           'worker',
-          `parameter fetch (per fetch; ${b.worker.paramsFetches} fetches / ${b.worker.jobs} jobs)`,
+          `parameter fetch after the step opened (per fetch; ${b.worker.paramsFetches} fetches / ${b.worker.jobs} jobs)`,
           ms(b.worker.paramsFetch),
         ],
         ['worker', 'block compute', ms(b.worker.compute)],

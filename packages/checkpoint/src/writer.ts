@@ -38,6 +38,8 @@ export interface CheckpointWriterHooks {
   onFailure?(event: FailureEvent): void;
   /** A pending checkpoint was replaced by a newer one before its upload started. */
   onSuperseded?(event: { runId: string; step: number; by: number }): void;
+  /** A checkpoint's preview.png was rendered (before its upload: the live run page shows it even while S3 is down). */
+  onPreview?(event: { runId: string; step: number; png: Uint8Array }): void;
   /** Retention deleted these steps. */
   onDeleted?(event: { runId: string; steps: readonly number[] }): void;
 }
@@ -158,6 +160,8 @@ export class CheckpointWriter {
       this.fail(c, 1, err, false, `${where}: could not be encoded: ${describe(err)}`);
       return;
     }
+    const preview = encoded.files.find((f) => f.name === CHECKPOINT_FILES.preview);
+    if (preview) this.call('onPreview', { runId: c.runId, step: c.step, png: preview.bytes });
     const stored = new Set<string>();
     const putOnce = async (name: string, key: string, bytes: Uint8Array) => {
       if (stored.has(name)) return;

@@ -41,7 +41,14 @@ test('saved on S3, listed and downloaded by pnpm ckpt, loaded by tf.loadLayersMo
   // A few real Adam steps on 64 training digits, then the test MSE over all 10,000 test digits.
   const { trainee, testMse } = trainedFew(SMALL, mnist);
   trainee.position.testMse.push(testMse);
-  const writer = new CheckpointWriter({ store: fx.store, log: () => {}, previewDigits: previewDigitsFrom(mnist.test) });
+  // The live run page shows the preview the writer hands over when it renders it.
+  const previews: Array<{ step: number; png: Uint8Array }> = [];
+  const writer = new CheckpointWriter({
+    store: fx.store,
+    log: () => {},
+    previewDigits: previewDigitsFrom(mnist.test),
+    hooks: { onPreview: (e) => previews.push(e) },
+  });
   writer.save(await contentOf(runId, trainee, SMALL, { epochEnd: true, metrics: { loss: 0.1, testMse } }));
   assert.deepEqual(await writer.flush(), { lastSavedStep: 5 });
 
@@ -94,6 +101,11 @@ test('saved on S3, listed and downloaded by pnpm ckpt, loaded by tf.loadLayersMo
   const png = join(out, 'preview.png');
   assert.equal(ckpt('preview', runId, '--out', png).code, 0);
   assert.deepEqual([...(await readFile(png)).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  assert.deepEqual(
+    previews.map((p) => p.step),
+    [5],
+  );
+  assert.deepEqual(Buffer.from(previews[0]?.png ?? []), await readFile(png), 'onPreview gave the stored preview.png');
 
   // Tampered after upload: download refuses, naming the file, exit code 1.
   const key = checkpointFileKey(runId, 5, CHECKPOINT_FILES.weights);

@@ -276,7 +276,87 @@ export const straggler: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [workerKills, coordinatorKill, redisWipe, s3Outage, straggler];
+/**
+ * Two coordinators on one run id. A second one started beside a live owner refuses, naming it. Then the owner is
+ * frozen (SIGSTOP: a long GC pause, a VM migration) past its lease, a second one resumes the run from the latest
+ * checkpoint, and the first is thawed mid-run: it must stop without a write reaching its successor's run (the
+ * fenced writes of fence.ts, parameters under its own session's name), and the successor end on the undisturbed bits.
+ */
+export const secondCoordinator: Scenario = {
+  name: 'second coordinator',
+  description: 'a second coordinator on a live run; then the owner frozen past its lease, taken over, and thawed',
+  needsS3: true,
+  async run(rig, { log }) {
+    const store = rig.s3Store();
+    // Slow workers (400 ms per job): the run must outlast the intruder's 12 s wait for the lease, and a takeover.
+    rig.worker({ GRADQ_TEST_SLOW_MS: '400' });
+    rig.worker({ GRADQ_TEST_SLOW_MS: '400' });
+    const first = rig.coordinator();
+    try {
+      await rig.waitForStep(2, first);
+      const intruder = rig.coordinator();
+      const refused = await intruder.exited;
+      if (refused.code !== 2 || !/is being trained by another coordinator \(session \S+/.test(intruder.stderr()))
+        throw new Error(
+          `a second coordinator on the live run: exit ${refused.code}, not 2 naming the owner:\n${intruder.tail()}`,
+        );
+      if (!first.running()) throw new Error(`the owner stopped when the second coordinator came:\n${first.tail()}`);
+      log('  a second coordinator on the live run refused (exit 2), naming the owner');
+
+      let latest: number | undefined;
+      while ((latest = await readLatestStep(store, rig.runId).catch(() => undefined)) === undefined) {
+        if (!first.running()) throw new Error(`coordinator exited early:\n${first.tail()}`);
+        await sleep(100);
+      }
+      const at = await rig.waitForStep(latest + 2, first);
+      first.kill('SIGSTOP');
+      log(`  froze the owner at step ${at} (latest checkpoint: step ${latest}); a second coordinator resumes`);
+      const second = rig.coordinator([], { resume: true });
+      try {
+        // Thawed once its successor has the run and has trained a few steps of its own.
+        await second.waitForStderr(/resuming at step/, 120_000);
+        await sleep(3000);
+      } finally {
+        first.kill('SIGCONT');
+      }
+      const thawed = await Promise.race([first.exited, sleep(30_000).then(() => undefined)]);
+      if (!thawed) throw new Error(`the thawed coordinator is still running 30 s later:\n${first.tail()}`);
+      if (thawed.code === 0) throw new Error('the thawed coordinator finished the run as if it still owned it');
+      if (!/taken over by another coordinator/.test(first.stderr()))
+        throw new Error(`the thawed coordinator stopped without saying why:\n${first.tail()}`);
+      log(`  the thawed coordinator stopped (exit ${thawed.code}): ${stopLine(first.stderr())}`);
+      const summary = await second.summary<Summary>(300_000);
+      if (summary.distributed.resumed_from_step === null) throw new Error('the second coordinator did not resume');
+      return {
+        summary,
+        faults: `a 2nd coordinator refused; the owner frozen past its lease, taken over from step ${summary.distributed.resumed_from_step}, thawed`,
+        notes: [`thawed owner: ${stopLine(first.stderr())}`],
+      };
+    } finally {
+      first.kill('SIGCONT');
+      await store.close();
+    }
+  },
+};
+
+/** The line in which a coordinator said it was taken over. */
+function stopLine(stderr: string): string {
+  return (
+    stderr
+      .split('\n')
+      .find((l) => /taken over by another coordinator/.test(l))
+      ?.trim() ?? '(none)'
+  );
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  workerKills,
+  coordinatorKill,
+  redisWipe,
+  s3Outage,
+  straggler,
+  secondCoordinator,
+];
 
 /** Runs one scenario in a fresh rig and judges it; never throws. */
 export async function runScenario(scenario: Scenario, ctx: ScenarioContext): Promise<ScenarioResult> {

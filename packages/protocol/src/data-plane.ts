@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { bytesPerValue, decodeInto, encodeVector, type WireEncoding } from '@gradq/model';
+import { type Fence, type FencedCommand, fencedWrite } from './fence';
 import type { SubmitStatus } from './jobs';
 import { type RunKeys, runKeys } from './keys';
 import { type RunMeta, runMetaSchema } from './meta';
@@ -19,6 +20,8 @@ export type StepState = { step: number; open: boolean; session: string } | undef
 export class RunData {
   readonly keys: RunKeys;
   private readonly ranges: { start: number; end: number }[];
+  /** The owner's lease, once the coordinator holds it: step and done-set writes check it (`fence.ts`). */
+  private fence: Fence | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -32,6 +35,11 @@ export class RunData {
   }
 
   // ---- coordinator ---------------------------------------------------------------------------------------------
+
+  /** From now on the writes that steer the run are made only while `fence` (this coordinator's lease) owns it. */
+  fenceWith(fence: Fence): void {
+    this.fence = fence;
+  }
 
   /** Writes the run description and, unless Redis already holds the same bytes, the training samples. */
   async seed(
@@ -68,33 +76,71 @@ export class RunData {
 
   /**
    * Publishes parameters `version` (always float32: only gradients are ever rounded), opens step `version` for
-   * gradients and wakes the workers waiting for it. Returns the bytes written.
+   * gradients and wakes the workers waiting for it. Returns the bytes written. Every slice is sent at once; each
+   * quarter of them is announced on the versions stream as soon as Redis holds it, so a waiting worker fetches those
+   * while the rest are still being written ({@link ParamsFetch}); the step opens once all are in.
    */
   async publishParams(version: number, params: Float32Array, session: string): Promise<number> {
     const bytes = encodeVector(params, 'f32');
-    await Promise.all(
-      this.ranges.map(({ start, end }, i) =>
-        this.redis.set(this.keys.params(version, i), bytes.subarray(start * 4, end * 4), 'EX', DATA_TTL_SECONDS),
-      ),
+    const set = (i: number) => {
+      const { start, end } = this.ranges[i] as { start: number; end: number };
+      return this.redis.set(
+        this.keys.params(session, version, i),
+        bytes.subarray(start * 4, end * 4),
+        'EX',
+        DATA_TTL_SECONDS,
+      );
+    };
+    const entry = ['MAXLEN', '~', '64', '*', 'step', String(version), 'session', session] as const;
+    const announce = (ready: number) => {
+      const added = this.redis.xadd(this.keys.versions, ...entry, 'ready', String(ready));
+      added.catch(() => {}); // awaited below; handled meanwhile
+      return added;
+    };
+    const points = announcementPoints(this.slices).filter((ready) => ready < this.slices);
+    const sets: Promise<unknown>[] = [];
+    const announced: Promise<unknown>[] = [];
+    let written: Promise<unknown>;
+    if (!('nodes' in this.redis)) {
+      // One Redis runs a connection's commands in order: each announcement goes right behind its slices.
+      for (const ready of points) {
+        while (sets.length < ready) sets.push(set(sets.length));
+        announced.push(announce(ready));
+      }
+      while (sets.length < this.slices) sets.push(set(sets.length));
+      written = Promise.all(sets);
+    } else {
+      // A Cluster's slices live on several nodes and answer in any order: all go at once, and each quarter is
+      // announced (on the run's node) once all of its slices have answered.
+      while (sets.length < this.slices) sets.push(set(sets.length));
+      written = Promise.all(sets);
+      written.catch(() => {}); // awaited below; handled meanwhile
+      for (const ready of points) {
+        await Promise.all(sets.slice(0, ready));
+        announced.push(announce(ready));
+      }
+    }
+    await written;
+    // One round trip: open the step, then announce it to the workers waiting.
+    announced.push(
+      this.write([
+        ['SET', [this.keys.step], [String(version), 'EX', DATA_TTL_SECONDS * 7]],
+        ['XADD', [this.keys.versions], entry],
+        ['EXPIRE', [this.keys.versions], [DATA_TTL_SECONDS * 7]],
+      ]),
     );
-    // One round trip (the run's keys share a slot): open the step, then announce it to the workers waiting.
-    await this.redis
-      .multi()
-      .set(this.keys.step, String(version), 'EX', DATA_TTL_SECONDS * 7)
-      .xadd(this.keys.versions, 'MAXLEN', '~', '64', '*', 'step', String(version), 'session', session)
-      .expire(this.keys.versions, DATA_TTL_SECONDS * 7)
-      .exec();
+    await Promise.all(announced);
     return bytes.byteLength;
   }
 
   /** Closes `step`: from now on its late gradients are stale, and workers of the next step keep waiting. */
   async closeStep(step: number): Promise<void> {
-    await this.redis.set(this.keys.step, `${step}/closed`, 'EX', DATA_TTL_SECONDS * 7);
+    await this.write([['SET', [this.keys.step], [`${step}/closed`, 'EX', DATA_TTL_SECONDS * 7]]]);
   }
 
   /**
-   * A submitted block gradient, decoded (into `into` when given); `missing` when a slice is gone (Redis lost it), or
-   * a length problem.
+   * A submitted block gradient, decoded (into `into` when given) slice by slice as each arrives; `missing` when a
+   * slice is gone (Redis lost it), or a length problem.
    */
   async readGradient(
     step: number,
@@ -102,21 +148,22 @@ export class RunData {
     encoding: WireEncoding,
     into?: Float32Array,
   ): Promise<{ grad: Float32Array; bytes: number } | { missing: true } | { problem: string }> {
-    const parts = await Promise.all(this.ranges.map((_, i) => this.redis.getBuffer(this.keys.grad(step, token, i))));
-    const width = bytesPerValue(encoding);
-    let bytes = 0;
-    for (const [i, part] of parts.entries()) {
-      if (!part) return { missing: true };
-      const { start, end } = this.ranges[i] as { start: number; end: number };
-      if (part.byteLength !== (end - start) * width)
-        return { problem: `slice ${i} has ${part.byteLength} bytes, expected ${(end - start) * width}` };
-      bytes += part.byteLength;
-    }
-    // Slice by slice into one array: no concatenated copy of the whole gradient first.
     const grad = into?.length === this.paramCount ? into : new Float32Array(this.paramCount);
-    for (const [i, part] of parts.entries()) {
-      const { start, end } = this.ranges[i] as { start: number; end: number };
-      decodeInto(part as Buffer, encoding, grad.subarray(start, end));
+    const width = bytesPerValue(encoding);
+    const parts = await Promise.all(
+      this.ranges.map(async ({ start, end }, i) => {
+        const part = await this.redis.getBuffer(this.keys.grad(step, token, i));
+        if (!part) return { missing: true } as const;
+        if (part.byteLength !== (end - start) * width)
+          return { problem: `slice ${i} has ${part.byteLength} bytes, expected ${(end - start) * width}` };
+        decodeInto(part, encoding, grad.subarray(start, end));
+        return part.byteLength;
+      }),
+    );
+    let bytes = 0;
+    for (const part of parts) {
+      if (typeof part !== 'number') return part;
+      bytes += part;
     }
     return { grad, bytes };
   }
@@ -124,17 +171,17 @@ export class RunData {
   /** Un-accepts leaves [first, end) whose gradient was rejected, so that a recomputation can be accepted. */
   async forgetBlock(step: number, first: number, end: number, token: string): Promise<void> {
     const leaves = Array.from({ length: end - first }, (_, i) => String(first + i));
-    await this.redis.hdel(this.keys.done(step), ...leaves);
+    await this.write([['HDEL', [this.keys.done(step)], leaves]]);
     await this.deleteGradient(step, token);
   }
 
-  /** Drops everything step `step` used: its parameters, done set and the accepted gradients. */
-  async dropStep(step: number, tokens: readonly string[]): Promise<void> {
+  /** Drops everything step `step` used: its parameters (as `session` published them), done set and accepted gradients. */
+  async dropStep(step: number, session: string, tokens: readonly string[]): Promise<void> {
     // One DEL per slice: a slice's parameters and gradients share its hash tag, so one slot even on a Cluster.
     await Promise.all([
-      this.redis.del(this.keys.done(step)),
+      this.write([['DEL', [this.keys.done(step)], []]]),
       ...this.ranges.map((_, i) =>
-        this.redis.del(this.keys.params(step, i), ...tokens.map((token) => this.keys.grad(step, token, i))),
+        this.redis.del(this.keys.params(session, step, i), ...tokens.map((token) => this.keys.grad(step, token, i))),
       ),
     ]);
   }
@@ -193,20 +240,32 @@ export class RunData {
   }
 
   /**
-   * Parameters `version`, or undefined when Redis no longer has them (the step moved on). Written into `into` when
-   * given (its old values are gone either way).
+   * Parameters `version` as coordinator `session` published them, or undefined when Redis no longer has them (the
+   * step moved on). Written into `into` when given (its old values are gone either way).
    */
-  async readParams(version: number, into?: Float32Array): Promise<{ params: Float32Array; bytes: number } | undefined> {
-    const parts = await Promise.all(this.ranges.map((_, i) => this.redis.getBuffer(this.keys.params(version, i))));
+  async readParams(
+    version: number,
+    session: string,
+    into?: Float32Array,
+  ): Promise<{ params: Float32Array; bytes: number } | undefined> {
+    return this.fetchParams(version, session, into).done();
+  }
+
+  /** Starts no transfer yet: {@link ParamsFetch.ready} asks for announced slices, `done` for the rest. */
+  fetchParams(version: number, session: string, into?: Float32Array): ParamsFetch {
     const params = into?.length === this.paramCount ? into : new Float32Array(this.paramCount);
-    for (const [i, part] of parts.entries()) {
-      const { start, end } = this.ranges[i] as { start: number; end: number };
-      if (!part) return undefined;
-      if (part.byteLength !== (end - start) * 4)
-        throw new Error(`parameters v${version} slice ${i}: ${part.byteLength} bytes, expected ${(end - start) * 4}`);
-      decodeInto(part, 'f32', params.subarray(start, end));
-    }
-    return { params, bytes: params.byteLength };
+    return new ParamsFetch((i) => this.readParamSlice(version, session, i, params), this.slices, params);
+  }
+
+  /** One slice of parameters `version` into its place in `params`; false when Redis does not hold it. */
+  private async readParamSlice(version: number, session: string, i: number, params: Float32Array): Promise<boolean> {
+    const { start, end } = this.ranges[i] as { start: number; end: number };
+    const part = await this.redis.getBuffer(this.keys.params(session, version, i));
+    if (!part) return false;
+    if (part.byteLength !== (end - start) * 4)
+      throw new Error(`parameters v${version} slice ${i}: ${part.byteLength} bytes, expected ${(end - start) * 4}`);
+    decodeInto(part, 'f32', params.subarray(start, end));
+    return true;
   }
 
   /** The step key and session, in one round trip (both in the run's slot). */
@@ -220,25 +279,38 @@ export class RunData {
   /**
    * Waits until step `step` of `session` opens. 'open' when it has; 'stale' when the run has moved past it or
    * belongs to another session; 'timeout' after `timeoutMs`. Blocks on the versions stream (XREAD), on
-   * `blocking`, a connection of its own: a worker that took step v+1's job early wakes when v+1 is published.
+   * `blocking`, a connection of its own: a worker that took step v+1's job early wakes when v+1 is published, and
+   * hears of its slices while they are written (`onReady(n)`: slices [0, n) are in Redis).
    */
   async waitForStep(
     blocking: RedisClient,
     step: number,
     session: string,
     timeoutMs: number,
+    onReady?: (slices: number) => void,
   ): Promise<'open' | 'stale' | 'timeout'> {
     const deadline = Date.now() + timeoutMs;
-    let [last] = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
+    const ours = (fields: string[]) =>
+      announced(fields, 'step') === String(step) && announced(fields, 'session') === session;
+    let entries = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
+    let last = entries[0];
     for (;;) {
-      // The newest announcement names our step and session: open (a step closed since is caught by the submit
-      // script, and by the done check before computing). One round trip on the usual path.
-      if (last && announced(last[1], 'step') === String(step) && announced(last[1], 'session') === session)
-        return 'open';
-      const state = await this.stepState();
-      if (!state || state.session !== session) return 'stale';
-      if (state.step > step || (state.step === step && !state.open)) return 'stale';
-      if (state.step === step) return 'open';
+      // An announcement of our step and session: open (a step closed since is caught by the submit script, and by
+      // the done check before computing), or some of its slices written. One round trip on the usual path.
+      let publishing = false;
+      for (const [, fields] of entries) {
+        if (!ours(fields)) continue;
+        const ready = announced(fields, 'ready');
+        if (ready === undefined) return 'open';
+        onReady?.(Number(ready));
+        publishing = true;
+      }
+      if (!publishing) {
+        const state = await this.stepState();
+        if (!state || state.session !== session) return 'stale';
+        if (state.step > step || (state.step === step && !state.open)) return 'stale';
+        if (state.step === step) return 'open';
+      }
       const left = deadline - Date.now();
       if (left <= 0) return 'timeout';
       // `last` was read before the step: an entry added since has a later id, so XREAD returns at once.
@@ -246,9 +318,13 @@ export class RunData {
       const reply = (await blocking.xread('BLOCK', Math.min(left, 1000), 'STREAMS', this.keys.versions, lastId)) as
         | [string, [string, string[]][]][]
         | null;
-      const entries = reply?.[0]?.[1];
-      if (entries?.length) last = entries[entries.length - 1];
-      else [last] = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
+      entries = reply?.[0]?.[1] ?? [];
+      if (entries.length === 0) {
+        // Nothing within the block: the stream may have been reset (a restarted coordinator); look at its newest.
+        const [newest] = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
+        if (newest && newest[0] !== last?.[0]) entries = [newest];
+      }
+      last = entries.at(-1) ?? last;
     }
   }
 
@@ -281,7 +357,7 @@ export class RunData {
     const width = bytesPerValue(encoding);
     if (bytes.byteLength !== this.paramCount * width)
       throw new RangeError(`gradient has ${bytes.byteLength} bytes, expected ${this.paramCount * width}`);
-    await Promise.all(
+    const written = Promise.all(
       this.ranges.map(({ start, end }, i) =>
         this.redis.set(
           this.keys.grad(block.step, token, i),
@@ -291,7 +367,12 @@ export class RunData {
         ),
       ),
     );
+    // One Redis runs a connection's commands in order: the submit script can follow the slices without waiting for
+    // their replies (a round trip less on every job). A Cluster's slices answer from other nodes: wait for them.
+    if ('nodes' in this.redis) await written;
+    else written.catch(() => {}); // awaited below; handled meanwhile
     const status = await submitBlock(this.redis, this.keys, block, result(token));
+    await written;
     if (status !== 'accepted') await this.deleteGradient(block.step, token);
     return { status, token };
   }
@@ -314,6 +395,14 @@ export class RunData {
 
   // ---- shared --------------------------------------------------------------------------------------------------
 
+  /** Commands on the run's control keys, atomically; fenced by the owner's lease once there is one. */
+  private async write(commands: readonly FencedCommand[]): Promise<void> {
+    if (this.fence) return fencedWrite(this.redis, this.runId, this.fence, commands);
+    const multi = this.redis.multi();
+    for (const [name, keys, args] of commands) multi.call(name, ...keys, ...args);
+    await multi.exec();
+  }
+
   private async deleteGradient(step: number, token: string): Promise<void> {
     await Promise.all(this.ranges.map((_, i) => this.redis.del(this.keys.grad(step, token, i))));
   }
@@ -331,6 +420,45 @@ export class RunData {
       } while (cursor !== '0');
     }
   }
+}
+
+/**
+ * Parameters of one version, fetched slice by slice: `ready(n)` asks for announced slices [0, n) not asked for yet
+ * (several GETs in flight at once), `done()` for the rest and waits for all. Each slice is decoded into place as it
+ * arrives.
+ */
+export class ParamsFetch {
+  private asked = 0;
+  private readonly parts: Promise<boolean>[] = [];
+
+  constructor(
+    /** Fetches slice i into its place in `params`; false when Redis does not hold it. */
+    private readonly readSlice: (i: number) => Promise<boolean>,
+    private readonly slices: number,
+    readonly params: Float32Array,
+  ) {}
+
+  readonly ready = (count: number): void => {
+    for (; this.asked < Math.min(count, this.slices); this.asked++) {
+      const part = this.readSlice(this.asked);
+      part.catch(() => {}); // awaited by done(); a fetch given up on must not fail unhandled
+      this.parts.push(part);
+    }
+  };
+
+  /** The parameters, or undefined when a slice is gone (the step moved on). */
+  async done(): Promise<{ params: Float32Array; bytes: number } | undefined> {
+    this.ready(this.slices);
+    const present = await Promise.all(this.parts);
+    return present.every(Boolean) ? { params: this.params, bytes: this.params.byteLength } : undefined;
+  }
+}
+
+/** After how many slices a publish announces progress: each quarter, the last being the step's opening. */
+export function announcementPoints(slices: number): number[] {
+  const points = new Set<number>();
+  for (let q = 1; q <= 4; q++) points.add(Math.ceil((q * slices) / 4));
+  return [...points];
 }
 
 /** A field of a stream entry's flat [name, value, ...] list. */

@@ -1,4 +1,4 @@
-export { newSession, RunData } from './data-plane';
+export { newSession, type ParamsFetch, RunData } from './data-plane';
 export { ErrorLines, REDIS_UNREACHABLE, redisHint } from './error-lines';
 export {
   type BlockResult,

@@ -3,8 +3,12 @@ import { RUN_ID_PATTERN } from '@gradq/trainer';
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 
-/** Bumped whenever a job's or a key's meaning changes; workers refuse other versions. 3: blocks of leaves, slices. */
-export const PROTOCOL_VERSION = 3;
+/**
+ * Bumped whenever a job's or a key's meaning changes; workers refuse other versions. 3: blocks of leaves, slices.
+ * 4: parameters announced a quarter at a time while they are written (a worker of 3 would take the first quarter's
+ * announcement for the step's opening).
+ */
+export const PROTOCOL_VERSION = 4;
 
 /** The one queue of gradient jobs, shared by every run: any worker serves any run. */
 export const GRADIENT_QUEUE = 'gradients';

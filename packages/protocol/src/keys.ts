@@ -28,8 +28,11 @@ export interface RunKeys {
   order(epoch: number): string;
   /** Hash leaf -> result JSON of the accepted blocks of a step: its fields decide exactly-once, per leaf. */
   done(step: number): string;
-  /** Slice `slice` of the float32 parameters of a version (= the number of steps applied before them). */
-  params(version: number, slice: number): string;
+  /**
+   * Slice `slice` of the float32 parameters of a version (= the number of steps applied before them), as coordinator
+   * `session` published them: a coordinator that lost the run can never overwrite its successor's.
+   */
+  params(session: string, version: number, slice: number): string;
   /** Slice `slice` of one submitted block gradient; `token` is unique per submission, so copies never collide. */
   grad(step: number, token: string, slice: number): string;
 }
@@ -54,7 +57,7 @@ export function runKeys(runId: string, slices = 1): RunKeys {
     versions: `${base}:versions`,
     order: (epoch) => `${base}:order:${epoch}`,
     done: (step) => `${base}:done:${step}`,
-    params: (version, slice) => `${tag(slice)}:params:${version}:${slice}`,
+    params: (session, version, slice) => `${tag(slice)}:params:${session}:${version}:${slice}`,
     grad: (step, token, slice) => `${tag(slice)}:grad:${step}:${token}:${slice}`,
   };
 }

@@ -5,6 +5,7 @@
  * has expired (its owner died), or gives up naming the owner. An owner that finds the lease taken stops.
  */
 import { hostname } from 'node:os';
+import type { Fence } from './fence';
 import { runKeys } from './keys';
 import type { RedisClient } from './redis';
 
@@ -46,7 +47,7 @@ export class RunLease {
   private timer: NodeJS.Timeout | undefined;
   private readonly key: string;
   private readonly me: string;
-  private readonly ttlMs: number;
+  readonly ttlMs: number;
 
   constructor(
     private readonly redis: RedisClient,
@@ -103,6 +104,11 @@ export class RunLease {
         .catch(() => {});
     }, this.o.renewMs ?? 2000);
     this.timer.unref();
+  }
+
+  /** The fencing token of this lease, for the run's fenced writes (`fence.ts`). */
+  get fence(): Fence {
+    return { ownerKey: this.key, token: this.me, ttlMs: this.ttlMs };
   }
 
   stop(): void {

@@ -88,13 +88,13 @@ describe('sliceTags', () => {
     const keys = runKeys(RUN, DEFAULT_SLICES);
     const tags = sliceTags(RUN, DEFAULT_SLICES);
     for (let i = 0; i < DEFAULT_SLICES; i++) {
-      assert.equal(calculateSlot(keys.params(3, i)), calculateSlot(tags[i] as string));
+      assert.equal(calculateSlot(keys.params('0123456789ab', 3, i)), calculateSlot(tags[i] as string));
       assert.equal(calculateSlot(keys.grad(3, 'abcdef0123456789', i)), calculateSlot(tags[i] as string));
     }
     const runSlot = calculateSlot(keys.meta);
     // What the submit script touches in one call must hash to one slot (Cluster refuses CROSSSLOT scripts).
     for (const key of [keys.step, keys.session, keys.done(3), keys.stats, keys.results, keys.versions])
       assert.equal(calculateSlot(key), runSlot, key);
-    assert.throws(() => keys.params(0, DEFAULT_SLICES), RangeError);
+    assert.throws(() => keys.params('0123456789ab', 0, DEFAULT_SLICES), RangeError);
   });
 });

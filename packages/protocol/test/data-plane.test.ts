@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { hyperparamsSchema } from '@gradq/trainer';
 import { newSession, RunData } from '../src/data-plane';
+import { RunFencedError } from '../src/fence';
 import { PROTOCOL_VERSION } from '../src/jobs';
 import { closeRedis, createRedis, type RedisClient } from '../src/redis';
 import { DEFAULT_REDIS_URL } from '../src/redis-options';
@@ -98,14 +99,14 @@ describe('RunData on a real Redis', () => {
     assert.equal(await data.stepState(), undefined, 'a step is open before any was published');
     const params = vector(1);
     assert.equal(await data.publishParams(0, params, session), PARAMS * 4);
-    const read = await data.readParams(0);
+    const read = await data.readParams(0, session);
     assert.ok(read);
     assert.equal(read.bytes, PARAMS * 4);
     assert.ok(bytesOf(read.params).equals(bytesOf(params)), 'parameters changed on the way');
     // One key per slice, each under its own tag.
-    assert.equal((await redis.keys(`gradq:{${runId}#*}:params:0:*`)).length, SLICES);
+    assert.equal((await redis.keys(`gradq:{${runId}#*}:params:${session}:0:*`)).length, SLICES);
     assert.deepEqual(await data.stepState(), { step: 0, open: true, session });
-    assert.equal(await data.readParams(1), undefined, 'a version never published');
+    assert.equal(await data.readParams(1, session), undefined, 'a version never published');
   });
 
   test('a submitted gradient is accepted once; an overlapping block after it is a duplicate and leaves no bytes', async () => {
@@ -146,7 +147,7 @@ describe('RunData on a real Redis', () => {
       record(t, 2, 4),
     );
     assert.equal(rest.status, 'accepted');
-    await data.dropStep(0, [first.token, rest.token]);
+    await data.dropStep(0, session, [first.token, rest.token]);
     assert.deepEqual(await gradientKeys(), []);
     assert.equal(await redis.exists(data.keys.done(0)), 0);
     await redis.del(data.keys.results);
@@ -163,7 +164,7 @@ describe('RunData on a real Redis', () => {
       record(t, 4, 5),
     );
     assert.equal(redo.status, 'accepted');
-    await data.dropStep(0, [redo.token]);
+    await data.dropStep(0, session, [redo.token]);
     await redis.del(data.keys.results);
   });
 
@@ -179,7 +180,7 @@ describe('RunData on a real Redis', () => {
       data.submitGradient({ step: 0, session, first: 6, end: 7 }, Buffer.alloc(12), 'f32', (t) => record(t, 6, 7)),
       RangeError,
     );
-    await data.dropStep(0, [ok.token]);
+    await data.dropStep(0, session, [ok.token]);
     await redis.del(data.keys.results);
   });
 
@@ -212,6 +213,63 @@ describe('RunData on a real Redis', () => {
     assert.equal(await data.waitForStep(blocking, 1, session, 10_000), 'open');
   });
 
+  test('a waiter hears of each quarter of the slices once Redis holds it, and the step opens with the last', async () => {
+    const fetch = data.fetchParams(2, session);
+    const heard: number[] = [];
+    // Step 2 stays open for the tests below.
+    const waiting = data.waitForStep(blocking, 2, session, 10_000, (n) => {
+      heard.push(n);
+      fetch.ready(n);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const params = vector(2);
+    await data.publishParams(2, params, session);
+    assert.equal(await waiting, 'open');
+    assert.deepEqual(heard, [3, 6, 9]);
+    const read = await fetch.done();
+    assert.ok(read && bytesOf(read.params).equals(bytesOf(params)), 'parameters changed on the way');
+    const announced = (await redis.xrange(data.keys.versions, '-', '+'))
+      .map(([, fields]) => fields)
+      .filter((fields) => fields[1] === '2');
+    assert.deepEqual(
+      announced.map((fields) => fields.slice(4)),
+      [['ready', '3'], ['ready', '6'], ['ready', '9'], []],
+      'three progress entries, then the opening',
+    );
+  });
+
+  test('a step whose publish stopped part-way never opens', async () => {
+    // A coordinator that died while writing step 4: its first quarter announced, no opening.
+    await redis.xadd(data.keys.versions, '*', 'step', '4', 'session', session, 'ready', '3');
+    const heard: number[] = [];
+    assert.equal(await data.waitForStep(blocking, 4, session, 300, (n) => heard.push(n)), 'timeout');
+    assert.deepEqual(heard, [3]);
+  });
+
+  test("with the owner's lease as fence, steering writes are made only while the lease names this coordinator", async () => {
+    const fence = { ownerKey: data.keys.owner, token: `${session} here pid 1`, ttlMs: 5000 };
+    const fenced = new RunData(redis, runId, PARAMS, SLICES);
+    fenced.fenceWith(fence);
+    await redis.hset(data.keys.done(7), '0', 'x', '1', 'y');
+    // Another coordinator took the run over: refused, naming it, and nothing changed.
+    await redis.set(data.keys.owner, 'ffffffffffff there pid 2', 'PX', 5000);
+    await assert.rejects(
+      fenced.forgetBlock(7, 0, 1, 'token'),
+      (err: Error) => err instanceof RunFencedError && /session ffffffffffff there pid 2/.test(err.message),
+    );
+    assert.deepEqual(await redis.hkeys(data.keys.done(7)), ['0', '1']);
+    // Ours: made.
+    await redis.set(data.keys.owner, fence.token, 'PX', 5000);
+    await fenced.forgetBlock(7, 0, 1, 'token');
+    assert.deepEqual(await redis.hkeys(data.keys.done(7)), ['1']);
+    // Gone with a Redis that restarted empty: taken back first, as a renewal would.
+    await redis.del(data.keys.owner);
+    await fenced.forgetBlock(7, 1, 2, 'token');
+    assert.equal(await redis.exists(data.keys.done(7)), 0);
+    assert.equal(await redis.get(data.keys.owner), fence.token);
+    await redis.del(data.keys.owner);
+  });
+
   test("waitForStep is 'stale' for a past step or another session, 'timeout' for a step that never opens", async () => {
     let t = Date.now();
     assert.equal(await data.waitForStep(blocking, 0, session, 10_000), 'stale');
@@ -224,15 +282,15 @@ describe('RunData on a real Redis', () => {
   });
 
   test('resetSteps forgets every step in flight but keeps the run', async () => {
-    const g = await data.submitGradient({ step: 1, session, first: 0, end: 1 }, bytesOf(vector(7)), 'f32', (t) =>
+    const g = await data.submitGradient({ step: 2, session, first: 0, end: 1 }, bytesOf(vector(7)), 'f32', (t) =>
       record(t, 0, 1),
     );
     assert.equal(g.status, 'accepted');
     await data.resetSteps();
     assert.equal(await data.stepState(), undefined);
     assert.deepEqual(await gradientKeys(), []);
-    assert.equal(await data.readParams(1), undefined);
-    assert.equal(await redis.exists(data.keys.done(1), data.keys.results, data.keys.versions), 0);
+    assert.equal(await data.readParams(2, session), undefined);
+    assert.equal(await redis.exists(data.keys.done(2), data.keys.results, data.keys.versions), 0);
     assert.equal(await data.present(), true);
   });
 });

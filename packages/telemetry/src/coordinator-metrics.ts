@@ -71,6 +71,8 @@ export interface CoordinatorMetrics {
   checkpointFailures: Counter;
   /** Marks a worker id as seen now; `gradq_workers_seen` counts distinct ids within the window at scrape time. */
   markWorkerSeen(workerId: string, nowMs?: number): void;
+  /** What `gradq_workers_seen` reads now: distinct workers seen within the window (the live run page shows it). */
+  workersSeen(nowMs?: number): number;
   /**
    * Records an applied step in one call: step, epoch, loss, samples and steps counters, step duration, samples/s,
    * and clears `gradq_loss_nonfinite`.
@@ -135,7 +137,7 @@ export function createCoordinatorMetrics(
 
   const metrics: Omit<
     CoordinatorMetrics,
-    'markWorkerSeen' | 'observeStep' | 'observeNonfiniteStep' | 'observeCheckpoint'
+    'markWorkerSeen' | 'workersSeen' | 'observeStep' | 'observeNonfiniteStep' | 'observeCheckpoint'
   > = {
     trainLoss,
     testMse,
@@ -202,6 +204,7 @@ export function createCoordinatorMetrics(
   return {
     ...metrics,
     markWorkerSeen: (workerId, nowMs) => sightings.mark(workerId, nowMs),
+    workersSeen: (nowMs) => sightings.count(nowMs),
     observeStep({ step, epoch, loss, samples, seconds }) {
       metrics.step.set(step);
       metrics.epoch.set(epoch);

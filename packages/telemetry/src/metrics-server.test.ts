@@ -48,6 +48,32 @@ describe('startMetricsServer', () => {
     assert.equal(post.headers.get('allow'), 'GET, HEAD');
   });
 
+  test('routes: read-only pages by exact path, 404 while one has nothing, 405 for anything but GET/HEAD', async () => {
+    let body: string | undefined;
+    const pages = await startMetricsServer(registry, {
+      port: 0,
+      host: '127.0.0.1',
+      routes: {
+        '/': () => ({ type: 'text/html', body: '<p>run</p>' }),
+        '/api/run': () => (body === undefined ? undefined : { type: 'application/json', body }),
+      },
+    });
+    try {
+      const page = await fetch(`${pages.url}/?poll=1`);
+      assert.equal(page.status, 200);
+      assert.equal(page.headers.get('content-type'), 'text/html');
+      assert.equal(await page.text(), '<p>run</p>');
+      assert.equal((await fetch(`${pages.url}/api/run`)).status, 404);
+      body = '{"step":1}';
+      assert.equal(await (await fetch(`${pages.url}/api/run`)).text(), body);
+      assert.equal((await fetch(`${pages.url}/api/run`, { method: 'POST', body: '{}' })).status, 405);
+      assert.equal((await fetch(`${pages.url}/api`)).status, 404);
+      assert.equal((await fetch(`${pages.url}/metrics`)).status, 200);
+    } finally {
+      await pages.close();
+    }
+  });
+
   test('a failing collect answers 500 and reports the error without crashing', async () => {
     const broken = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     new Gauge({

@@ -2,6 +2,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
+/** What a read-only page route answers; `undefined` is a 404 (nothing to show yet). Rendered on each request. */
+export type PageRoute = () => { type: string; body: string | Uint8Array; headers?: Record<string, string> } | undefined;
+
 /** Options of {@link startMetricsServer}. */
 export interface MetricsServerOptions {
   /** TCP port; 0 picks a free ephemeral port (tests). Default: 0. Services pass `METRICS_PORT` (see config.ts). */
@@ -16,6 +19,11 @@ export interface MetricsServerOptions {
    * Default: one line on stderr (a broken /metrics must never take the trainer down).
    */
   onError?: (error: Error) => void;
+  /**
+   * More read-only GET paths (the coordinator's live run page: `/`, `/api/run`...), by exact path. Default: none.
+   * They are answered like /metrics: GET and HEAD only, nothing they serve can change the run.
+   */
+  routes?: Readonly<Record<string, PageRoute>>;
 }
 
 /** A running metrics server. */
@@ -33,9 +41,9 @@ const defaultOnError = (error: Error): void => {
 };
 
 /**
- * Serves `GET /metrics` (Prometheus text format from `registry`) and `GET /healthz` on node:http. Nothing else is
- * served: every other path is 404 and every other method 405, so the port can be exposed without exposing
- * anything but metrics. Resolves once listening; rejects if the port cannot be bound.
+ * Serves `GET /metrics` (Prometheus text format from `registry`), `GET /healthz` and the read-only `routes` on
+ * node:http. Nothing else is served: every other path is 404 and every other method 405, so the port can be exposed
+ * without exposing anything but what the run already shows. Resolves once listening; rejects if the port cannot be bound.
  */
 export async function startMetricsServer(
   registry: Registry,
@@ -44,10 +52,13 @@ export async function startMetricsServer(
   const host = options.host ?? '0.0.0.0';
   const onError = options.onError ?? defaultOnError;
 
+  const routes = new Map(Object.entries(options.routes ?? {}));
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Only the path matters; a query string (some scrapers add one) must not turn /metrics into a 404.
-    const path = (req.url ?? '/').split('?', 1)[0];
-    if (path !== '/metrics' && path !== '/healthz') {
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const route = routes.get(path);
+    if (path !== '/metrics' && path !== '/healthz' && !route) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
       return;
     }
@@ -55,6 +66,18 @@ export async function startMetricsServer(
       res
         .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
         .end('method not allowed\n');
+      return;
+    }
+    if (route) {
+      const page = route();
+      if (!page) {
+        res
+          .writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+          .end('not yet\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': page.type, 'cache-control': 'no-store', ...page.headers });
+      res.end(req.method === 'HEAD' ? undefined : page.body);
       return;
     }
     if (path === '/healthz') {

@@ -20,13 +20,14 @@ export function metricsOptions(role: Role) {
       key: 'metricsPort',
       flag: 'metrics-port',
       env: 'METRICS_PORT',
-      doc: `/metrics port, 0 = any free port (default ${DEFAULT_METRICS_PORT[role]})`,
+      // The coordinator serves its live run page on the same port.
+      doc: `${role === 'coordinator' ? '/metrics and live run page' : '/metrics'} port, 0 = any free port (default ${DEFAULT_METRICS_PORT[role]})`,
     },
     {
       key: 'metricsHost',
       flag: 'metrics-host',
       env: 'METRICS_HOST',
-      doc: `/metrics interface (default ${DEFAULT_METRICS_HOST})`,
+      doc: `${role === 'coordinator' ? '/metrics and live run page' : '/metrics'} interface (default ${DEFAULT_METRICS_HOST})`,
     },
   ] as const;
 }

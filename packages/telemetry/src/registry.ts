@@ -6,6 +6,11 @@ export interface MetricsRegistryOptions {
   /** Which process this is; every series gets it as the `role` label. Required. */
   role: Role;
   /**
+   * The run this process trains, as the `run` label of every series (a coordinator serves one run). Without it
+   * series carry no `run` (a worker labels its own series per job: it serves whatever runs share its queue).
+   */
+  run?: string;
+  /**
    * Also collect the Node.js process metrics (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`, heap,
    * GC, ...). They are what shows a worker's event loop blocked by gradient compute. Default: `true`.
    */
@@ -21,7 +26,9 @@ export function createMetricsRegistry(options: MetricsRegistryOptions): Registry
   const registry = new Registry();
   // Set before any metric is registered: prom-client applies default labels at collect time, but keeping the
   // order obvious avoids surprises if that ever changes.
-  registry.setDefaultLabels({ role: options.role });
+  registry.setDefaultLabels(
+    options.run === undefined ? { role: options.role } : { role: options.role, run: options.run },
+  );
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   return registry;
 }

@@ -4,14 +4,20 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
+import { WORKER_METRIC } from '../src/names';
 import { checkDashboardSchema, dirOf } from './support/grafana-schema';
 import {
   allPanels,
   DASHBOARD_PROVIDER_FILE,
   DATASOURCE_FILE,
+  dashboardQueries,
   provisionedDatasourceUid,
   readDashboard,
 } from './support/infra-files';
+import { expandGrafanaVariables, structureOf } from './support/promql';
+
+// The one gradq series without a `run` label: a worker stands by for every run at once.
+const RUNLESS = new Set<string>([WORKER_METRIC.standby]);
 
 describe('grafana dashboard gradq-training.json', () => {
   const dashboard = readDashboard();
@@ -46,6 +52,38 @@ describe('grafana dashboard gradq-training.json', () => {
         assert.equal(target.datasource?.uid, uid, `panel "${panel.title}" query ${target.refId}`);
       }
     }
+  });
+
+  test('a run variable lists the runs (label_values of the run label), All by default', () => {
+    const variables = (dashboard.templating?.list ?? []) as Array<Record<string, unknown>>;
+    const run = variables.find((v) => v.name === 'run');
+    assert.ok(run, 'no template variable "run"');
+    assert.equal(run.type, 'query');
+    assert.deepEqual(run.datasource, { type: 'prometheus', uid: provisionedDatasourceUid() });
+    assert.match(String((run.query as { query?: string }).query), /^label_values\(gradq_\w+, run\)$/);
+    assert.equal(run.includeAll, true);
+    assert.equal(run.allValue, '.*');
+    assert.deepEqual((run.current as { value?: unknown }).value, ['$__all']);
+    // Refreshed when the time range changes, so a run started since the dashboard opened shows up.
+    assert.equal(run.refresh, 2);
+  });
+
+  test('every gradq selector filters by $run, and every aggregation of them keeps run apart', () => {
+    const queries = dashboardQueries();
+    let filtered = 0;
+    for (const { where, expr } of queries) {
+      const { selectors, aggregations } = structureOf(expandGrafanaVariables(expr));
+      for (const s of selectors) {
+        if (!s.name.startsWith('gradq_') || RUNLESS.has(s.name)) continue;
+        assert.ok(s.matchers.includes('run=~$run'), `${where}: ${s.name} is not filtered by run=~"$run" (${expr})`);
+        filtered++;
+      }
+      for (const a of aggregations) {
+        const withRun = [...a.metrics].some((name) => name.startsWith('gradq_') && !RUNLESS.has(name));
+        if (withRun) assert.ok(a.by?.includes('run'), `${where}: ${a.text} merges runs (no "by (run, ...)")`);
+      }
+    }
+    assert.ok(filtered > 20, `only ${filtered} selectors checked`);
   });
 
   test('panel ids are unique and panels fit the 24-column grid without overlapping', () => {

@@ -34,7 +34,7 @@ describe('metrics queried by infra/ exist', () => {
   const exported = new Set<string>();
 
   before(async () => {
-    const coordinator = createMetricsRegistry({ role: 'coordinator' });
+    const coordinator = createMetricsRegistry({ role: 'coordinator', run: 'r' });
     createCoordinatorMetrics(coordinator);
     const worker = createMetricsRegistry({ role: 'worker' });
     createWorkerMetrics(worker);

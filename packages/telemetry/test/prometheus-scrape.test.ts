@@ -13,12 +13,21 @@ import {
 } from '../src/index';
 import { ALERTS_FILE, alertQueries, dashboardQueries } from './support/infra-files';
 
+/** The first query of the dashboard panel `title`, as Grafana sends it with `run` selected. */
+function dashboardQuery(title: string, run: string): string {
+  const found = dashboardQueries().find((q) => q.where.startsWith(`panel "${title}"`));
+  assert.ok(found, `no panel "${title}"`);
+  return found.expr.replaceAll('$__rate_interval', '4s').replaceAll('$run', run);
+}
+
+const RUN = 'run-20261202-041500-ab12';
+
 describe('Prometheus scrapes gradq metrics', { skip: skipWithoutTool('prometheus') }, () => {
   const servers: MetricsServer[] = [];
   let prometheus: PrometheusInstance;
 
   before(async () => {
-    const coordinatorRegistry = createMetricsRegistry({ role: 'coordinator' });
+    const coordinatorRegistry = createMetricsRegistry({ role: 'coordinator', run: RUN });
     const coordinator = createCoordinatorMetrics(coordinatorRegistry);
     coordinator.runActive.set(1);
     coordinator.observeStep({ step: 42, epoch: 3, loss: 0.0625, samples: 512, seconds: 0.5 });
@@ -34,9 +43,9 @@ describe('Prometheus scrapes gradq metrics', { skip: skipWithoutTool('prometheus
     for (const computeSeconds of [0.1, 0.3]) {
       const registry = createMetricsRegistry({ role: 'worker' });
       const worker = createWorkerMetrics(registry);
-      worker.gradientCompute.observe(computeSeconds);
-      worker.jobs.inc({ outcome: 'ok' }, 3);
-      worker.transferBytes.inc({ kind: 'gradients' }, 1000);
+      worker.gradientCompute.observe({ run: RUN }, computeSeconds);
+      worker.jobs.inc({ run: RUN, outcome: 'ok' }, 3);
+      worker.transferBytes.inc({ run: RUN, kind: 'gradients' }, 1000);
       servers.push(await startMetricsServer(registry, { port: 0, host: '127.0.0.1' }));
     }
 
@@ -58,10 +67,11 @@ describe('Prometheus scrapes gradq metrics', { skip: skipWithoutTool('prometheus
     await Promise.all(servers.map((s) => s.close()));
   });
 
-  test('gauges and counters read back with role and job labels', async () => {
+  test('gauges and counters read back with role, run and job labels', async () => {
     const [loss] = await prometheus.query('gradq_train_loss');
     assert.equal(loss?.value, 0.0625);
     assert.equal(loss?.metric.role, 'coordinator');
+    assert.equal(loss?.metric.run, RUN);
     assert.equal(loss?.metric.job, 'coordinator');
     assert.equal((await prometheus.query('gradq_step'))[0]?.value, 42);
     assert.equal((await prometheus.query('gradq_test_mse'))[0]?.value, 0.03125);
@@ -84,11 +94,28 @@ describe('Prometheus scrapes gradq metrics', { skip: skipWithoutTool('prometheus
     assert.deepEqual(perWorker.map((s) => s.value).sort(), [0.1, 0.3]);
     const ok = await prometheus.query('sum(gradq_worker_jobs_total{job="worker",outcome="ok"})');
     assert.equal(ok[0]?.value, 6);
-    const bytes = await prometheus.query('sum by (role, kind) (gradq_transfer_bytes_total{kind="gradients"})');
+    const bytes = await prometheus.query(
+      `sum by (role, kind) (gradq_transfer_bytes_total{kind="gradients",run="${RUN}"})`,
+    );
     assert.deepEqual(bytes.map((s) => [s.metric.role, s.value]).sort(), [
       ['coordinator', 0],
       ['worker', 2000],
     ]);
+  });
+
+  test('every gradq series of coordinator and workers carries the run, but standby', async () => {
+    const series = await prometheus.query('{__name__=~"gradq_.+"}');
+    const runless = series.filter((s) => s.metric.run !== RUN).map((s) => s.metric.__name__);
+    assert.deepEqual([...new Set(runless)], ['gradq_worker_standby']);
+    assert.ok(series.some((s) => s.metric.job === 'worker' && s.metric.run === RUN));
+  });
+
+  test("the dashboard's queries, filtered to the run, find it", async () => {
+    const [loss] = await prometheus.query(dashboardQuery('Loss', RUN));
+    assert.equal(loss?.metric.run, RUN);
+    const [step] = await prometheus.query(dashboardQuery('Step', RUN));
+    assert.deepEqual([step?.metric.run, step?.value], [RUN, 42]);
+    assert.equal((await prometheus.query(dashboardQuery('Loss', 'another-run'))).length, 0);
   });
 
   test('histogram buckets are cumulative as Prometheus expects', async () => {
@@ -101,8 +128,9 @@ describe('Prometheus scrapes gradq metrics', { skip: skipWithoutTool('prometheus
 
   test('every dashboard and alert query is accepted by Prometheus against scraped data', async () => {
     for (const { where, expr } of [...dashboardQueries(), ...alertQueries()]) {
-      // Grafana substitutes $__rate_interval; 4 scrape intervals is what it would pick here.
-      await assert.doesNotReject(prometheus.query(expr.replaceAll('$__rate_interval', '4s')), where);
+      // Grafana substitutes $__rate_interval (4 scrape intervals is what it would pick here) and $run (All: .*).
+      const query = expr.replaceAll('$__rate_interval', '4s').replaceAll('$run', '.*');
+      await assert.doesNotReject(prometheus.query(query), where);
     }
   });
 

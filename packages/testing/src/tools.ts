@@ -40,6 +40,12 @@ const TOOLS = {
     probe: ['-c', 'import onnx, numpy'],
     install: 'apt-get install python3-onnx, or set PYTHON to a python with onnx',
   },
+  // The live run page's browser test drives it with playwright-core (executablePath: no browser download).
+  chromium: {
+    commands: () => [[process.env.CHROMIUM_BIN ?? '/usr/bin/chromium']],
+    probe: ['--version'],
+    install: 'apt-get install chromium, or set CHROMIUM_BIN',
+  },
 } satisfies Record<string, ToolSpec>;
 
 export type ToolName = keyof typeof TOOLS;

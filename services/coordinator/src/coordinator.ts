@@ -10,7 +10,7 @@ import {
   type ObjectStore,
   previewDigitsFrom,
 } from '@gradq/checkpoint';
-import { nativeTreeAdd } from '@gradq/engine';
+import { type Engine, nativeTreeAdd, selectEngine } from '@gradq/engine';
 import { loadMnist, MNIST_PIXELS } from '@gradq/model';
 import {
   closeRedis,
@@ -58,6 +58,8 @@ export interface CoordinatorSummary extends RunSummary {
     reissued: number;
     reseeded: number;
     skipped_nonfinite: number;
+    /** Blocks whose gradient came back non-finite twice, computed by the coordinator instead. */
+    computed_here: number;
     rejected: Record<string, number>;
     workers_seen: number;
     resumed_from_step: number | null;
@@ -117,8 +119,14 @@ export async function runCoordinator(
   const blocking = createRedis(settings, onRedisError);
   const queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
   queue.on('error', onRedisError);
-  const telemetry = await CoordinatorTelemetry.start({ port: config.metricsPort, host: config.metricsHost }, log);
+  const telemetry = await CoordinatorTelemetry.start(
+    runId,
+    { port: config.metricsPort, host: config.metricsHost },
+    log,
+  );
   const m = telemetry.metrics;
+  /** An engine of the coordinator's own, made the first time a block must be computed here (QueueGradientSource). */
+  let here: Engine | undefined;
   try {
     await waitForRedis(redis, redisUrl);
     const data = await loadMnist(config.dataDir, { log });
@@ -139,6 +147,8 @@ export async function runCoordinator(
       lostLease.abort(new Error(`run ${runId} was taken over by another coordinator (session ${owner}): stopping`));
     }, signal);
     const run = new RunData(redis, runId, layout.size, DEFAULT_SLICES);
+    // Opening and closing steps and the done sets are written only while the lease is ours (fence.ts).
+    run.fenceWith(lease.fence);
     const meta = {
       protocol: PROTOCOL_VERSION,
       runId,
@@ -172,6 +182,7 @@ export async function runCoordinator(
       log,
       hooks: {
         onSaved: (e) => m.observeCheckpoint(e.seconds, e.bytes, e.at.getTime()),
+        onPreview: (e) => telemetry.history.preview(e.step, e.png),
         onFailure: () => m.checkpointFailures.inc(),
       },
     });
@@ -192,6 +203,22 @@ export async function runCoordinator(
       encoding: h.gradEncoding,
       jobsPerStep: config.jobsPerStep,
       ...(treeAdd ? { treeAdd } : {}),
+      computeHere: async (work, leaves, out) => {
+        if (!here) {
+          here = (await selectEngine({ layerSizes: h.layerSizes, outputActivation: h.outputActivation }, backend.name))
+            .engine;
+          here.setTrainingSet(trainSet.pixels, MNIST_PIXELS);
+        }
+        return here.computeBlock({
+          version: work.step,
+          params: trainee.params,
+          order: work.order,
+          leaves,
+          stepSamples: work.shards.reduce((sum, s) => sum + (s.end - s.start), 0),
+          rounding: h.gradEncoding,
+          out,
+        });
+      },
       // The coordinator's memory is newer than any checkpoint: a Redis that lost the run gets it back from here.
       reseed: async () => void (await seed()),
       checkAfterMs: config.checkAfterMs,
@@ -201,6 +228,20 @@ export async function runCoordinator(
     });
     telemetry.watch(queue, run);
     m.runActive.set(1);
+    const perEpoch = stepsPerEpoch(trainSet.count, h.batchSize);
+    telemetry.history.begin({
+      epochs: h.epochs,
+      stepsTotal: perEpoch * h.epochs,
+      step: trainee.position.step,
+      epoch: trainee.position.epoch + 1,
+    });
+    // Test MSEs measured before this session's first step (the initial network's, a resumed run's earlier epochs),
+    // each at the step its epoch ended.
+    let msesShown = 0;
+    const showEarlierMses = () => {
+      for (; msesShown < trainee.position.testMse.length; msesShown++)
+        telemetry.history.testMse(msesShown * perEpoch, trainee.position.testMse[msesShown] as number);
+    };
 
     await hooks.beforeTrain?.();
     let lastLoss: number | undefined;
@@ -209,7 +250,6 @@ export async function runCoordinator(
       const saved = await checkpointer.onStop(trainee, lastLoss);
       const flushed = saved ? await writer.flush() : undefined;
       const { step, epoch, stepInEpoch } = trainee.position;
-      const perEpoch = stepsPerEpoch(trainSet.count, h.batchSize);
       if (!saved) log(`stopped before the first step: nothing to resume`);
       else if (flushed?.error)
         log(`stopped at step ${step}; its checkpoint could not be saved: ${flushed.error.message}`);
@@ -223,6 +263,7 @@ export async function runCoordinator(
       signal,
       onStep: async (r) => {
         lastLoss = r.loss;
+        if (msesShown === 0) showEarlierMses();
         telemetry.step(r);
         hooks.onStep?.(r, source);
         await checkpointer.afterStep(trainee, r.loss);
@@ -235,6 +276,7 @@ export async function runCoordinator(
       },
       onEpoch: async (r) => {
         m.testMse.set(r.testMse);
+        showEarlierMses();
         hooks.onEpoch?.(r, trainee.position.testMse.at(-2));
         await checkpointer.afterEpoch(trainee, r.testMse, lastLoss);
       },
@@ -245,6 +287,7 @@ export async function runCoordinator(
       if (lostLease.signal.aborted) throw lostLease.signal.reason;
       throw err;
     });
+    telemetry.history.finish();
     const flushed = await writer.flush();
     if (flushed.error) log(`checkpoint: the last checkpoint could not be saved: ${flushed.error.message}`);
     else if (flushed.lastSavedStep !== undefined)
@@ -267,6 +310,7 @@ export async function runCoordinator(
         reissued: source.counters.reissued,
         reseeded: source.counters.reseeded,
         skipped_nonfinite: trainee.position.skippedSteps,
+        computed_here: source.counters.computedHere,
         rejected: source.counters.rejected,
         workers_seen: source.workersSeen.size,
         resumed_from_step: resumed?.step ?? null,
@@ -280,6 +324,7 @@ export async function runCoordinator(
     // Each close runs even if an earlier one failed: the lease (a resume need not wait for it), metrics, the queue,
     // then both connections.
     await Promise.allSettled([lease?.release()]);
+    here?.dispose();
     await Promise.allSettled([telemetry.close()]);
     await Promise.allSettled([queue.close()]);
     // closeRedis, not quit(): a QUIT queued behind a PING to a Redis that never answered would wait forever.

@@ -1,4 +1,4 @@
-import { alignedBlocks, type Leaf, type LeafBlock, TreeReducer } from '@gradq/engine';
+import { alignedBlocks, type BlockGradient, type Leaf, type LeafBlock, TreeReducer } from '@gradq/engine';
 import type { WireEncoding } from '@gradq/model';
 import {
   type BlockResult,
@@ -27,6 +27,8 @@ export interface DistributedCounters {
   rejected: Record<string, number>;
   /** Times Redis lost the run (restarted without its data) and the coordinator put it back. */
   reseeded: number;
+  /** Blocks the coordinator computed itself because their gradient came back non-finite twice. */
+  computedHere: number;
 }
 
 export interface SourceEvents {
@@ -56,6 +58,11 @@ export interface QueueSourceOptions {
   readonly jobsPerStep?: number | 'auto';
   /** Native `left = round(left + right)` for the tree; default the JS one (same bits). */
   readonly treeAdd?: (left: Float32Array, right: Float32Array, encoding: WireEncoding) => void;
+  /**
+   * Computes a block in this process (into `out`), on the current parameters: for a block whose gradient came back
+   * non-finite twice, which no worker's word decides.
+   */
+  readonly computeHere: (work: StepWork, leaves: readonly Leaf[], out: Float32Array) => Promise<BlockGradient>;
   /** Puts the run's description and training bytes back after Redis lost them. */
   readonly reseed: () => Promise<void>;
   /** After this long without a result, the missing blocks' jobs are checked and re-added if failed or gone. Default 5000. */
@@ -89,7 +96,13 @@ interface Enqueued {
  * fold it into the leaf tree. Jobs that cannot finish (refused, failed, lost, straggling) are added again.
  */
 export class QueueGradientSource implements GradientSource {
-  readonly counters: DistributedCounters = { shardsApplied: 0, reissued: 0, rejected: {}, reseeded: 0 };
+  readonly counters: DistributedCounters = {
+    shardsApplied: 0,
+    reissued: 0,
+    rejected: {},
+    reseeded: 0,
+    computedHere: 0,
+  };
   /** Worker id -> when it last delivered a gradient (ms). */
   readonly workersSeen = new Map<string, number>();
   private readonly publishedEpochs = new Set<number>();
@@ -199,7 +212,7 @@ export class QueueGradientSource implements GradientSource {
       queueNext.now();
       const readStart = performance.now();
       const verdict = checkRecord(entry, result);
-      // A non-finite loss is read all the same: computed twice, it is real divergence and its gradient is used.
+      // A non-finite loss is read all the same (a second one means the coordinator computes the block itself).
       const readable = verdict.ok || verdict.problem === 'nonfinite';
       const into = this.spare.pop() ?? new Float32Array(data.paramCount);
       this.lent.push(into);
@@ -219,9 +232,9 @@ export class QueueGradientSource implements GradientSource {
         const values = checkGradientValues(grad);
         if (!values.ok && finalVerdict.ok) finalVerdict = { ok: false, problem: 'nonfinite', detail: values.detail };
       }
-      const used = book.gradient(entry, finalVerdict);
-      if (!used) {
-        const detail = finalVerdict.ok ? '' : finalVerdict.detail;
+      const decision = book.gradient(entry, finalVerdict);
+      const detail = finalVerdict.ok ? '' : finalVerdict.detail;
+      if (decision === 'reissue') {
         await data.forgetBlock(work.step, entry.first, entry.end, result.token);
         this.o.events?.onRejected?.(finalVerdict.ok ? 'schema' : finalVerdict.problem);
         ev.log?.(
@@ -230,15 +243,32 @@ export class QueueGradientSource implements GradientSource {
         await this.reissue(current, entry, 'invalid');
         continue;
       }
+      // Its leaves stay accepted in Redis (a late copy is a duplicate); its bytes go with the step's.
       tokens.push(result.token);
-      this.measureCompute(result);
-      for (let i = 0; i < result.counts.length; i++) {
-        losses[entry.first + i] = result.losses[i] as number;
-        counts[entry.first + i] = result.counts[i] as number;
+      let block: BlockGradient;
+      if (decision === 'compute-here') {
+        this.o.events?.onRejected?.('nonfinite');
+        block = await this.o.computeHere(work, entry.leaves, into);
+        book.computedHere(entry);
+        this.counters.computedHere += 1;
+        const finite = block.losses.every(Number.isFinite) && checkGradientValues(block.grad).ok;
+        ev.log?.(
+          `step ${work.step} leaves [${entry.first}, ${entry.end}) from ${result.worker} not finite again (${detail}); ` +
+            (finite
+              ? 'computed here: finite, used'
+              : 'computed here: not finite either, so the divergence is real (the step is skipped)'),
+        );
+      } else {
+        if (!grad) throw new Error(`step ${work.step} leaves [${entry.first}, ${entry.end}): used without a gradient`);
+        this.measureCompute(result);
+        block = { grad, losses: result.losses, counts: result.counts };
       }
-      if (!grad) throw new Error(`step ${work.step} leaves [${entry.first}, ${entry.end}): used without a gradient`);
+      for (let i = 0; i < block.counts.length; i++) {
+        losses[entry.first + i] = block.losses[i] as number;
+        counts[entry.first + i] = block.counts[i] as number;
+      }
       const reduceStart = performance.now();
-      reducer.add(entry, grad);
+      reducer.add(entry, block.grad);
       this.lastFoldMs = performance.now() - reduceStart;
       reduceSeconds += this.lastFoldMs / 1000;
     }
@@ -250,7 +280,7 @@ export class QueueGradientSource implements GradientSource {
     ev.onPart?.('wait_gradients', (performance.now() - waitStart) / 1000 - reduceSeconds);
     ev.onPart?.('reduce', reduceSeconds);
     void data
-      .dropStep(work.step, tokens)
+      .dropStep(work.step, this.o.session, tokens)
       .catch((err: Error) => ev.log?.(`cleanup of step ${work.step}: ${err.message}`));
     this.counters.shardsApplied += leafCount;
     for (const [reason, n] of Object.entries(book.rejected))

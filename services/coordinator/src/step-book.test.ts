@@ -88,7 +88,7 @@ describe('StepBook', () => {
     assert.deepEqual(b.onRecord(rejected({ first: 0, end: 1 })), { action: 'ignore' });
 
     const entry = fetchEntry(b, accepted());
-    assert.equal(b.gradient(entry, OK), true);
+    assert.equal(b.gradient(entry, OK), 'use');
     // A duplicate that got past the submit script (it cannot, but the book must not count it twice either).
     assert.deepEqual(b.onRecord(accepted()), { action: 'ignore' });
     assert.deepEqual(b.onRecord(rejected()), { action: 'ignore' });
@@ -100,13 +100,13 @@ describe('StepBook', () => {
   test('completes once every block has a gradient, in any order', () => {
     const b = book();
     const second = fetchEntry(b, accepted({ first: 2, end: 4 }));
-    assert.equal(b.gradient(second, OK), true);
+    assert.equal(b.gradient(second, OK), 'use');
     assert.equal(b.complete, false);
     assert.deepEqual(
       b.missing().map((e) => e.first),
       [0],
     );
-    assert.equal(b.gradient(fetchEntry(b, accepted()), OK), true);
+    assert.equal(b.gradient(fetchEntry(b, accepted()), OK), 'use');
     assert.equal(b.complete, true);
     assert.deepEqual(b.missing(), []);
     assert.equal(b.counts.accepted, 2);
@@ -124,28 +124,34 @@ describe('StepBook', () => {
     assert.deepEqual(b.counts.reissued, { refused: 1, invalid: 0, straggler: 0, lost: 0 });
     // The re-issued block is still missing, and its next gradient is taken.
     assert.equal(b.complete, false);
-    assert.equal(b.gradient(fetchEntry(b, accepted()), OK), true);
+    assert.equal(b.gradient(fetchEntry(b, accepted()), OK), 'use');
   });
 
-  test('a non-finite gradient is sent back once; computed again and still non-finite, it is used', () => {
+  test('a non-finite gradient is sent back once; non-finite again, the coordinator computes the block itself', () => {
     const b = book();
     const entry = fetchEntry(b, accepted({ first: 2, end: 4 }));
-    assert.equal(b.gradient(entry, bad('nonfinite')), false, 'the first non-finite gradient was used');
+    assert.equal(b.gradient(entry, bad('nonfinite')), 'reissue', 'the first non-finite gradient was used');
     assert.equal(entry.nonfinite, 1);
     assert.deepEqual(b.rejected, { nonfinite: 1 });
     b.reissue(entry, 'invalid');
     assert.equal(entry.attempt, 1);
-    // The recomputation is non-finite too: real divergence, used (the loop skips the step).
-    assert.equal(b.gradient(fetchEntry(b, accepted({ first: 2, end: 4 })), bad('nonfinite')), true);
+    // Non-finite again: not believed (a worker may write garbage twice), not used.
+    assert.equal(b.gradient(fetchEntry(b, accepted({ first: 2, end: 4 })), bad('nonfinite')), 'compute-here');
+    assert.equal(entry.accepted, false);
+    assert.equal(b.complete, false);
+    assert.deepEqual(b.rejected, { nonfinite: 2 });
+    // What the coordinator computed completes the block, finite or not.
+    b.computedHere(entry);
     assert.equal(entry.accepted, true);
-    assert.deepEqual(b.rejected, { nonfinite: 1 });
+    assert.equal(b.counts.computedHere, 1);
+    assert.equal(b.missing().includes(entry), false);
   });
 
   test('wrong length and schema problems are sent back every time, never used', () => {
     const b = book();
     const entry = fetchEntry(b, accepted());
     for (const [i, problem] of (['length', 'schema', 'length'] as const).entries()) {
-      assert.equal(b.gradient(entry, bad(problem)), false, problem);
+      assert.equal(b.gradient(entry, bad(problem)), 'reissue', problem);
       b.reissue(entry, 'invalid');
       assert.equal(entry.attempt, i + 1);
     }
@@ -154,13 +160,13 @@ describe('StepBook', () => {
     assert.equal(entry.accepted, false);
     assert.equal(b.complete, false);
     // A first non-finite after other problems is still only a suspected corruption.
-    assert.equal(b.gradient(entry, bad('nonfinite')), false);
+    assert.equal(b.gradient(entry, bad('nonfinite')), 'reissue');
   });
 
   test('too many rejections of one block abort the run with TooManyRejectionsError', () => {
     const b = book(3);
     const entry = fetchEntry(b, accepted());
-    assert.equal(b.gradient(entry, bad('length')), false);
+    assert.equal(b.gradient(entry, bad('length')), 'reissue');
     assert.equal(b.onRecord(rejected()).action, 'reissue');
     assert.throws(
       () => b.gradient(entry, bad('schema')),
@@ -171,7 +177,7 @@ describe('StepBook', () => {
     );
     // The other block has its own count.
     const other = fetchEntry(b, accepted({ first: 2, end: 4 }));
-    assert.equal(b.gradient(other, bad('length')), false);
+    assert.equal(b.gradient(other, bad('length')), 'reissue');
   });
 
   test('counts each reason of re-issue apart', () => {

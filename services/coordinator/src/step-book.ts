@@ -12,7 +12,7 @@ export interface BlockEntry {
   attempt: number;
   /** Refusals and rejected gradients so far. */
   rejections: number;
-  /** Non-finite gradients so far: the first is sent back (a corrupted write?), the second is real divergence. */
+  /** Non-finite gradients so far: the first is sent back (a corrupted write?), the second computed by the coordinator. */
   nonfinite: number;
   accepted: boolean;
 }
@@ -43,7 +43,7 @@ export class TooManyRejectionsError extends Error {
  */
 export class StepBook {
   readonly entries: readonly BlockEntry[];
-  readonly counts = { accepted: 0, reissued: { refused: 0, invalid: 0, straggler: 0, lost: 0 } };
+  readonly counts = { accepted: 0, computedHere: 0, reissued: { refused: 0, invalid: 0, straggler: 0, lost: 0 } };
   readonly rejected: Record<string, number> = {};
   private readonly byFirst = new Map<number, BlockEntry>();
   private missingCount: number;
@@ -87,20 +87,35 @@ export class StepBook {
   }
 
   /**
-   * What the coordinator found in a fetched gradient. True when it is used (the block is complete); false when the
-   * block goes back to the queue. A non-finite gradient is sent back once; computed again and still non-finite, it
-   * is real divergence: used, and the training loop skips the step and raises the alert.
+   * What the coordinator found in a fetched gradient: `use` it (the block is complete), `reissue` the block, or
+   * `compute-here`. A non-finite gradient is sent back once; non-finite again, it is not believed either (a worker
+   * that writes garbage may write it twice): the coordinator computes the block itself, and what it computes decides
+   * ({@link computedHere}). A value no worker computed never decides a step.
    */
-  gradient(entry: BlockEntry, verdict: GradientVerdict): boolean {
-    if (!verdict.ok && !(verdict.problem === 'nonfinite' && entry.nonfinite > 0)) {
+  gradient(entry: BlockEntry, verdict: GradientVerdict): 'use' | 'reissue' | 'compute-here' {
+    if (!verdict.ok) {
+      const again = verdict.problem === 'nonfinite' && entry.nonfinite > 0;
       if (verdict.problem === 'nonfinite') entry.nonfinite += 1;
       this.reject(entry, verdict.problem);
-      return false;
+      return again ? 'compute-here' : 'reissue';
     }
+    this.markDone(entry);
+    return 'use';
+  }
+
+  /**
+   * The coordinator computed the block itself: used whatever it holds (non-finite too: then the divergence is real,
+   * and the training loop skips the step and raises the alert).
+   */
+  computedHere(entry: BlockEntry): void {
+    this.markDone(entry);
+    this.counts.computedHere += 1;
+  }
+
+  private markDone(entry: BlockEntry): void {
     entry.accepted = true;
     this.missingCount -= 1;
     this.counts.accepted += 1;
-    return true;
   }
 
   /** Counts a re-issue of `entry` and gives it its next attempt number. */

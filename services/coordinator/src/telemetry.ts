@@ -10,30 +10,46 @@ import {
 } from '@gradq/telemetry';
 import type { StepReport } from '@gradq/trainer';
 import type { Queue } from 'bullmq';
+import { RunHistory } from './live/history';
+import { liveRoutes } from './live/routes';
 import type { SourceEvents } from './queue-source';
 
-/** The coordinator's metrics: one registry, served on /metrics, fed from the step loop, the source and the writer. */
+/**
+ * The coordinator's metrics: one registry, served on /metrics, fed from the step loop, the source and the writer;
+ * and the live run page on the same server (`/`, fed from the same calls: `history`).
+ */
 export class CoordinatorTelemetry {
   readonly metrics: CoordinatorMetrics;
+  readonly history: RunHistory;
   private server: MetricsServer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private duplicatesSeen = 0;
 
-  private constructor(readonly registry = createMetricsRegistry({ role: 'coordinator' })) {
+  private constructor(
+    runId: string,
+    readonly registry: ReturnType<typeof createMetricsRegistry>,
+  ) {
     this.metrics = createCoordinatorMetrics(registry);
+    this.history = new RunHistory(runId, () => this.metrics.workersSeen());
   }
 
-  /** Serves /metrics on `listen` (port 0 picks a free port). */
+  /**
+   * Serves /metrics and the live run page on `listen` (port 0 picks a free port). Every series carries `run`: runs
+   * that share one Prometheus stay apart (the dashboard's `run` variable).
+   */
   static async start(
+    runId: string,
     listen: { port: number; host: string },
     log: (line: string) => void,
   ): Promise<CoordinatorTelemetry> {
-    const t = new CoordinatorTelemetry();
+    const t = new CoordinatorTelemetry(runId, createMetricsRegistry({ role: 'coordinator', run: runId }));
     t.server = await startMetricsServer(t.registry, {
       ...listen,
       onError: (err: Error) => log(`metrics: ${err.message}`),
+      routes: liveRoutes(t.history),
     });
-    log(`metrics on http://${listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host}:${t.server.port}/metrics`);
+    log(`watch the run: ${t.server.url}/`);
+    log(`metrics on ${t.server.url}/metrics`);
     return t;
   }
 
@@ -46,7 +62,10 @@ export class CoordinatorTelemetry {
     return {
       log,
       onBytes: (kind, bytes) => m.transferBytes.inc({ kind }, bytes),
-      onPart: (part, seconds) => m.stepPartDuration.observe({ part }, seconds),
+      onPart: (part, seconds) => {
+        m.stepPartDuration.observe({ part }, seconds);
+        this.history.part(part, seconds);
+      },
       onRejected: (reason) => m.gradientsRejected.inc({ reason: reason as RejectReason }),
       onWorker: (worker) => m.markWorkerSeen(worker),
     };
@@ -64,6 +83,8 @@ export class CoordinatorTelemetry {
       seconds: r.seconds,
     });
     this.metrics.stepPartDuration.observe({ part: 'optimizer' }, r.optimizerSeconds);
+    this.history.part('optimizer', r.optimizerSeconds);
+    this.history.step({ step: r.step + 1, loss: r.loss, samples: r.samples, seconds: r.seconds }, r.epoch + 1);
   }
 
   /** Polls what only Redis knows (queue depth, duplicates dropped by the submit script) every few seconds. */

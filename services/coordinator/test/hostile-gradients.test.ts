@@ -1,7 +1,8 @@
 // A rogue "worker" (a compromised or buggy machine) takes real jobs from the queue and submits bad results through the
 // real submit script: gradients of the wrong length, NaN gradients, a refusal for another layout, NaN losses. The
 // coordinator must reject and count each, re-issue the block to an honest worker, and never let one reach the
-// parameters; a loss that stays NaN when recomputed is divergence: the step is skipped and the alert gauge raised.
+// parameters; a block non-finite twice is computed by the coordinator itself, and only a value it computed decides a
+// step (real divergence: the step is skipped and the alert gauge raised).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -186,41 +187,96 @@ test('wrong-length and NaN gradients and a refusal for another layout are reject
   );
 });
 
-test('a loss that is NaN again when recomputed skips the step and raises gradq_loss_nonfinite', async () => {
+test('a NaN written twice for one block is not believed: the coordinator computes the block, same bits', async () => {
   const runId = uniqueRunId('rogue-nan');
-  const plan = new Map<string, Attack[]>([['1/2', ['nan-loss', 'nan-loss']]]);
+  const reference = rig.procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('rogue-nan-ref')], {
+    name: 'baseline',
+  });
+  // A worker that writes garbage may write it twice: the second time no worker's word decides.
+  const plan = new Map<string, Attack[]>([
+    ['1/2', ['nan-loss', 'nan-loss']],
+    ['2/1', ['nonfinite', 'nonfinite']],
+  ]);
+  const c = coordinator(runId);
+  const rogue = rogueWorker(runId, plan);
+  const [summary, ref] = await Promise.all([
+    c.summary<CoordinatorSummary>(180_000),
+    reference.summary<RunSummary>(180_000),
+  ]);
+  await rogue.close();
+  const d = summary.distributed;
+  assert.equal(d.skipped_nonfinite, 0, c.tail());
+  assert.equal(d.computed_here, 2);
+  assert.equal(d.rejected.nonfinite, 4);
+  assert.equal(d.shards_applied, d.shards_planned);
+  assert.equal(summary.params_sha256, ref.params_sha256, 'a forged value decided a step');
+  assert.match(
+    c.stderr(),
+    /step 1 leaves \[2, 3\) from rogue not finite again \(loss is NaN\); computed here: finite, used/,
+  );
+  assert.match(
+    c.stderr(),
+    /step 2 leaves \[1, 2\) from rogue not finite again \(value 0 is NaN\); computed here: finite, used/,
+  );
+});
+
+test('real divergence (learning rate 1e30): computed here too, the steps are skipped and gradq_loss_nonfinite raised', async () => {
+  const runId = uniqueRunId('diverge');
+  const c = rig.procs.spawn(
+    CLI.coordinator,
+    [
+      ...HYPER,
+      '--learning-rate',
+      '1e30',
+      '--run-id',
+      runId,
+      '--redis-url',
+      rig.server.url,
+      '--check-after-ms',
+      '1000',
+      '--metrics-port',
+      '0',
+      '--checkpoint-every',
+      '0',
+      '--jobs-per-step',
+      '4',
+    ],
+    { env: cliEnv({ CHECKPOINT_DIR: join(rig.dir, runId) }), name: `coordinator ${runId}` },
+  );
   let release: () => void = () => {};
   const released = new Promise<void>((resolve) => {
     release = resolve;
   });
-  const c = coordinator(runId);
-  // Step 2, once open, waits until the test has seen the gauge: the next finite step would clear it.
-  const rogue = rogueWorker(runId, plan, (job) => (job.step >= 2 ? released : Promise.resolve()));
+  // The last step waits until the test has scraped /metrics: the coordinator's server closes with the run.
+  const rogue = rogueWorker(runId, new Map(), (job) => (job.step >= 3 ? released : Promise.resolve()));
   try {
     const url = (await c.waitForStderr(/metrics on (http:\/\/\S+)/, 120_000))[1] as string;
-    const scrape = async () => (await fetch(url)).text();
     const text = await waitUntil(
       'gradq_loss_nonfinite 1 on the coordinator /metrics',
       async () => {
         if (!c.running()) throw new Error(`coordinator exited:\n${c.tail()}`);
-        const t = await scrape();
+        const t = await (await fetch(url)).text();
         return /^gradq_loss_nonfinite(\{[^}]*\})? 1$/m.test(t) ? t : undefined;
       },
       60_000,
       100,
     );
-    assert.match(text, /^gradq_steps_skipped_nonfinite_total(\{[^}]*\})? 1$/m);
+    assert.match(text, /^gradq_steps_skipped_nonfinite_total(\{[^}]*\})? [12]$/m);
   } finally {
     release();
   }
-  const summary = await c.summary<CoordinatorSummary>(180_000);
+  const exit = await c.exited;
   await rogue.close();
+  // Diverged: the summary, then exit 1 naming --learning-rate (packages/trainer).
+  assert.equal(exit.code, 1, c.tail());
+  const summary = JSON.parse(c.stdout().trim().split('\n').at(-1) as string) as CoordinatorSummary;
   const d = summary.distributed;
-  assert.equal(d.skipped_nonfinite, 1, c.tail());
-  // The first NaN is taken for a corrupted write and recomputed; the second is believed.
-  assert.equal(d.rejected.nonfinite, 1);
+  // Step 0 is finite; steps 1-3 diverge, and every block of them is computed here after two non-finite results.
+  assert.equal(d.skipped_nonfinite, 3, c.tail());
+  assert.equal(d.computed_here, 12);
   assert.equal(d.shards_applied, d.shards_planned);
-  assert.match(c.stderr(), /step 1: loss NaN or its averaged gradient is not finite; step skipped/);
+  assert.match(c.stderr(), /computed here: not finite either, so the divergence is real/);
+  assert.match(c.stderr(), /step 1: loss \S+ or its averaged gradient is not finite; step skipped/);
 });
 
 test('a result lost between Redis and the coordinator is taken from the done set; the run completes with the same bits', async () => {

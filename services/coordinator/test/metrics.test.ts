@@ -50,6 +50,7 @@ async function liveRun(name: string, workers: number, hyper: string[]) {
   );
   return {
     run,
+    runId,
     coordinatorUrl: `http://127.0.0.1:${coordinatorPort}/metrics`,
     // Worker i serves on base + i - 1.
     workerUrls: Array.from({ length: workers }, (_, i) => `http://127.0.0.1:${workerBase + i}/metrics`),
@@ -102,7 +103,12 @@ describe('observability', () => {
   test('coordinator and worker /metrics show the key series with sensible values during pnpm start', {
     timeout: TEST_TIMEOUT_MS,
   }, async () => {
-    const { run, coordinatorUrl, workerUrls } = await liveRun('metrics', 2, ['--limit', '2048', '--epochs', '2']);
+    const { run, runId, coordinatorUrl, workerUrls } = await liveRun('metrics', 2, [
+      '--limit',
+      '2048',
+      '--epochs',
+      '2',
+    ]);
 
     const c = await scrapeUntil(run, coordinatorUrl, (s) => (metricValue(s, 'gradq_steps_total') ?? 0) > 0);
     const steps = positive(c, 'gradq_steps_total');
@@ -115,6 +121,9 @@ describe('observability', () => {
     positive(c, 'gradq_transfer_bytes_total', { kind: 'params' });
     positive(c, 'gradq_step_duration_seconds_count');
     assert.equal(metricValue(c, 'gradq_run_active'), 1);
+    // Every series names the run, so runs sharing one Prometheus stay apart (the dashboard's run variable).
+    const runs = new Set(c.filter((x) => x.name.startsWith('gradq_')).map((x) => x.labels.run));
+    assert.deepEqual([...runs], [runId]);
 
     for (const url of workerUrls) {
       // A job counts as ok after its push, which follows its compute: wait for that, not for the compute alone.
@@ -123,10 +132,11 @@ describe('observability', () => {
         url,
         (s) => (metricValue(s, 'gradq_worker_jobs_total', { outcome: 'ok' }) ?? 0) > 0,
       );
-      const computed = positive(w, 'gradq_gradient_compute_seconds_count', {}, url);
-      positive(w, 'gradq_gradient_compute_seconds_sum', {}, url);
-      positive(w, 'gradq_transfer_bytes_total', { kind: 'gradients' }, url);
-      positive(w, 'gradq_transfer_bytes_total', { kind: 'params' }, url);
+      // A worker labels each series with the run of the job it served.
+      const computed = positive(w, 'gradq_gradient_compute_seconds_count', { run: runId }, url);
+      positive(w, 'gradq_gradient_compute_seconds_sum', { run: runId }, url);
+      positive(w, 'gradq_transfer_bytes_total', { run: runId, kind: 'gradients' }, url);
+      positive(w, 'gradq_transfer_bytes_total', { run: runId, kind: 'params' }, url);
       // One job at a time: every computed gradient but the one in hand already has an outcome.
       assert.ok((metricValue(w, 'gradq_worker_jobs_total') ?? 0) >= computed - 1, `${url}: jobs vs computes`);
     }

@@ -74,7 +74,13 @@ test("a run's parameter and gradient slices spread evenly over the 3 masters; su
     await data.seed(meta, new Uint8Array(784), session);
     const params = Float32Array.from({ length: paramCount }, (_, i) => Math.cos(i) * 1e-3);
     await data.publishParams(0, params, session);
-    const read = await data.readParams(0);
+    // Each quarter announced once its slices (on three nodes) answered, then the opening.
+    const announced = await redis.xrange(data.keys.versions, '-', '+');
+    assert.deepEqual(
+      announced.map(([, fields]) => fields.slice(4)),
+      [['ready', '3'], ['ready', '6'], ['ready', '9'], []],
+    );
+    const read = await data.readParams(0, session);
     assert.ok(read && Buffer.from(read.params.buffer).equals(Buffer.from(params.buffer)), 'parameters changed');
     const grad = await data.submitGradient(
       { step: 0, session, first: 0, end: 1 },

@@ -12,15 +12,15 @@ import {
 import { UnrecoverableError } from 'bullmq';
 import { RunCache } from './run-cache';
 
-/** Hooks for metrics; all optional. */
+/** Hooks for metrics; all optional. `run` is the job's run id (`''` for a payload too malformed to name one). */
 export interface ProcessorEvents {
   /** A job started; `createdAtMs` is when it was enqueued. */
-  onStart?(createdAtMs: number): void;
-  onFetch?(kind: 'params' | 'batches', bytes: number, seconds: number): void;
-  onCompute?(seconds: number): void;
-  onPush?(bytes: number, seconds: number): void;
-  onParamsCache?(hit: boolean): void;
-  onOutcome?(outcome: 'ok' | 'failed' | 'rejected'): void;
+  onStart?(run: string, createdAtMs: number): void;
+  onFetch?(run: string, kind: 'params' | 'batches', bytes: number, seconds: number): void;
+  onCompute?(run: string, seconds: number): void;
+  onPush?(run: string, bytes: number, seconds: number): void;
+  onParamsCache?(run: string, hit: boolean): void;
+  onOutcome?(run: string, outcome: 'ok' | 'failed' | 'rejected'): void;
   /** The worker stood by (no run needs it: it takes no jobs) or came back. */
   onStandby?(standingBy: boolean): void;
 }
@@ -67,10 +67,11 @@ export class GradientProcessor {
   ) {}
 
   async process(data: unknown, jobId: string | undefined, createdAtMs?: number): Promise<GradientJobResult> {
-    if (createdAtMs !== undefined) this.events.onStart?.(createdAtMs);
     const parsed = gradientJobSchema.safeParse(data);
+    const runId = parsed.success ? parsed.data.runId : '';
+    if (createdAtMs !== undefined) this.events.onStart?.(runId, createdAtMs);
     if (!parsed.success) {
-      this.events.onOutcome?.('rejected');
+      this.events.onOutcome?.(runId, 'rejected');
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ');
       throw new UnrecoverableError(`invalid gradient job ${jobId ?? '?'}: ${problems}`);
     }
@@ -89,11 +90,13 @@ export class GradientProcessor {
     // The slice count does not matter for the stats hash.
     if (run === 'stale') return stale(new RunData(this.redis, job.runId, 1, 1));
     if (!run) {
-      this.events.onOutcome?.('rejected');
+      this.events.onOutcome?.(runId, 'rejected');
       throw new UnrecoverableError(`job ${jobId}: run ${job.runId} is not in Redis (finished or expired)`);
     }
-    // A job of the next step waits here for its parameters; a late retry or a straggler's copy finds its step gone.
-    const open = await run.data.waitForStep(this.blocking, job.step, job.session, HOLD_MS);
+    // A job of the next step waits here for its parameters, fetching each part as soon as it is written; a late retry
+    // or a straggler's copy finds its step gone.
+    const fetch = run.fetchParams(job.step);
+    const open = await run.data.waitForStep(this.blocking, job.step, job.session, HOLD_MS, fetch?.ready);
     if (open === 'stale') return stale(run.data);
     if (open === 'timeout') {
       if (createdAtMs === undefined || Date.now() - createdAtMs < OPEN_WAIT_MS)
@@ -114,7 +117,7 @@ export class GradientProcessor {
     let t = performance.now();
     const [done, fetched] = await Promise.all([
       run.data.anyLeafDone(job.step, job.first, end),
-      run.useParams(job.step),
+      run.useParams(job.step, fetch),
     ]);
     if (done) {
       await run.data.countDuplicate();
@@ -124,8 +127,8 @@ export class GradientProcessor {
       if ((await run.data.waitForStep(this.blocking, job.step, job.session, 0)) !== 'open') return stale(run.data);
       throw new Error(`parameters v${job.step} of run ${job.runId} are not in Redis`);
     }
-    this.events.onParamsCache?.(fetched.fetched === 0);
-    if (fetched.fetched > 0) this.events.onFetch?.('params', fetched.fetched, (performance.now() - t) / 1000);
+    this.events.onParamsCache?.(runId, fetched.fetched === 0);
+    if (fetched.fetched > 0) this.events.onFetch?.(runId, 'params', fetched.fetched, (performance.now() - t) / 1000);
 
     t = performance.now();
     const trainBytes = await run.loadTrainingSet();
@@ -133,7 +136,7 @@ export class GradientProcessor {
     const lastEnd = (job.leaves.at(-1) as [number, number])[1];
     if (lastEnd > order.length)
       throw new UnrecoverableError(`job ${jobId}: samples up to ${lastEnd} exceed the epoch's ${order.length}`);
-    if (trainBytes > 0) this.events.onFetch?.('batches', trainBytes, (performance.now() - t) / 1000);
+    if (trainBytes > 0) this.events.onFetch?.(runId, 'batches', trainBytes, (performance.now() - t) / 1000);
 
     t = performance.now();
     const block = await run.engine.computeBlock({
@@ -146,7 +149,7 @@ export class GradientProcessor {
       out: run.gradOut,
     });
     const computeSeconds = (performance.now() - t) / 1000;
-    this.events.onCompute?.(computeSeconds);
+    this.events.onCompute?.(runId, computeSeconds);
     // Awaited, not a busy wait: BullMQ keeps renewing the job's lock, so the job stays active, as a slow worker's would.
     if (this.testSlowMs > 0) await new Promise((resolve) => setTimeout(resolve, this.testSlowMs));
 
@@ -172,8 +175,8 @@ export class GradientProcessor {
           worker: this.workerId,
         } satisfies Omit<Extract<BlockResult, { kind: 'accepted' }>, 'losses'> & { losses: (number | null)[] }),
     );
-    if (status === 'accepted') this.events.onPush?.(bytes.byteLength, (performance.now() - t) / 1000);
-    this.events.onOutcome?.('ok');
+    if (status === 'accepted') this.events.onPush?.(runId, bytes.byteLength, (performance.now() - t) / 1000);
+    this.events.onOutcome?.(runId, 'ok');
     return { status, count: status === 'accepted' ? count : 0 };
   }
 
@@ -190,7 +193,7 @@ export class GradientProcessor {
     };
     // The run's slice count does not matter for the results list.
     await new RunData(this.redis, job.runId, 1, 1).pushRecord(JSON.stringify(record));
-    this.events.onOutcome?.('rejected');
+    this.events.onOutcome?.(job.runId, 'rejected');
     throw new UnrecoverableError(
       `refused job for run ${job.runId} step ${job.step} leaves [${record.first}, ${record.end}): ${message}`,
     );

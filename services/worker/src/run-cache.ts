@@ -1,6 +1,6 @@
 import type { Engine, EngineFactory } from '@gradq/engine';
 import { createAutoencoder, layoutOf } from '@gradq/model';
-import { type RedisClient, RunData, type RunMeta } from '@gradq/protocol';
+import { type ParamsFetch, type RedisClient, RunData, type RunMeta } from '@gradq/protocol';
 
 /** A run this worker has served: its engine and the bytes it has fetched. A cache, never state: all can be refetched. */
 export class RunCache {
@@ -62,15 +62,28 @@ export class RunCache {
   }
 
   /**
-   * Parameters `version`: from memory, or fetched (slices in parallel). Returns them with the bytes fetched (0 on a
-   * cache hit), or undefined when Redis no longer has that version (the step moved on).
+   * Starts fetching parameters `version` (slices as they are announced: `ready`), or undefined when this cache holds
+   * them already. `useParams` finishes it.
    */
-  async useParams(version: number): Promise<{ params: Float32Array; fetched: number } | undefined> {
-    if (this.params?.version === version) return { params: this.params.params, fetched: 0 };
-    // Read into the previous version's array: no job uses it any more (one job at a time).
+  fetchParams(version: number): ParamsFetch | undefined {
+    if (this.params?.version === version) return undefined;
+    // Into the previous version's array: no job uses it any more (one job at a time). A fetch given up on (its step
+    // did not open) may still be writing into its array: the next one gets a fresh array.
     const reuse = this.params?.params;
     this.params = undefined;
-    const read = await this.data.readParams(version, reuse);
+    return this.data.fetchParams(version, this.session, reuse);
+  }
+
+  /**
+   * Parameters `version`: from memory, or what `fetch` has not fetched yet. Returns them with the bytes fetched (0 on
+   * a cache hit), or undefined when Redis no longer has that version (the step moved on).
+   */
+  async useParams(
+    version: number,
+    fetch = this.fetchParams(version),
+  ): Promise<{ params: Float32Array; fetched: number } | undefined> {
+    if (!fetch) return this.params && { params: this.params.params, fetched: 0 };
+    const read = await fetch.done();
     if (!read) return undefined;
     this.params = { version, params: read.params };
     return { params: read.params, fetched: read.bytes };

@@ -13,18 +13,18 @@ export function workerTelemetry(): {
     registry,
     metrics: m,
     events: {
-      onStart: (createdAtMs) => m.observeJobStart(createdAtMs),
-      onFetch: (kind, bytes, seconds) => {
-        m.transferBytes.inc({ kind }, bytes);
-        if (kind === 'params') m.paramsFetch.observe(seconds);
+      onStart: (run, createdAtMs) => m.observeJobStart(run, createdAtMs),
+      onFetch: (run, kind, bytes, seconds) => {
+        m.transferBytes.inc({ run, kind }, bytes);
+        if (kind === 'params') m.paramsFetch.observe({ run }, seconds);
       },
-      onCompute: (seconds) => m.gradientCompute.observe(seconds),
-      onPush: (bytes, seconds) => {
-        m.transferBytes.inc({ kind: 'gradients' }, bytes);
-        m.gradientPush.observe(seconds);
+      onCompute: (run, seconds) => m.gradientCompute.observe({ run }, seconds),
+      onPush: (run, bytes, seconds) => {
+        m.transferBytes.inc({ run, kind: 'gradients' }, bytes);
+        m.gradientPush.observe({ run }, seconds);
       },
-      onParamsCache: (hit) => (hit ? m.paramsCacheHits : m.paramsCacheMisses).inc(),
-      onOutcome: (outcome) => m.jobs.inc({ outcome }),
+      onParamsCache: (run, hit) => (hit ? m.paramsCacheHits : m.paramsCacheMisses).inc({ run }),
+      onOutcome: (run, outcome) => m.jobs.inc({ run, outcome }),
       onStandby: (standingBy) => m.standby.set(standingBy ? 1 : 0),
     },
   };

@@ -11,6 +11,7 @@ import {
   redactUrl,
   redisHint,
 } from '@gradq/protocol';
+import { RUN_ID_PATTERN } from '@gradq/trainer';
 import { DelayedError, Worker } from 'bullmq';
 import { GradientProcessor, type ProcessorEvents, StepNotOpenError } from './processor';
 import { Standby } from './standby';
@@ -91,7 +92,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       if (result.status !== 'accepted') log(`job ${job.id}: ${result.status}, dropped`);
     });
     w.on('failed', (job, err) => {
-      options.events?.onOutcome?.('failed');
+      options.events?.onOutcome?.(runOf(job?.data), 'failed');
       log(`job ${job?.id ?? '?'} failed: ${err.message}`);
     });
     return w;
@@ -128,6 +129,13 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       for (const r of results) if (r.status === 'rejected') log(`shutdown: ${(r.reason as Error).message}`);
     },
   };
+}
+
+/** The run id a job names, for its metrics; `''` when its payload names no valid one (a label value from a hostile job
+ * could be anything, and of any length). */
+function runOf(data: unknown): string {
+  const runId = (data as { runId?: unknown } | undefined)?.runId;
+  return typeof runId === 'string' && RUN_ID_PATTERN.test(runId) ? runId : '';
 }
 
 function settle(p: Promise<unknown>): Promise<PromiseSettledResult<unknown>> {

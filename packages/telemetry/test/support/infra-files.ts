@@ -34,6 +34,7 @@ export interface DashboardJson {
   uid?: string;
   title?: string;
   panels?: PanelJson[];
+  templating?: { list?: unknown[] };
 }
 
 export function readDashboardText(): string {

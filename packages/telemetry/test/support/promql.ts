@@ -39,3 +39,46 @@ export function metricNamesOf(expr: string): Set<string> {
   } while (cursor.next());
   return names;
 }
+
+/** A vector selector of `expr` and its label matchers (`label op value`, value unquoted). */
+export interface Selector {
+  name: string;
+  matchers: string[];
+}
+
+/** An aggregation (`sum`, `max`...) of `expr`: its `by (...)` labels (undefined without `by`) and its metrics. */
+export interface Aggregation {
+  text: string;
+  by: string[] | undefined;
+  metrics: Set<string>;
+}
+
+/** Every named vector selector in `expr` and every aggregation, for checks on labels (the dashboard's `run`). */
+export function structureOf(expr: string): { selectors: Selector[]; aggregations: Aggregation[] } {
+  const selectors: Selector[] = [];
+  const aggregations: Aggregation[] = [];
+  const text = (n: { from: number; to: number }) => expr.slice(n.from, n.to);
+  parser.parse(expr).iterate({
+    enter: (ref) => {
+      const node = ref.node;
+      if (node.name === 'VectorSelector') {
+        const identifier = node.getChild('Identifier');
+        if (!identifier) return;
+        const matchers = node
+          .getChild('LabelMatchers')
+          ?.getChildren('UnquotedLabelMatcher')
+          .map((m) => text(m).replace(/"/g, ''));
+        selectors.push({ name: text(identifier), matchers: matchers ?? [] });
+      }
+      if (node.name === 'AggregateExpr') {
+        const modifier = node.getChild('AggregateModifier');
+        const by = modifier?.getChild('By')
+          ? (modifier.getChild('GroupingLabels')?.getChildren('LabelName').map(text) ?? [])
+          : undefined;
+        const body = node.getChild('FunctionCallBody');
+        aggregations.push({ text: text(node), by, metrics: body ? metricNamesOf(text(body)) : new Set() });
+      }
+    },
+  });
+  return { selectors, aggregations };
+}

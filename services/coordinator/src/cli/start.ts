@@ -7,8 +7,16 @@ import { runCoordinator } from '../coordinator';
 import { resolveRedis } from '../embedded-redis';
 import { LocalWorkers } from '../local-workers';
 
+// pnpm start is the laptop default: its live run page and /metrics stay on this machine unless METRICS_HOST (or
+// --metrics-host) says otherwise. pnpm coordinator keeps 0.0.0.0 (Prometheus scrapes it from another container).
+const LOCAL_HOST = '127.0.0.1';
+
 const OPTIONS = [
-  ...COORDINATOR_OPTIONS.filter((o) => o.key !== 'help'),
+  ...COORDINATOR_OPTIONS.filter((o) => o.key !== 'help').map((o) =>
+    o.key === 'metricsHost'
+      ? { ...o, doc: `interface of the live run page, /metrics and the workers' /metrics (default ${LOCAL_HOST})` }
+      : o,
+  ),
   {
     key: 'workers',
     flag: 'workers',
@@ -34,11 +42,15 @@ const schema = z
   .superRefine(checkCoordinator);
 
 runMain(async (signal) => {
-  const config = readOptions(OPTIONS, schema, process.argv.slice(2), process.env);
+  const config = readOptions(OPTIONS, schema, process.argv.slice(2), {
+    ...process.env,
+    METRICS_HOST: process.env.METRICS_HOST || LOCAL_HOST,
+  });
   if (config.help) {
     process.stdout.write(
       `${usage('pnpm start', OPTIONS)}\n\nThe whole pipeline on one machine: a coordinator and --workers worker processes meeting in Redis.\n` +
-        'Checkpoints go to CHECKPOINT_DIR (default ./checkpoints), or to S3 when S3_BUCKET is set.\n',
+        'Checkpoints go to CHECKPOINT_DIR (default ./checkpoints), or to S3 when S3_BUCKET is set.\n' +
+        'Watch the run at http://127.0.0.1:<--metrics-port>/ (default 9400): a read-only live page, printed at start.\n',
     );
     return;
   }
@@ -60,6 +72,7 @@ runMain(async (signal) => {
         REDIS_URL: redis.url,
         REDIS_CLUSTER: config.redisCluster ? '1' : '',
         TFJS_BACKEND: backend.name,
+        METRICS_HOST: config.metricsHost,
       },
       metricsBasePort: config.workerMetricsPort,
       log,
