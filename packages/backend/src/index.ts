@@ -1,10 +1,1 @@
-export {
-  BACKENDS,
-  BackendConfigError,
-  BackendError,
-  type BackendName,
-  type BackendRequest,
-  type SelectBackendOptions,
-  type SelectedBackend,
-  selectBackend,
-} from './select';
+export { type SelectedBackend, selectBackend } from './select';

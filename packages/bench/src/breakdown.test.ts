@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseMetricsText } from '@gradq/testing';
 import { coordinatorParts, steadyThroughput, stepBreakdown } from './breakdown';
-import { parsePromText } from './prom-text';
 
 // 10 steps of 100 ms: publish 5, wait 80, reduce 3, optimizer 2 -> 10 ms unattributed.
-const COORD = parsePromText(`
+const COORD = parseMetricsText(`
 gradq_step_duration_seconds_sum{role="coordinator"} 1
 gradq_step_duration_seconds_count{role="coordinator"} 10
 gradq_step_part_duration_seconds_sum{part="publish",role="coordinator"} 0.05
@@ -18,7 +18,7 @@ gradq_step_part_duration_seconds_count{part="optimizer",role="coordinator"} 10
 `);
 
 // Each worker: 20 jobs of 25 ms compute and 2 ms push, 10 parameter fetches of 4 ms.
-const WORKER = parsePromText(`
+const WORKER = parseMetricsText(`
 gradq_worker_jobs_total{outcome="ok",role="worker"} 20
 gradq_gradient_compute_seconds_sum{role="worker"} 0.5
 gradq_gradient_compute_seconds_count{role="worker"} 20
@@ -61,7 +61,7 @@ test('without worker scrapes the coordinator half still stands and the reason is
 
 test("steady throughput: samples over the steps' own seconds; nothing measured is NaN, not 0", () => {
   // 10 steps in 1 s of step time, 1,280 samples: 1,280 samples/s.
-  const t = steadyThroughput([...COORD, ...parsePromText('gradq_samples_total{role="coordinator"} 1280')]);
+  const t = steadyThroughput([...COORD, ...parseMetricsText('gradq_samples_total{role="coordinator"} 1280')]);
   assert.equal(t.steps, 10);
   near(t.samplesPerSecond, 1280);
   assert.ok(Number.isNaN(steadyThroughput([]).samplesPerSecond));

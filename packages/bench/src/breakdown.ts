@@ -1,10 +1,11 @@
-import { addTotals, histogram, meanOf, type PromSample, sumOf } from './prom-text';
+import type { MetricSample } from '@gradq/testing';
+import { addTotals, histogram, meanOf, sumOf } from './prom-text';
 import type { StepBreakdown } from './results';
 
 const PART = 'gradq_step_part_duration_seconds';
 
 /** Mean seconds of each coordinator step part, from one scrape. */
-export function coordinatorParts(samples: readonly PromSample[]): StepBreakdown['coordinator'] & { steps: number } {
+export function coordinatorParts(samples: readonly MetricSample[]): StepBreakdown['coordinator'] & { steps: number } {
   const step = histogram(samples, 'gradq_step_duration_seconds');
   const part = (name: string) => meanOf(histogram(samples, PART, { part: name }));
   const publish = part('publish');
@@ -33,13 +34,13 @@ export function stepBreakdown(
   label: string,
   workers: number,
   shardsPerStep: number,
-  coordinator: readonly PromSample[],
-  workerScrapes: readonly (readonly PromSample[] | undefined)[],
+  coordinator: readonly MetricSample[],
+  workerScrapes: readonly (readonly MetricSample[] | undefined)[],
   workerMetricsError?: string,
 ): StepBreakdown {
   const c = coordinatorParts(coordinator);
   const { steps, ...parts } = c;
-  const answered = workerScrapes.filter((w): w is readonly PromSample[] => w !== undefined);
+  const answered = workerScrapes.filter((w): w is readonly MetricSample[] => w !== undefined);
   const base: StepBreakdown = { label, workers, shardsPerStep, steps, coordinator: parts };
   if (answered.length === 0) {
     return { ...base, workerMetricsError: workerMetricsError ?? 'no worker answered on /metrics' };
@@ -74,7 +75,7 @@ export function stepBreakdown(
  * Training throughput from one scrape (or the difference of two): samples counted over the steps' own seconds, so
  * time between steps (evaluation at epoch ends) is out, as in the summary's `train_samples_per_s`.
  */
-export function steadyThroughput(samples: readonly PromSample[]): { samplesPerSecond: number; steps: number } {
+export function steadyThroughput(samples: readonly MetricSample[]): { samplesPerSecond: number; steps: number } {
   const step = histogram(samples, 'gradq_step_duration_seconds');
   const trained = sumOf(samples, 'gradq_samples_total');
   return { samplesPerSecond: step.sum > 0 ? trained / step.sum : Number.NaN, steps: step.count || 0 };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addTotals, deltaSamples, histogram, meanOf, parsePromText, sumOf } from './prom-text';
+import { parseMetricsText } from '@gradq/testing';
+import { addTotals, deltaSamples, histogram, meanOf, sumOf } from './prom-text';
 
 const BODY = `# HELP gradq_step_part_duration_seconds Wall time of each part of a step.
 # TYPE gradq_step_part_duration_seconds histogram
@@ -11,23 +12,10 @@ gradq_step_part_duration_seconds_count{part="average",role="coordinator"} 10
 gradq_step_part_duration_seconds_sum{part="optimizer",role="coordinator"} 0.2
 gradq_step_part_duration_seconds_count{part="optimizer",role="coordinator"} 10
 gradq_transfer_bytes_total{kind="gradients",role="coordinator"} 1.2e+7
-weird{msg="a \\"quoted\\" value"} 1
-not a metric line
 `;
 
-test('parsePromText reads names, labels (with escapes) and values, skipping comments and junk', () => {
-  const samples = parsePromText(BODY);
-  assert.equal(samples.length, 8);
-  assert.deepEqual(samples[1], {
-    name: 'gradq_step_part_duration_seconds_bucket',
-    labels: { le: '+Inf', part: 'average', role: 'coordinator' },
-    value: 10,
-  });
-  assert.equal(samples.at(-1)?.labels.msg, 'a "quoted" value');
-});
-
 test('histogram means come from _sum/_count of the matching series only', () => {
-  const samples = parsePromText(BODY);
+  const samples = parseMetricsText(BODY);
   const avg = histogram(samples, 'gradq_step_part_duration_seconds', { part: 'average' });
   assert.deepEqual(avg, { sum: 0.05, count: 10 });
   assert.equal(meanOf(avg), 0.005);
@@ -48,8 +36,8 @@ test('addTotals combines scrapes and ignores the missing ones', () => {
 });
 
 test('deltaSamples subtracts cumulative series and keeps gauges', () => {
-  const base = parsePromText('a_total 3\nh_sum{x="1"} 1.5\nh_count{x="1"} 3\ng 7\n');
-  const last = parsePromText('a_total 10\nh_sum{x="1"} 2.5\nh_count{x="1"} 5\nh_count{x="2"} 4\ng 9\n');
+  const base = parseMetricsText('a_total 3\nh_sum{x="1"} 1.5\nh_count{x="1"} 3\ng 7\n');
+  const last = parseMetricsText('a_total 10\nh_sum{x="1"} 2.5\nh_count{x="1"} 5\nh_count{x="2"} 4\ng 9\n');
   assert.deepEqual(
     deltaSamples(last, base).map((s) => s.value),
     [7, 1, 2, 4, 9],

@@ -1,34 +1,8 @@
-/** One sample of the Prometheus text exposition format. */
-export interface PromSample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
-
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-/** Parses a /metrics body; comments and lines it cannot read are skipped (a scrape is evidence, not a contract). */
-export function parsePromText(text: string): PromSample[] {
-  const samples: PromSample[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = LINE.exec(line);
-    if (!m) continue;
-    const [, name = '', labelText = '', valueText = ''] = m;
-    const labels: Record<string, string> = {};
-    for (const l of labelText.matchAll(LABEL)) {
-      labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c));
-    }
-    const value = valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : Number(valueText);
-    samples.push({ name, labels, value });
-  }
-  return samples;
-}
+// Sums, histogram means and deltas over scrapes; the scrape is parsed by @gradq/testing's parseMetricsText.
+import type { MetricSample } from '@gradq/testing';
 
 /** Sum of every sample named `name` whose labels include `match` (so a filter can ignore the `role` label). */
-export function sumOf(samples: readonly PromSample[], name: string, match: Record<string, string> = {}): number {
+export function sumOf(samples: readonly MetricSample[], name: string, match: Record<string, string> = {}): number {
   let total = 0;
   let found = false;
   for (const s of samples) {
@@ -47,7 +21,7 @@ export interface HistogramTotals {
 }
 
 export function histogram(
-  samples: readonly PromSample[],
+  samples: readonly MetricSample[],
   name: string,
   match: Record<string, string> = {},
 ): HistogramTotals {
@@ -76,8 +50,8 @@ const CUMULATIVE = /(_sum|_count|_total|_bucket)$/;
  * `last` minus `base` for cumulative series (counters, histogram sums, counts and buckets); gauges as in `last`.
  * Subtracting a scrape taken after warm-up leaves steady-state means, without start-up's first slow steps.
  */
-export function deltaSamples(last: readonly PromSample[], base: readonly PromSample[]): PromSample[] {
-  const key = (s: PromSample) => `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`;
+export function deltaSamples(last: readonly MetricSample[], base: readonly MetricSample[]): MetricSample[] {
+  const key = (s: MetricSample) => `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`;
   const before = new Map(base.map((s) => [key(s), s.value]));
   return last.map((s) => (CUMULATIVE.test(s.name) ? { ...s, value: s.value - (before.get(key(s)) ?? 0) } : s));
 }

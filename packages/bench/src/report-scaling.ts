@@ -1,5 +1,5 @@
 /** Section `scaling` of BENCHMARKS.md, its targets and its chart (pure). */
-import type { ChartSpec, Series } from './chart/line-chart';
+import type { ChartSpec, Series } from './chart';
 import { f0, f1, f2, table } from './markdown';
 import type { TargetRow } from './report';
 import type { BenchResults, ScalingPoint, ScalingResults } from './results';

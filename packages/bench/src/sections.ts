@@ -2,10 +2,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, freePortRange } from '@gradq/testing';
 import type { RunSummary } from '@gradq/trainer';
 import { steadyThroughput, stepBreakdown } from './breakdown';
 import type { BenchContext } from './context';
-import { freePort, freePortRange, lastJsonLine, runCommand } from './processes';
+import { lastJsonLine, runCommand } from './processes';
 import type { MemoryResult, StepBreakdown } from './results';
 import { runService } from './service-run';
 import { CHILD_ENV } from './single';

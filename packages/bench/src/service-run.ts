@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { type MetricSample, scrapeMetrics } from '@gradq/testing';
 import { childPids, lastJsonLine, peakRss, stopChild } from './processes';
-import { deltaSamples, histogram, type PromSample, parsePromText } from './prom-text';
+import { deltaSamples, histogram } from './prom-text';
 
 export interface ServiceRunOptions {
   /** A TypeScript entry point, run as `node --import tsx <script>`. */
@@ -28,9 +29,9 @@ export interface ServiceRunResult<S> {
   /** Steps excluded as warm-up (0 when the run was too short to exclude any). */
   readonly warmupStepsExcluded: number;
   /** The last successful scrape of the coordinator's /metrics before it exited, minus the warm-up scrape. */
-  readonly coordinator?: readonly PromSample[];
+  readonly coordinator?: readonly MetricSample[];
   /** The last successful scrape of each worker (undefined where none answered). */
-  readonly workers: readonly (readonly PromSample[] | undefined)[];
+  readonly workers: readonly (readonly MetricSample[] | undefined)[];
   readonly workerScrapeError?: string;
   readonly coordinatorPeakRss?: number;
   /** Peak RSS of each child process of the coordinator (pnpm start's workers). */
@@ -39,11 +40,7 @@ export interface ServiceRunResult<S> {
   readonly timedOut: boolean;
 }
 
-async function scrape(url: string): Promise<PromSample[]> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return parsePromText(await res.text());
-}
+const scrape = (url: string) => scrapeMetrics(url, 2000);
 
 /**
  * Runs a gradq service to completion while polling its /metrics and its (and its children's) peak RSS, keeping the
@@ -73,14 +70,14 @@ export async function runService<S>(o: ServiceRunOptions): Promise<ServiceRunRes
     running = false;
   });
 
-  let coordinator: PromSample[] | undefined;
+  let coordinator: MetricSample[] | undefined;
   const workerUrls = o.workerMetricsUrls ?? [];
-  const workers: (PromSample[] | undefined)[] = workerUrls.map(() => undefined);
+  const workers: (MetricSample[] | undefined)[] = workerUrls.map(() => undefined);
   let workerScrapeError: string | undefined;
   let coordinatorPeakRss: number | undefined;
   const childPeak = new Map<number, number>();
   let timedOut = false;
-  let baseline: { coordinator: PromSample[]; workers: (PromSample[] | undefined)[] } | undefined;
+  let baseline: { coordinator: MetricSample[]; workers: (MetricSample[] | undefined)[] } | undefined;
   const deadline = started + o.timeoutMs;
 
   while (running) {
@@ -137,6 +134,6 @@ export async function runService<S>(o: ServiceRunOptions): Promise<ServiceRunRes
   };
 }
 
-function stepsIn(samples: readonly PromSample[]): number {
+function stepsIn(samples: readonly MetricSample[]): number {
   return histogram(samples, 'gradq_step_duration_seconds').count || 0;
 }

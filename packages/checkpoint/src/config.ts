@@ -1,9 +1,13 @@
+import { parseBooleanWord } from '@gradq/trainer';
 import { z } from 'zod';
 import { CheckpointConfigError } from './errors/index';
 
-const flag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no', ''], { message: 'must be true or false' })
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+// The same yes/no words as the services' boolean options.
+const flag = z.string().transform((v, ctx) => {
+  const yesNo = parseBooleanWord(v);
+  if (yesNo === undefined) ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+  return yesNo ?? false;
+});
 const int = (min: number, max: number) =>
   z.coerce.number().int('must be an integer').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 const blankAsUnset = (v: unknown) => (v === '' ? undefined : v);

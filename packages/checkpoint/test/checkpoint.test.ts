@@ -3,20 +3,18 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { downloadCheckpoint } from '../src/download';
+import { CheckpointVerificationError, DownloadTargetError, UnsafeKeyError } from '../src/errors/index';
 import {
   CHECKPOINT_FILES,
-  CheckpointVerificationError,
   CheckpointWriter,
   checkpointFileKey,
-  DownloadTargetError,
-  downloadCheckpoint,
   type LocalStore,
   listCheckpoints,
   loadLatestValid,
   readLatestStep,
-  sha256Hex,
-  UnsafeKeyError,
 } from '../src/index';
+import { sha256Hex } from '../src/manifest';
 import {
   advance,
   contentOf,

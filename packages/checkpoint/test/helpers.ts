@@ -5,7 +5,8 @@ import { selectBackend } from '@gradq/backend';
 import { evaluateMse, type Mnist, scalePixels, shardGradient } from '@gradq/model';
 import { startS3rver } from '@gradq/testing';
 import { createTrainee, epochRng, type Hyperparams, hyperparamsSchema, type Trainee } from '@gradq/trainer';
-import { type CheckpointContent, LocalStore, type ObjectStore, S3Store } from '../src/index';
+import type { CheckpointContent } from '../src/content';
+import { LocalStore, type ObjectStore, S3Store } from '../src/index';
 
 /** Small enough that a save takes milliseconds; the model's size does not matter to these tests. */
 export const SMALL: Hyperparams = hyperparamsSchema.parse({

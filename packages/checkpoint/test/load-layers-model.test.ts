@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadMnist, type Mnist } from '@gradq/model';
+import { mnistDir } from '@gradq/testing';
 import { CHECKPOINT_FILES, CheckpointWriter, checkpointFileKey, previewDigitsFrom } from '../src/index';
 import { contentOf, openStore, SMALL, type StoreFixture, tfReady, trainedFew, uniqueRunId } from './helpers';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'ckpt.ts');
-const mnistDir = process.env.MNIST_DIR ?? '/work/shared/mnist';
+const MNIST_DIR = mnistDir();
 
 let fx: StoreFixture;
 let mnist: Mnist;
@@ -19,7 +20,7 @@ let out: string;
 before(async () => {
   await tfReady();
   fx = await openStore('s3');
-  mnist = await loadMnist(mnistDir, { download: false });
+  mnist = await loadMnist(MNIST_DIR, { download: false });
   out = await mkdtemp(join(tmpdir(), 'gradq-ckpt-e2e-'));
 });
 after(async () => {
@@ -67,7 +68,7 @@ test('saved on S3, listed and downloaded by pnpm ckpt, loaded by tf.loadLayersMo
 
   const child = spawnSync(
     process.execPath,
-    ['--import', 'tsx', join(here, 'fixtures', 'evaluate-model.ts'), join(dir, 'model.json'), mnistDir],
+    ['--import', 'tsx', join(here, 'fixtures', 'evaluate-model.ts'), join(dir, 'model.json'), MNIST_DIR],
     { encoding: 'utf8' },
   );
   assert.equal(child.status, 0, child.stderr);
@@ -77,7 +78,7 @@ test('saved on S3, listed and downloaded by pnpm ckpt, loaded by tf.loadLayersMo
   assert.equal(result.testMse, testMse);
 
   // The README's snippet for the published @tensorflow/tfjs alone: plain Node, no tsx, no gradq package.
-  const plain = spawnSync(process.execPath, [join(here, 'fixtures', 'load-with-tfjs.mjs'), dir, mnistDir], {
+  const plain = spawnSync(process.execPath, [join(here, 'fixtures', 'load-with-tfjs.mjs'), dir, MNIST_DIR], {
     encoding: 'utf8',
     cwd: join(here, 'fixtures'),
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CheckpointWriter, type FailureEvent, loadLatestValid, type ObjectStore, readLatestStep } from '../src/index';
+import { CheckpointWriter, loadLatestValid, type ObjectStore, readLatestStep } from '../src/index';
+import type { FailureEvent } from '../src/writer';
 import { advance, contentOf, openStore, type StoreFixture, tfReady, trainedTrainee, uniqueRunId } from './helpers';
 
 let fx: StoreFixture;

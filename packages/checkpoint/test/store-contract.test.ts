@@ -3,7 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { after, before, describe, test } from 'node:test';
-import { CheckpointNotFoundError, type LocalStore, S3Store, UnsafeKeyError } from '../src/index';
+import { CheckpointNotFoundError, UnsafeKeyError } from '../src/errors/index';
+import { type LocalStore, S3Store } from '../src/index';
 import { openStore, STORE_KINDS, type StoreFixture } from './helpers';
 
 const enc = (s: string) => new TextEncoder().encode(s);

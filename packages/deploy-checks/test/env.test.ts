@@ -11,7 +11,6 @@ import { describe, test } from 'node:test';
 import { loadCheckpointConfig } from '@gradq/checkpoint';
 import { COORDINATOR_OPTIONS, coordinatorConfigSchema } from '@gradq/coordinator';
 import { loadAddon } from '@gradq/native-kernels';
-import { loadMetricsConfig, metricsEnvShape } from '@gradq/telemetry';
 import { readOptions } from '@gradq/trainer';
 import { WORKER_OPTIONS, workerConfigSchema } from '@gradq/worker';
 import { envFileValues, interpolateDeep, referencedVariables, scanEnvReads } from '../src/index';
@@ -41,12 +40,9 @@ function keysRead(read: (env: Record<string, string | undefined>) => unknown): S
 const optionEnvs = (specs: readonly { env?: string }[]) => new Set(specs.flatMap((s) => (s.env ? [s.env] : [])));
 
 const checkpointVars = keysRead((env) => loadCheckpointConfig(env));
-const coordinatorVars = new Set([
-  ...optionEnvs(COORDINATOR_OPTIONS),
-  ...checkpointVars,
-  ...Object.keys(metricsEnvShape('coordinator')),
-]);
-const workerVars = new Set([...optionEnvs(WORKER_OPTIONS), ...Object.keys(metricsEnvShape('worker'))]);
+// The services' options include their METRICS_PORT / METRICS_HOST (@gradq/telemetry's metricsOptions).
+const coordinatorVars = new Set([...optionEnvs(COORDINATOR_OPTIONS), ...checkpointVars]);
+const workerVars = optionEnvs(WORKER_OPTIONS);
 const nativeVars = keysRead((env) => loadAddon({ env }));
 const scanned = scanEnvReads(REPO_ROOT, {
   dirs: ['packages', 'services'],
@@ -128,12 +124,14 @@ describe('environment variables', () => {
       const rendered = render(dotenv);
       const coordinatorEnv = environmentOf(service(rendered, 'coordinator'));
       const workerEnv = environmentOf(service(rendered, 'worker'));
+      const coordinator = readOptions(COORDINATOR_OPTIONS, coordinatorConfigSchema, [], coordinatorEnv);
+      const worker = readOptions(WORKER_OPTIONS, workerConfigSchema, [], workerEnv);
       return {
-        coordinator: readOptions(COORDINATOR_OPTIONS, coordinatorConfigSchema, [], coordinatorEnv),
+        coordinator,
         checkpoints: loadCheckpointConfig(coordinatorEnv),
-        coordinatorMetrics: loadMetricsConfig(coordinatorEnv, 'coordinator'),
-        worker: readOptions(WORKER_OPTIONS, workerConfigSchema, [], workerEnv),
-        workerMetrics: loadMetricsConfig(workerEnv, 'worker'),
+        coordinatorMetrics: { port: coordinator.metricsPort, host: coordinator.metricsHost },
+        worker,
+        workerMetrics: { port: worker.metricsPort, host: worker.metricsHost },
         backends: gradqServices.map((s) => environmentOf(service(rendered, s)).TFJS_BACKEND),
       };
     };

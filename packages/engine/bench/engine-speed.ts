@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { DEFAULT_LAYER_SIZES, MNIST_FILES, parseImages } from '@gradq/model';
 import { loadAddon } from '@gradq/native-kernels';
+import { findMnistDir } from '@gradq/testing';
 import { NativeEngine } from '../src/native-engine';
 import type { Leaf } from '../src/types';
 
@@ -13,16 +14,15 @@ const STEP = 128;
 const WARM_UP = 50;
 const steps = Number(process.argv[2] ?? 400);
 const repeats = Number(process.argv[3] ?? 3);
-const MNIST_DIR = process.env.MNIST_DIR ?? new URL('../../../../shared/mnist', import.meta.url).pathname;
 
-/** Real MNIST when ../shared/mnist has it (ReLU sparsity is realistic), else random bytes. */
+/** Real MNIST where @gradq/testing finds it (ReLU sparsity is realistic), else random bytes. */
 async function trainingSet(): Promise<Uint8Array> {
-  const file = `${MNIST_DIR}/${MNIST_FILES.trainImages.name}`;
-  try {
+  const dir = findMnistDir();
+  if (dir !== undefined) {
+    const file = `${dir}/${MNIST_FILES.trainImages.name}`;
     return parseImages(new Uint8Array(await readFile(file)), file).pixels;
-  } catch {
-    return Uint8Array.from({ length: 60000 * 784 }, () => Math.floor(Math.random() * 256));
   }
+  return Uint8Array.from({ length: 60000 * 784 }, () => Math.floor(Math.random() * 256));
 }
 
 const shape = { layerSizes: DEFAULT_LAYER_SIZES, outputActivation: 'relu' as const };

@@ -1,15 +1,5 @@
 export { firstNonFinite } from './finite';
-export { type EngineChoice, type EngineFactory, nativeTreeAdd, selectEngine } from './select';
-export { checkTask, EngineTaskError, gatherLeaf } from './task';
+export { type EngineFactory, nativeTreeAdd, selectEngine } from './select';
 export { type ModelShape, TfjsEngine } from './tfjs-engine';
-export {
-  addRounded,
-  alignedBlocks,
-  isAlignedBlock,
-  type LeafBlock,
-  nextPowerOfTwo,
-  reduceLeaves,
-  roundLeaf,
-  TreeReducer,
-} from './tree';
+export { alignedBlocks, isAlignedBlock, type LeafBlock, TreeReducer } from './tree';
 export type { BlockGradient, BlockTask, Engine, Leaf } from './types';

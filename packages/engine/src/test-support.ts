@@ -1,10 +1,10 @@
 /** Helpers for the engine tests: deterministic data and bit-for-bit comparisons. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MNIST_FILES, parseImages } from '@gradq/model';
+import { findMnistDir } from '@gradq/testing';
 import type { Leaf } from './types';
 
 /** xorshift32 stream in [0, 1). */
@@ -52,9 +52,10 @@ export function leavesOf(start: number, sizes: readonly number[]): Leaf[] {
   return leaves;
 }
 
-/** The first `count` MNIST test images when ../shared/mnist has them, else random bytes. */
+/** The first `count` MNIST test images where @gradq/testing finds MNIST, else random bytes. */
 export function mnistOrRandom(count: number): { pixels: Uint8Array; real: boolean } {
-  const dir = process.env.MNIST_DIR ?? fileURLToPath(new URL('../../../../shared/mnist', import.meta.url));
+  const dir = findMnistDir();
+  if (dir === undefined) return { pixels: seededBytes(count * 784, 99), real: false };
   const file = `${dir}/${MNIST_FILES.testImages.name}`;
   try {
     const images = parseImages(new Uint8Array(readFileSync(file)), file);

@@ -9,12 +9,13 @@ import {
   type CliProcess,
   CliProcesses,
   cliEnv,
+  type RedisInstance,
   type S3rverInstance,
+  startRedisServer,
   startS3rver,
   stepOf,
   uniqueRunId,
 } from '@gradq/testing';
-import { type RedisProcess, startRedisProcess } from './redis-server';
 
 /** The training every scenario runs: same seed, same data, same shards per step, so the same final bits. */
 export interface Workload {
@@ -57,7 +58,7 @@ export class Rig {
   readonly runId: string;
   private workerCount = 0;
   private constructor(
-    public redisServer: RedisProcess,
+    public redisServer: RedisInstance,
     readonly redis: RedisClient,
     readonly dir: string,
     readonly workload: Workload,
@@ -69,7 +70,7 @@ export class Rig {
 
   static async open(name: string, workload: Workload, options: { s3?: boolean } = {}): Promise<Rig> {
     const dir = await mkdtemp(join(tmpdir(), `gradq-faults-${name}-`));
-    const server = await startRedisProcess();
+    const server = await startRedisServer();
     const s3 = options.s3 ? await startS3rver({ bucket: 'gradq-faults' }) : undefined;
     // The rig's own connection only watches progress; it must survive the Redis restart scenario, so errors are
     // ignored (ioredis reconnects by itself).
@@ -139,7 +140,7 @@ export class Rig {
     const port = this.redisServer.port;
     await this.redisServer.stop();
     await sleep(downMs);
-    this.redisServer = await startRedisProcess({ port });
+    this.redisServer = await startRedisServer({ port });
   }
 
   /** The S3 store the coordinator writes to, for checking what landed. */

@@ -3,47 +3,41 @@
 // their errors, or on any /metrics endpoint.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import type { CoordinatorSummary } from '@gradq/coordinator';
 import { createRedis, runKeys } from '@gradq/protocol';
 import {
   CLI,
   type CliProcess,
-  CliProcesses,
   cliEnv,
   freePort,
+  type RedisInstance,
   type S3rverInstance,
+  serviceRig,
   skipUnlessRequired,
   skipWithoutTool,
+  startRedisServer,
   startS3rver,
   stepOf,
   uniqueRunId,
   waitUntil,
 } from '@gradq/testing';
-import { type RedisProcess, startRedisProcess } from '../src/redis-server';
 
 const ADMIN_PASSWORD = `admin-${Math.random().toString(36).slice(2)}-pw`;
 const ALICE_PASSWORD = `alice-${Math.random().toString(36).slice(2)}-pw`;
 const HYPER = ['--limit', '1024', '--epochs', '1', '--batch-size', '128', '--shards-per-step', '2', '--seed', '4'];
 
-const procs = new CliProcesses();
-const servers: RedisProcess[] = [];
+// Each test starts its own Redis with AUTH, ACL users or TLS (authRedis), so the rig starts none.
+const rig = serviceRig('security', { redis: false });
+const { procs } = rig;
+const servers: RedisInstance[] = [];
+rig.onTeardown(() => Promise.allSettled(servers.map((s) => s.stop())));
 let s3: S3rverInstance;
-let dir: string;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gradq-security-'));
   s3 = await startS3rver({ bucket: 'gradq-security' });
-});
-
-after(async () => {
-  await procs.stopAll();
-  await Promise.allSettled(servers.map((s) => s.stop()));
-  await s3?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  rig.onTeardown(() => s3.stop());
 });
 
 /** Every secret a test process was given; none may be printed anywhere. */
@@ -57,8 +51,8 @@ function assertNoSecret(where: string, text: string): void {
 }
 
 /** A Redis that demands a password from the default user and has an ACL user `alice` with her own. */
-async function authRedis(extra: string[] = [], readyPort?: number): Promise<RedisProcess> {
-  const server = await startRedisProcess({
+async function authRedis(extra: string[] = [], readyPort?: number): Promise<RedisInstance> {
+  const server = await startRedisServer({
     args: [
       '--requirepass',
       ADMIN_PASSWORD,
@@ -192,7 +186,7 @@ test('every command, given a wrong Redis password and a wrong S3 secret key, pri
     ...s3.env,
     REDIS_URL: `redis://alice:${redisPassword}@127.0.0.1:${server.port}`,
     AWS_SECRET_ACCESS_KEY: s3Secret,
-    CHECKPOINT_DIR: join(dir, 'never'),
+    CHECKPOINT_DIR: join(rig.dir, 'never'),
   });
   const runId = uniqueRunId('wrong-secrets');
   const commands: [string, string[]][] = [
@@ -201,7 +195,7 @@ test('every command, given a wrong Redis password and a wrong S3 secret key, pri
     [CLI.start, [...HYPER, '--run-id', runId, '--workers', '1', '--metrics-port', '0', '--worker-metrics-port', '0']],
     [CLI.baseline, ['--limit', '256', '--epochs', '1', '--batch-size', '128']],
     [CLI.ckpt, ['list']],
-    [CLI.ckpt, ['download', runId, '--out', join(dir, 'download')]],
+    [CLI.ckpt, ['download', runId, '--out', join(rig.dir, 'download')]],
   ];
   for (const [script, args] of commands) {
     const p = procs.spawn(script, args, { env, name: `${script.split('/').at(-1)} ${args[0] ?? ''}` });
@@ -244,9 +238,9 @@ function selfSigned(into: string): { cert: string; key: string } | undefined {
 test('TLS: rediss:// to a Redis with a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS', {
   skip: skipWithoutTool('openssl'),
 }, async (t) => {
-  const tls = selfSigned(dir) ?? assert.fail('openssl could not make a self-signed certificate');
+  const tls = selfSigned(rig.dir) ?? assert.fail('openssl could not make a self-signed certificate');
   const tlsPort = await freePort();
-  let server: RedisProcess;
+  let server: RedisInstance;
   try {
     // --port 0: no plain-text listener at all.
     server = await authRedis(

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { selectBackend } from '@gradq/backend';
+import { mnistDir } from '@gradq/testing';
 import * as tf from '@tensorflow/tfjs';
 import { type AdamState, AdamStep } from './adam';
 import { createAutoencoder } from './autoencoder';
@@ -14,7 +14,7 @@ import { parseImages } from './mnist/idx';
 import { type BoundModel, bindModel, getParams, setParams } from './params';
 import { scalePixels } from './pixels';
 
-const MNIST_DIR = process.env.MNIST_DIR ?? fileURLToPath(new URL('../../../../shared/mnist', import.meta.url));
+const MNIST_DIR = mnistDir();
 const SIZES = [784, 32, 16, 32, 784];
 const BATCH = 32;
 

@@ -7,7 +7,10 @@ export type PageRoute = () => { type: string; body: string | Uint8Array; headers
 
 /** Options of {@link startMetricsServer}. */
 export interface MetricsServerOptions {
-  /** TCP port; 0 picks a free ephemeral port (tests). Default: 0. Services pass `METRICS_PORT` (see config.ts). */
+  /**
+   * TCP port; 0 picks a free ephemeral port (tests). Default: 0. Services pass their --metrics-port / `METRICS_PORT`
+   * (options.ts).
+   */
   port?: number;
   /**
    * Interface to bind. Default: `'0.0.0.0'`, because Prometheus scrapes from another container; tests pass

@@ -1,6 +1,14 @@
 import { z } from 'zod';
-import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT } from './config';
 import type { Role } from './labels';
+
+/**
+ * Default metrics ports. Different per role so a coordinator and a worker can run side by side on one laptop
+ * (`pnpm start`) without a clash; infra/prometheus/prometheus.yml scrapes exactly these.
+ */
+export const DEFAULT_METRICS_PORT: Readonly<Record<Role, number>> = { coordinator: 9400, worker: 9401 };
+
+/** Default bind address: all interfaces, because Prometheus scrapes from another container. */
+export const DEFAULT_METRICS_HOST = '0.0.0.0';
 
 /** Host names, IPv4 and IPv6 addresses; anything else could only fail later, at listen time, naming no option. */
 const HOST_PATTERN = /^[A-Za-z0-9_.:%-]+$/;

@@ -7,10 +7,10 @@ import {
   createCoordinatorMetrics,
   createMetricsRegistry,
   createWorkerMetrics,
-  GRADQ_METRIC_NAMES,
   type MetricsServer,
   startMetricsServer,
 } from '../src/index';
+import { GRADQ_METRIC_NAMES } from '../src/names';
 import { alertQueries, dashboardQueries, type QuerySource } from './support/infra-files';
 import { expandGrafanaVariables, metricNamesOf } from './support/promql';
 

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { skipWithoutTool } from '@gradq/testing';
-import { DEFAULT_METRICS_PORT } from '../src/config';
+import { DEFAULT_METRICS_PORT } from '../src/options';
 import {
   ALERTS_FILE,
   ALERTS_TEST_FILE,

@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './s3rver';
 
 /** The repository root (this file is packages/testing/src/cli.ts). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -28,15 +27,24 @@ export function testBackend(): string {
 }
 
 /**
- * The MNIST directory for tests: `MNIST_DIR` if set, else the first candidate holding the training images. Tests
- * must not download (no network on CI), so a missing set is an error naming the variable.
+ * Where tests find the four MNIST .gz files, or undefined: `MNIST_DIR` when set (it must hold them), else `data/mnist`
+ * in this checkout (where `pnpm start` downloads them), else `shared/mnist` beside the checkout (.ci/run's default).
  */
+export function findMnistDir(): string | undefined {
+  const has = (dir: string) => existsSync(join(dir, 'train-images-idx3-ubyte.gz'));
+  if (process.env.MNIST_DIR) return has(process.env.MNIST_DIR) ? process.env.MNIST_DIR : undefined;
+  return [join(REPO_ROOT, 'data/mnist'), join(REPO_ROOT, '../shared/mnist')].find(has);
+}
+
+/** {@link findMnistDir}, required. Tests must not download (no network on CI), so a missing set is an error. */
 export function mnistDir(): string {
-  const candidates = [process.env.MNIST_DIR, join(REPO_ROOT, 'data/mnist'), '/work/shared/mnist'];
-  for (const dir of candidates) {
-    if (dir && existsSync(join(dir, 'train-images-idx3-ubyte.gz'))) return dir;
-  }
-  throw new Error('no MNIST for tests: set MNIST_DIR to a directory holding the four IDX .gz files');
+  const dir = findMnistDir();
+  if (dir) return dir;
+  throw new Error(
+    process.env.MNIST_DIR
+      ? `no MNIST for tests: MNIST_DIR=${process.env.MNIST_DIR} does not hold the four IDX .gz files`
+      : 'no MNIST for tests: set MNIST_DIR to a directory holding the four IDX .gz files',
+  );
 }
 
 /** A run id no other test (or engineer) uses at the same time: Redis keys and checkpoints are per run id. */
@@ -283,27 +291,6 @@ export class CliProcesses {
   async stopAll(graceMs = 5000): Promise<void> {
     await Promise.all([...this.all].map((p) => p.stop(graceMs)));
   }
-}
-
-/** `count` consecutive free loopback ports (e.g. `pnpm start --worker-metrics-port` uses base, base+1, ...). */
-export async function freePortRange(count: number): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = await freePort();
-    if (base + count > 65535) continue;
-    let ok = true;
-    for (let i = 1; i < count && ok; i++) ok = await portIsFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 /** Polls `probe` until it returns a value other than undefined; rejects after `timeoutMs` with `what`. */

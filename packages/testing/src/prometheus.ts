@@ -2,7 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './s3rver';
+import { freePort } from './ports';
 
 /** One scrape target: a Prometheus job name and the URL of a /metrics endpoint. */
 export interface PrometheusTarget {

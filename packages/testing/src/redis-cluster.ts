@@ -1,14 +1,24 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './s3rver';
+import { freePort } from './ports';
 
 export interface RedisServerOptions {
   /** The redis-server executable. Default: `$REDIS_SERVER_BIN`, else `redis-server` from PATH. */
   binary?: string;
   /** Give up when the server is not ready after this long. Default 10000 ms. */
   startTimeoutMs?: number;
+}
+
+export interface PrivateRedisOptions extends RedisServerOptions {
+  /** Listen here; default a free loopback port. A restart passes the old port, so clients reconnect to the same URL. */
+  port?: number;
+  /** Extra redis-server arguments: `--requirepass`, `--user`, `--tls-port` ... */
+  args?: readonly string[];
+  /** Port to wait on for readiness when it is not `port` (a TLS-only server listens on its --tls-port). */
+  readyPort?: number;
 }
 
 export interface RedisInstance {
@@ -45,15 +55,16 @@ export function findRedisServer(binary = process.env.REDIS_SERVER_BIN ?? 'redis-
 }
 
 /**
- * A private `redis-server` on a free loopback port, without persistence. Tests that count workers or compare bits
- * need a Redis no other process uses: any worker on a shared Redis takes any run's jobs, possibly on another backend.
+ * A private `redis-server` on a free loopback port (or `options.port`), without persistence. Tests that count workers
+ * or compare bits need a Redis no other process uses: any worker on a shared Redis takes any run's jobs, possibly on
+ * another backend. The fault harness restarts one on its old port and passes AUTH, ACL and TLS arguments.
  */
-export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisInstance> {
+export async function startRedisServer(options: PrivateRedisOptions = {}): Promise<RedisInstance> {
   const dir = await mkdtemp(join(tmpdir(), 'gradq-redis-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   let node: ChildProcess;
   try {
-    node = await startNode(options, dir, port, []);
+    node = await startNode(options, dir, port, options.args ?? [], options.readyPort);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
@@ -122,7 +133,13 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   return { url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','), ports, stop };
 }
 
-function startNode(options: RedisServerOptions, dir: string, port: number, extra: string[]): Promise<ChildProcess> {
+function startNode(
+  options: RedisServerOptions,
+  dir: string,
+  port: number,
+  extra: readonly string[],
+  readyPort = port,
+): Promise<ChildProcess> {
   const binary = options.binary ?? process.env.REDIS_SERVER_BIN ?? 'redis-server';
   const timeoutMs = options.startTimeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
@@ -143,42 +160,63 @@ function startNode(options: RedisServerOptions, dir: string, port: number, extra
         'warning',
         ...extra,
       ],
-      // At loglevel warning the readiness line is not printed: readiness is polled with PING instead.
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      // At loglevel warning the readiness line is not printed. Readiness is a TCP connect, not PING: PING fails on
+      // a server that demands a password, and without persistence a listening server has nothing left to load.
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr = (stderr + c.toString()).slice(-4000);
-    });
-    const fail = (message: string) => {
-      clearInterval(poll);
-      child.kill('SIGKILL');
-      reject(new RedisStartError(message));
+    // Configuration errors (an unknown --tls-port on a build without TLS) go to stdout.
+    let output = '';
+    const keep = (c: Buffer) => {
+      output = (output + c.toString()).slice(-4000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    let settled = false;
+    const settle = (done: () => void) => {
+      if (settled) return;
+      settled = true;
+      done();
     };
     child.once('error', (err) => {
-      clearInterval(poll);
-      reject(new RedisStartError(`cannot run "${binary}" (${err.message}): install Redis or set REDIS_SERVER_BIN`));
+      settle(() =>
+        reject(new RedisStartError(`cannot run "${binary}" (${err.message}): install Redis or set REDIS_SERVER_BIN`)),
+      );
     });
     child.once('exit', (code) => {
-      clearInterval(poll);
-      reject(new RedisStartError(`redis-server on port ${port} exited with code ${code}: ${stderr.trim()}`));
+      settle(() =>
+        reject(new RedisStartError(`redis-server on port ${port} exited with code ${code}: ${output.trim()}`)),
+      );
     });
     const deadline = Date.now() + timeoutMs;
-    const poll = setInterval(() => {
-      if (pingOk(port)) {
-        clearInterval(poll);
-        child.removeAllListeners('exit');
-        resolve(child);
-      } else if (Date.now() > deadline)
-        fail(`redis-server on port ${port} not ready within ${timeoutMs} ms: ${stderr}`);
-    }, 50);
+    const poll = async () => {
+      while (!settled) {
+        if (await listening(readyPort)) {
+          settle(() => resolve(child));
+          return;
+        }
+        if (Date.now() > deadline) {
+          settle(() =>
+            reject(new RedisStartError(`redis-server on port ${port} not ready within ${timeoutMs} ms: ${output}`)),
+          );
+          child.kill('SIGKILL');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    void poll();
   });
 }
 
-function pingOk(port: number): boolean {
-  const cli = process.env.REDIS_CLI_BIN ?? 'redis-cli';
-  const r = spawnSync(cli, ['-h', '127.0.0.1', '-p', String(port), 'ping'], { encoding: 'utf8', timeout: 2000 });
-  return r.status === 0 && r.stdout.trim() === 'PONG';
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 async function waitForClusterOk(cli: string, ports: readonly number[], timeoutMs: number): Promise<void> {

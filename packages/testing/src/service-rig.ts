@@ -9,7 +9,7 @@ import { type RedisInstance, startRedisServer } from './redis-cluster';
 export interface ServiceRig {
   /** The CLIs this file starts; all stopped after its tests. */
   readonly procs: CliProcesses;
-  /** A private redis-server for this file. */
+  /** A private redis-server for this file (none with `{ redis: false }`). */
   readonly server: RedisInstance;
   /** A temporary directory (checkpoints), removed after the tests. */
   readonly dir: string;
@@ -18,14 +18,22 @@ export interface ServiceRig {
    * root-level `before` hooks at the same time, not one after the other.
    */
   readonly ready: Promise<void>;
+  /**
+   * Registers `close` (a client of the server, a queue) to run at teardown after the processes have stopped and
+   * before the server does, latest first; one that fails does not keep the others from running.
+   */
+  onTeardown(close: () => Promise<unknown> | unknown): void;
 }
 
 /**
- * The usual setup of a services test file, in one place: registers `before` (a private redis-server, a temporary
- * directory) and `after` (every process stopped, then the server, then the directory) with node:test.
+ * The usual setup of a services test file, in one place: registers `before` (a private redis-server unless
+ * `{ redis: false }`, a temporary directory) and `after` (every process stopped, then what {@link ServiceRig.onTeardown} registered, then the server,
+ * then the directory) with node:test.
  */
-export function serviceRig(name: string): ServiceRig {
+export function serviceRig(name: string, options: { redis?: boolean } = {}): ServiceRig {
+  const withRedis = options.redis ?? true;
   const procs = new CliProcesses();
+  const closers: (() => Promise<unknown> | unknown)[] = [];
   let server: RedisInstance | undefined;
   let dir: string | undefined;
   let resolveReady: () => void = () => {};
@@ -37,7 +45,7 @@ export function serviceRig(name: string): ServiceRig {
   ready.catch(() => {}); // a failed setup fails this hook; the files' hooks that await it fail too
   before(async () => {
     try {
-      server = await startRedisServer();
+      if (withRedis) server = await startRedisServer();
       dir = await mkdtemp(join(tmpdir(), `gradq-${name}-`));
       resolveReady();
     } catch (err) {
@@ -47,6 +55,13 @@ export function serviceRig(name: string): ServiceRig {
   });
   after(async () => {
     await procs.stopAll();
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch {
+        // Teardown goes on: the server and the directory still go.
+      }
+    }
     await server?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -57,7 +72,11 @@ export function serviceRig(name: string): ServiceRig {
   return {
     procs,
     ready,
+    onTeardown: (close) => {
+      closers.push(close);
+    },
     get server() {
+      if (!withRedis) throw new Error(`serviceRig('${name}', { redis: false }) has no server`);
       return set(server, 'server');
     },
     get dir() {

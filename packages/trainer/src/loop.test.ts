@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { selectBackend } from '@gradq/backend';
 import { TfjsEngine } from '@gradq/engine';
 import { loadMnist, MNIST_PIXELS, type Mnist, type MnistSplit } from '@gradq/model';
+import { mnistDir } from '@gradq/testing';
 import { type Hyperparams, hyperparamsSchema } from './config';
 import { localGradientSource as engineSource } from './local-source';
 import { createTrainee, type EpochReport, type StepReport, type Trainee, train, trainingSet } from './loop';
 import { ConfigError } from './options';
 import { paramsSha256 } from './summary';
 
-const MNIST_DIR = process.env.MNIST_DIR ?? fileURLToPath(new URL('../../../../shared/mnist', import.meta.url));
+const MNIST_DIR = mnistDir();
 
 /** Small enough for a unit test: 512 training samples, 500 test samples, a 784-64-32-64-784 network. */
 const BASE: Hyperparams = hyperparamsSchema.parse({

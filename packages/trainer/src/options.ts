@@ -57,8 +57,9 @@ export function readOptions<S extends z.ZodType>(
     const fromEnv = spec.env ? env[spec.env] : undefined;
     if (fromFlag !== undefined) raw[spec.key] = fromFlag;
     else if (fromEnv !== undefined && fromEnv !== '') {
+      const yesNo = parseBooleanWord(fromEnv);
       if (spec.type !== 'boolean') raw[spec.key] = fromEnv;
-      else if (BOOLEAN_WORDS.has(fromEnv.toLowerCase())) raw[spec.key] = TRUE_WORDS.includes(fromEnv.toLowerCase());
+      else if (yesNo !== undefined) raw[spec.key] = yesNo;
       // Anything but a yes or a no is a mistake to report, not a silent "off".
       else envProblems.push(`${describe(spec)}: must be one of ${[...BOOLEAN_WORDS].join(', ')}, got '${fromEnv}'`);
     }
@@ -127,6 +128,15 @@ function editDistance(a: string, b: string): number {
 
 const TRUE_WORDS = ['1', 'true', 'yes'];
 const BOOLEAN_WORDS = new Set([...TRUE_WORDS, '0', 'false', 'no']);
+
+/**
+ * A yes/no environment variable: 1/true/yes or 0/false/no, in any case; undefined for anything else. gradq's one
+ * reading of such a value (option flags here, the checkpoint variables in @gradq/checkpoint).
+ */
+export function parseBooleanWord(value: string): boolean | undefined {
+  const word = value.toLowerCase();
+  return BOOLEAN_WORDS.has(word) ? TRUE_WORDS.includes(word) : undefined;
+}
 
 /** Echoed values may be URLs with credentials (REDIS_URL): the password never reaches the terminal or a log. */
 function redactUserinfo(value: string): string {

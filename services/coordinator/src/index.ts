@@ -1,3 +1,2 @@
-export { COORDINATOR_OPTIONS, type CoordinatorConfig, coordinatorConfigSchema, DEFAULT_REDIS_URL } from './config';
-export { type CoordinatorHooks, type CoordinatorSummary, runCoordinator } from './coordinator';
-export { type DistributedCounters, QueueGradientSource } from './queue-source';
+export { COORDINATOR_OPTIONS, coordinatorConfigSchema } from './config';
+export { type CoordinatorSummary, runCoordinator } from './coordinator';

@@ -3,10 +3,7 @@
 // run's. Both must fail at once (no BullMQ retries), the refused block must be re-issued by the coordinator, and
 // neither may touch the parameters.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import {
   createRedis,
   GRADIENT_QUEUE,
@@ -16,43 +13,26 @@ import {
   type RedisClient,
   runKeys,
 } from '@gradq/protocol';
-import {
-  CLI,
-  CliProcesses,
-  cliEnv,
-  type RedisInstance,
-  startRedisServer,
-  uniqueRunId,
-  waitUntil,
-} from '@gradq/testing';
+import { CLI, cliEnv, serviceRig, uniqueRunId, waitUntil } from '@gradq/testing';
 import type { RunSummary } from '@gradq/trainer';
 import { type Job, Queue } from 'bullmq';
 import type { CoordinatorSummary } from '../src/coordinator';
 
-const procs = new CliProcesses();
+const rig = serviceRig('bad-jobs');
 // A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
 const TEST_TIMEOUT_MS = 420_000;
-let server: RedisInstance;
 let redis: RedisClient;
 let queue: Queue;
-let dir: string;
 
 // 1024 samples, batch 128 in 4 leaves of 32: 8 steps. Four jobs per step, so that a job is one leaf.
 const HYPER = ['--limit', '1024', '--epochs', '1', '--seed', '5'];
 
 before(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url, cluster: false });
+  await rig.ready;
+  redis = createRedis({ url: rig.server.url, cluster: false });
   queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
-  dir = await mkdtemp(join(tmpdir(), 'gradq-bad-jobs-'));
-});
-
-after(async () => {
-  await procs.stopAll();
-  await queue?.close().catch(() => undefined);
-  await redis?.quit().catch(() => undefined);
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  rig.onTeardown(() => redis.quit());
+  rig.onTeardown(() => queue.close());
 });
 
 async function finished(job: Job): Promise<{ state: string; attemptsMade: number; failedReason: string }> {
@@ -73,15 +53,17 @@ test('a malformed job and a wrong-layout job fail without retry and never reach 
   timeout: TEST_TIMEOUT_MS,
 }, async () => {
   const runId = uniqueRunId('badjobs');
-  const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('badjobs-ref')], { name: 'baseline' });
-  const coordinator = procs.spawn(
+  const reference = rig.procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('badjobs-ref')], {
+    name: 'baseline',
+  });
+  const coordinator = rig.procs.spawn(
     CLI.coordinator,
     [
       ...HYPER,
       '--run-id',
       runId,
       '--redis-url',
-      server.url,
+      rig.server.url,
       '--check-after-ms',
       '1000',
       '--metrics-port',
@@ -89,7 +71,7 @@ test('a malformed job and a wrong-layout job fail without retry and never reach 
       '--jobs-per-step',
       '4',
     ],
-    { env: cliEnv({ CHECKPOINT_DIR: dir }), name: 'coordinator' },
+    { env: cliEnv({ CHECKPOINT_DIR: rig.dir }), name: 'coordinator' },
   );
 
   // No worker yet: step 0 is open and its four jobs (and step 1's four) wait until the bad ones are in front of them.
@@ -129,7 +111,9 @@ test('a malformed job and a wrong-layout job fail without retry and never reach 
   // lifo: taken before everything else, so the refusal reaches the coordinator while leaf 0 is still missing.
   const layout = await queue.add('gradient', wrongLayout, { ...retrying, jobId: 'wrong-layout' });
 
-  procs.spawn(CLI.worker, ['--redis-url', server.url, '--lock-ms', '5000', '--worker-id', 'w1'], { name: 'w1' });
+  rig.procs.spawn(CLI.worker, ['--redis-url', rig.server.url, '--lock-ms', '5000', '--worker-id', 'w1'], {
+    name: 'w1',
+  });
 
   const m = await finished(malformed);
   assert.equal(m.state, 'failed');

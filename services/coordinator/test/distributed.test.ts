@@ -1,48 +1,25 @@
 // Distributed core, end to end through the CLIs: `pnpm start` trains the real MNIST, and the number of workers does
 // not change a single bit of the result (nor does training in one process with `pnpm baseline`).
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import {
-  CLI,
-  CliProcesses,
-  cliEnv,
-  type RedisInstance,
-  startRedisServer,
-  testBackend,
-  uniqueRunId,
-} from '@gradq/testing';
+import { describe, test } from 'node:test';
+import { CLI, cliEnv, serviceRig, testBackend, uniqueRunId } from '@gradq/testing';
 import type { RunSummary } from '@gradq/trainer';
 import type { CoordinatorSummary } from '../src/coordinator';
 
-const procs = new CliProcesses();
+// A private Redis: on a shared one, other people's workers (maybe on another backend) would take this run's jobs.
+const rig = serviceRig('distributed');
 // A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
 const TEST_TIMEOUT_MS = 420_000;
 // The full 60k-sample epoch: about 1-2 minutes on wasm, several on a loaded machine.
 const TIMEOUT_FULL_MS = 900_000;
-let redis: RedisInstance;
-let dir: string;
-
-before(async () => {
-  // A private Redis: on a shared one, other people's workers (maybe on another backend) would take this run's jobs.
-  redis = await startRedisServer();
-  dir = await mkdtemp(join(tmpdir(), 'gradq-distributed-'));
-});
-
-after(async () => {
-  await procs.stopAll();
-  await redis?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
 
 function startRun(name: string, args: string[]) {
   const runId = uniqueRunId(name);
-  return procs.spawn(
+  return rig.procs.spawn(
     CLI.start,
-    ['--run-id', runId, '--redis-url', redis.url, '--metrics-port', '0', '--worker-metrics-port', '0', ...args],
-    { env: cliEnv({ CHECKPOINT_DIR: join(dir, runId) }), name },
+    ['--run-id', runId, '--redis-url', rig.server.url, '--metrics-port', '0', '--worker-metrics-port', '0', ...args],
+    { env: cliEnv({ CHECKPOINT_DIR: join(rig.dir, runId) }), name },
   );
 }
 
@@ -77,7 +54,7 @@ describe('distributed core', () => {
     // Both distributed runs share the private Redis and so the one gradient queue: each run's workers also take the
     // other run's jobs (any worker serves any run), which must not change a bit either.
     const common = ['--limit', '2048', '--epochs', '2', '--seed', '7', '--shards-per-step', '4'];
-    const baseline = procs.spawn(CLI.baseline, [...common, '--run-id', uniqueRunId('base')], { name: 'baseline' });
+    const baseline = rig.procs.spawn(CLI.baseline, [...common, '--run-id', uniqueRunId('base')], { name: 'baseline' });
     const one = startRun('w1', [...common, '--workers', '1']);
     const two = startRun('w2', [...common, '--workers', '2']);
     const [b, s1, s2] = await Promise.all([

@@ -5,10 +5,8 @@
 // step (real divergence: the step is skipped and the alert gauge raised).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { selectBackend } from '@gradq/backend';
 import { selectEngine } from '@gradq/engine';
 import {
@@ -21,17 +19,7 @@ import {
   sliceRanges,
   submitBlock,
 } from '@gradq/protocol';
-import {
-  CLI,
-  type CliProcess,
-  CliProcesses,
-  cliEnv,
-  type RedisInstance,
-  startRedisServer,
-  testBackend,
-  uniqueRunId,
-  waitUntil,
-} from '@gradq/testing';
+import { CLI, type CliProcess, cliEnv, serviceRig, testBackend, uniqueRunId, waitUntil } from '@gradq/testing';
 import type { RunSummary } from '@gradq/trainer';
 import { GradientProcessor, StepNotOpenError } from '@gradq/worker';
 import { DelayedError, type Job, Worker } from 'bullmq';
@@ -43,32 +31,26 @@ const HYPER = ['--limit', '512', '--epochs', '1', '--batch-size', '128', '--shar
 
 type Attack = 'length' | 'nonfinite' | 'nan-loss' | 'layout';
 
-const procs = new CliProcesses();
+const rig = serviceRig('hostile-gradients');
 const rogues: Worker[] = [];
 const processors: GradientProcessor[] = [];
-/** BullMQ does not close a connection it was given: these are quit in `after`, or the test file never exits. */
+/** BullMQ does not close a connection it was given: these are quit at teardown, or the test file never exits. */
 const connections: RedisClient[] = [];
-let server: RedisInstance;
 let redis: RedisClient;
 let backendName: string;
-let dir: string;
 
 before(async () => {
   // The rogue computes honest gradients in this process: same backend as the baseline, or the bits differ.
   backendName = (await selectBackend({ request: testBackend(), log: () => {} })).name;
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url, cluster: false });
-  dir = await mkdtemp(join(tmpdir(), 'gradq-hostile-gradients-'));
-});
-
-after(async () => {
-  await Promise.allSettled(rogues.map((w) => w.close(true)));
-  for (const p of processors) p.dispose();
-  await Promise.allSettled(connections.map((c) => c.quit()));
-  await procs.stopAll();
-  await redis?.quit().catch(() => undefined);
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await rig.ready;
+  redis = createRedis({ url: rig.server.url, cluster: false });
+  rig.onTeardown(() => redis.quit());
+  // Runs first: the rogues stop before the connections they use are quit.
+  rig.onTeardown(async () => {
+    await Promise.allSettled(rogues.map((w) => w.close(true)));
+    for (const p of processors) p.dispose();
+    await Promise.allSettled(connections.map((c) => c.quit()));
+  });
 });
 
 /**
@@ -139,20 +121,20 @@ function rogueWorker(runId: string, plan: Map<string, Attack[]>, hold?: (job: Gr
 }
 
 function rogueConnection(): RedisClient {
-  const c = createRedis({ url: server.url, cluster: false });
+  const c = createRedis({ url: rig.server.url, cluster: false });
   connections.push(c);
   return c;
 }
 
 function coordinator(runId: string): CliProcess {
-  return procs.spawn(
+  return rig.procs.spawn(
     CLI.coordinator,
     [
       ...HYPER,
       '--run-id',
       runId,
       '--redis-url',
-      server.url,
+      rig.server.url,
       '--check-after-ms',
       '1000',
       '--metrics-port',
@@ -162,13 +144,15 @@ function coordinator(runId: string): CliProcess {
       '--jobs-per-step',
       '4',
     ],
-    { env: cliEnv({ CHECKPOINT_DIR: join(dir, runId) }), name: `coordinator ${runId}` },
+    { env: cliEnv({ CHECKPOINT_DIR: join(rig.dir, runId) }), name: `coordinator ${runId}` },
   );
 }
 
 test('wrong-length and NaN gradients and a refusal for another layout are rejected, counted, never applied', async () => {
   const runId = uniqueRunId('rogue');
-  const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('rogue-ref')], { name: 'baseline' });
+  const reference = rig.procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('rogue-ref')], {
+    name: 'baseline',
+  });
   const plan = new Map<string, Attack[]>([
     ['0/1', ['length']],
     ['1/3', ['nonfinite']],
@@ -205,7 +189,7 @@ test('wrong-length and NaN gradients and a refusal for another layout are reject
 
 test('a NaN written twice for one block is not believed: the coordinator computes the block, same bits', async () => {
   const runId = uniqueRunId('rogue-nan');
-  const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('rogue-nan-ref')], {
+  const reference = rig.procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('rogue-nan-ref')], {
     name: 'baseline',
   });
   // A worker that writes garbage may write it twice: the second time no worker's word decides.
@@ -238,7 +222,7 @@ test('a NaN written twice for one block is not believed: the coordinator compute
 
 test('real divergence (learning rate 1e30): computed here too, the steps are skipped and gradq_loss_nonfinite raised', async () => {
   const runId = uniqueRunId('diverge');
-  const c = procs.spawn(
+  const c = rig.procs.spawn(
     CLI.coordinator,
     [
       ...HYPER,
@@ -247,7 +231,7 @@ test('real divergence (learning rate 1e30): computed here too, the steps are ski
       '--run-id',
       runId,
       '--redis-url',
-      server.url,
+      rig.server.url,
       '--check-after-ms',
       '1000',
       '--metrics-port',
@@ -257,7 +241,7 @@ test('real divergence (learning rate 1e30): computed here too, the steps are ski
       '--jobs-per-step',
       '4',
     ],
-    { env: cliEnv({ CHECKPOINT_DIR: join(dir, runId) }), name: `coordinator ${runId}` },
+    { env: cliEnv({ CHECKPOINT_DIR: join(rig.dir, runId) }), name: `coordinator ${runId}` },
   );
   let release: () => void = () => {};
   const released = new Promise<void>((resolve) => {
@@ -300,7 +284,9 @@ test('a result lost between Redis and the coordinator is taken from the done set
   // arrives. Here a thief pops the first result pushed. Blocked clients are served longest-waiting first, and the
   // coordinator's BLPOP times out every 250 ms while the thief's does not, so the thief wins the first push.
   const runId = uniqueRunId('lost-result');
-  const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('lost-ref')], { name: 'baseline' });
+  const reference = rig.procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('lost-ref')], {
+    name: 'baseline',
+  });
   const thief = rogueConnection();
   const results = new RunData(redis, runId, 1, 1).keys.results;
   const stolen = thief.blpop(results, 60);

@@ -1,13 +1,12 @@
 // Broken MNIST files given to the coordinator CLI (--data-dir): each must stop it before anything is written, with
 // a non-zero exit and an error naming the file and what is wrong with it.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { createRedis, type RedisClient } from '@gradq/protocol';
-import { CLI, CliProcesses, cliEnv, mnistDir, type RedisInstance, startRedisServer, uniqueRunId } from '@gradq/testing';
+import { CLI, cliEnv, mnistDir, serviceRig, uniqueRunId } from '@gradq/testing';
 
 const FILES = [
   'train-images-idx3-ubyte.gz',
@@ -16,28 +15,19 @@ const FILES = [
   't10k-labels-idx1-ubyte.gz',
 ] as const;
 
-const procs = new CliProcesses();
-let server: RedisInstance;
+// The coordinator reaches Redis before it reads MNIST, so it needs one to get as far as the files.
+const rig = serviceRig('hostile-mnist');
 let redis: RedisClient;
-let root: string;
 
 before(async () => {
-  // The coordinator reaches Redis before it reads MNIST, so it needs one to get as far as the files.
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url, cluster: false });
-  root = await mkdtemp(join(tmpdir(), 'gradq-hostile-mnist-'));
-});
-
-after(async () => {
-  await procs.stopAll();
-  await redis?.quit().catch(() => undefined);
-  await server?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
+  await rig.ready;
+  redis = createRedis({ url: rig.server.url, cluster: false });
+  rig.onTeardown(() => redis.quit());
 });
 
 /** A data directory with the real files linked in, except `name`, which holds `bytes`. */
 async function dataDirWith(name: (typeof FILES)[number], bytes: Uint8Array): Promise<string> {
-  const dir = join(root, `data-${uniqueRunId('d')}`);
+  const dir = join(rig.dir, `data-${uniqueRunId('d')}`);
   await mkdir(dir);
   for (const f of FILES) {
     if (f === name) await writeFile(join(dir, f), bytes);
@@ -98,10 +88,21 @@ for (const c of CASES) {
   test(`MNIST ${c.file} with ${c.what}: exit non-zero naming the file, nothing written`, async () => {
     const dataDir = await dataDirWith(c.file, await c.bytes());
     const runId = uniqueRunId('mnist');
-    const checkpoints = join(root, `ckpt-${runId}`);
-    const p = procs.spawn(
+    const checkpoints = join(rig.dir, `ckpt-${runId}`);
+    const p = rig.procs.spawn(
       CLI.coordinator,
-      ['--data-dir', dataDir, '--run-id', runId, '--redis-url', server.url, '--limit', '256', '--metrics-port', '0'],
+      [
+        '--data-dir',
+        dataDir,
+        '--run-id',
+        runId,
+        '--redis-url',
+        rig.server.url,
+        '--limit',
+        '256',
+        '--metrics-port',
+        '0',
+      ],
       { env: cliEnv({ CHECKPOINT_DIR: checkpoints }), name: `coordinator ${c.file}` },
     );
     const exit = await p.exited;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { LocalStore, readLatestStep } from '@gradq/checkpoint';
 import { createRedis, GRADIENT_QUEUE, QUEUE_PREFIX, type RedisClient, runKeys } from '@gradq/protocol';
 import { CLI, cliEnv, REPO_ROOT, serviceRig, stepOf, uniqueRunId, waitUntil } from '@gradq/testing';
@@ -26,11 +26,8 @@ before(async () => {
   await rig.ready;
   redis = createRedis({ url: rig.server.url, cluster: false });
   queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
-});
-
-after(async () => {
-  await queue?.close().catch(() => undefined);
-  await redis?.quit().catch(() => undefined);
+  rig.onTeardown(() => redis.quit());
+  rig.onTeardown(() => queue.close());
 });
 
 function start(name: string, args: string[]) {

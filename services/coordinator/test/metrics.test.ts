@@ -1,54 +1,37 @@
 // Observability on a live `pnpm start`: the coordinator's and every worker's /metrics carry the key series with
 // sensible values while training runs, and a real Prometheus scraping them can read loss and throughput back.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   CLI,
-  CliProcesses,
   cliEnv,
   freePort,
   freePortRange,
   type MetricSample,
   metricValue,
   type PrometheusInstance,
-  type RedisInstance,
   scrapeMetrics,
+  serviceRig,
   skipWithoutTool,
   startPrometheus,
-  startRedisServer,
   uniqueRunId,
   waitUntil,
 } from '@gradq/testing';
 import type { CoordinatorSummary } from '../src/coordinator';
 
-const procs = new CliProcesses();
+const rig = serviceRig('metrics');
 // A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
 const TEST_TIMEOUT_MS = 420_000;
-let redis: RedisInstance;
 let prometheus: PrometheusInstance | undefined;
-let dir: string;
-
-before(async () => {
-  redis = await startRedisServer();
-  dir = await mkdtemp(join(tmpdir(), 'gradq-metrics-'));
-});
-
-after(async () => {
-  await procs.stopAll();
-  await prometheus?.stop();
-  await redis?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+rig.onTeardown(() => prometheus?.stop());
 
 /** `pnpm start` with /metrics on ports chosen here (port 0 would not be discoverable from outside). */
 async function liveRun(name: string, workers: number, hyper: string[]) {
   const coordinatorPort = await freePort();
   const workerBase = await freePortRange(workers);
   const runId = uniqueRunId(name);
-  const run = procs.spawn(
+  const run = rig.procs.spawn(
     CLI.start,
     [
       ...hyper,
@@ -57,13 +40,13 @@ async function liveRun(name: string, workers: number, hyper: string[]) {
       '--run-id',
       runId,
       '--redis-url',
-      redis.url,
+      rig.server.url,
       '--metrics-port',
       String(coordinatorPort),
       '--worker-metrics-port',
       String(workerBase),
     ],
-    { env: cliEnv({ CHECKPOINT_DIR: join(dir, runId) }), name },
+    { env: cliEnv({ CHECKPOINT_DIR: join(rig.dir, runId) }), name },
   );
   return {
     run,
@@ -76,7 +59,7 @@ async function liveRun(name: string, workers: number, hyper: string[]) {
 
 /** Scrapes `url` until `ready` holds (the run has to get going first); fails if the run ends before that. */
 async function scrapeUntil(
-  run: ReturnType<typeof procs.spawn>,
+  run: ReturnType<typeof rig.procs.spawn>,
   url: string,
   ready: (samples: MetricSample[]) => boolean,
 ): Promise<MetricSample[]> {

@@ -3,7 +3,7 @@
 // on one run id used to deadlock each other silently (#17 item 2). A killed owner's lease lapses: the resume tests
 // restart a SIGKILLed coordinator at once and it takes the run over.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { createRedis, type RedisClient, runKeys } from '@gradq/protocol';
 import { CLI, cliEnv, serviceRig, stepOf, uniqueRunId, waitUntil } from '@gradq/testing';
 import type { RunSummary } from '@gradq/trainer';
@@ -18,10 +18,7 @@ const HYPER = ['--limit', '12800', '--epochs', '6', '--seed', '6'];
 before(async () => {
   await rig.ready;
   redis = createRedis({ url: rig.server.url, cluster: false });
-});
-
-after(async () => {
-  await redis?.quit().catch(() => undefined);
+  rig.onTeardown(() => redis.quit());
 });
 
 test('a second coordinator on a live run waits for its lease, then refuses naming the owner; the owner finishes', {

@@ -2,50 +2,32 @@
 // work there (no CROSSSLOT from the submit script or BullMQ). A real 3-master cluster, a short training to the end,
 // and the same bits as on a standalone Redis.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { closeRedis, createRedis, DEFAULT_SLICES, newSession, PROTOCOL_VERSION, RunData } from '@gradq/protocol';
-import {
-  CLI,
-  CliProcesses,
-  cliEnv,
-  type RedisClusterInstance,
-  type RedisInstance,
-  startRedisCluster,
-  startRedisServer,
-  uniqueRunId,
-} from '@gradq/testing';
+import { CLI, cliEnv, type RedisClusterInstance, serviceRig, startRedisCluster, uniqueRunId } from '@gradq/testing';
 import { hyperparamsSchema } from '@gradq/trainer';
 import type { CoordinatorSummary } from '../src/coordinator';
 
-const procs = new CliProcesses();
+// The standalone Redis is the rig's.
+const rig = serviceRig('cluster');
 // A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
 const TEST_TIMEOUT_MS = 420_000;
 let cluster: RedisClusterInstance;
-let standalone: RedisInstance;
-let dir: string;
 
 const HYPER = ['--limit', '512', '--epochs', '1', '--seed', '11', '--workers', '1'];
 
 before(async () => {
-  [cluster, standalone] = await Promise.all([startRedisCluster({ nodes: 3 }), startRedisServer()]);
-  dir = await mkdtemp(join(tmpdir(), 'gradq-cluster-'));
-});
-
-after(async () => {
-  await procs.stopAll();
-  await Promise.allSettled([cluster?.stop(), standalone?.stop()]);
-  if (dir) await rm(dir, { recursive: true, force: true });
+  cluster = await startRedisCluster({ nodes: 3 });
+  rig.onTeardown(() => cluster.stop());
 });
 
 function start(name: string, redisArgs: string[]) {
   const runId = uniqueRunId(name);
-  return procs.spawn(
+  return rig.procs.spawn(
     CLI.start,
     [...HYPER, '--run-id', runId, ...redisArgs, '--metrics-port', '0', '--worker-metrics-port', '0'],
-    { env: cliEnv({ CHECKPOINT_DIR: join(dir, runId) }), name },
+    { env: cliEnv({ CHECKPOINT_DIR: join(rig.dir, runId) }), name },
   );
 }
 
@@ -54,7 +36,7 @@ test('a short training on a 3-node Redis Cluster completes with the same params 
 }, async () => {
   assert.equal(cluster.url.split(',').length, 3);
   const onCluster = start('cluster', ['--redis-cluster', '--redis-url', cluster.url]);
-  const onStandalone = start('standalone', ['--redis-url', standalone.url]);
+  const onStandalone = start('standalone', ['--redis-url', rig.server.url]);
   const [c, s] = await Promise.all([
     onCluster.summary<CoordinatorSummary>(300_000),
     onStandalone.summary<CoordinatorSummary>(300_000),

@@ -2,10 +2,9 @@
 // bits of a run that was never interrupted, on a local directory and on S3; and a checkpoint whose weights were
 // altered after upload must be skipped (with a warning naming it) in favour of the previous valid one.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import {
   CHECKPOINT_FILES,
   checkpointFileKey,
@@ -18,11 +17,9 @@ import {
 import { createRedis, type RedisClient, runKeys } from '@gradq/protocol';
 import {
   CLI,
-  CliProcesses,
   cliEnv,
-  type RedisInstance,
   type S3rverInstance,
-  startRedisServer,
+  serviceRig,
   startS3rver,
   stepOf,
   uniqueRunId,
@@ -31,13 +28,11 @@ import {
 import type { RunSummary } from '@gradq/trainer';
 import type { CoordinatorSummary } from '../src/coordinator';
 
-const procs = new CliProcesses();
+const rig = serviceRig('resume');
 // A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
 const TEST_TIMEOUT_MS = 420_000;
-let server: RedisInstance;
 let redis: RedisClient;
 let s3: S3rverInstance;
-let dir: string;
 /** The undisturbed run's summary, computed once for every test here (same hyperparameters, same backend). */
 let reference: Promise<RunSummary>;
 
@@ -46,23 +41,18 @@ const HYPER = ['--limit', '2048', '--epochs', '2', '--seed', '9'];
 const TOTAL_STEPS = 32;
 
 before(async () => {
-  [server, s3] = await Promise.all([startRedisServer(), startS3rver({ bucket: 'gradq-resume' })]);
-  redis = createRedis({ url: server.url, cluster: false });
-  dir = await mkdtemp(join(tmpdir(), 'gradq-resume-'));
-  reference = procs
+  s3 = await startS3rver({ bucket: 'gradq-resume' });
+  rig.onTeardown(() => s3.stop());
+  await rig.ready;
+  redis = createRedis({ url: rig.server.url, cluster: false });
+  rig.onTeardown(() => redis.quit());
+  reference = rig.procs
     .spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('resume-ref')], { name: 'baseline' })
     .summary<RunSummary>(300_000);
   // Workers outlive the coordinators: they serve the killed one and then the resumed one, untouched.
   for (const id of ['w1', 'w2']) {
-    procs.spawn(CLI.worker, ['--redis-url', server.url, '--lock-ms', '5000', '--worker-id', id], { name: id });
+    rig.procs.spawn(CLI.worker, ['--redis-url', rig.server.url, '--lock-ms', '5000', '--worker-id', id], { name: id });
   }
-});
-
-after(async () => {
-  await procs.stopAll();
-  await redis?.quit().catch(() => undefined);
-  await Promise.allSettled([server?.stop(), s3?.stop()]);
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 interface StoreUnderTest {
@@ -72,7 +62,7 @@ interface StoreUnderTest {
 }
 
 async function localStore(name: string): Promise<StoreUnderTest> {
-  const path = await mkdtemp(join(dir, `${name}-`));
+  const path = await mkdtemp(join(rig.dir, `${name}-`));
   return { store: new LocalStore(path), env: { CHECKPOINT_DIR: path } };
 }
 
@@ -88,9 +78,9 @@ function s3Store(): StoreUnderTest {
 }
 
 function coordinator(name: string, target: StoreUnderTest, runArgs: string[]) {
-  return procs.spawn(
+  return rig.procs.spawn(
     CLI.coordinator,
-    [...HYPER, ...runArgs, '--redis-url', server.url, '--checkpoint-every', '3', '--metrics-port', '0'],
+    [...HYPER, ...runArgs, '--redis-url', rig.server.url, '--checkpoint-every', '3', '--metrics-port', '0'],
     { env: cliEnv(target.env), name },
   );
 }
@@ -194,9 +184,9 @@ describe('what a resume takes from the checkpoint', () => {
     const target = await localStore('extend');
     const runId = uniqueRunId('extend');
     const run = (name: string, args: string[]) =>
-      procs.spawn(
+      rig.procs.spawn(
         CLI.coordinator,
-        [...args, '--redis-url', server.url, '--checkpoint-every', '0', '--metrics-port', '0'],
+        [...args, '--redis-url', rig.server.url, '--checkpoint-every', '0', '--metrics-port', '0'],
         { env: cliEnv(target.env), name },
       );
     // One epoch of the reference's two.

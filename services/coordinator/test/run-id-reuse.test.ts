@@ -2,58 +2,41 @@
 // (step, first leaf) blocks the new one plans, but with sample spans of the old batch size. Each coordinator start has its own session (in job ids and checked by the submit
 // script), so those jobs are stale for the new one, which must train on its own shards only.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { createRedis, GRADIENT_QUEUE, QUEUE_PREFIX, type RedisClient, runKeys } from '@gradq/protocol';
-import {
-  CLI,
-  CliProcesses,
-  cliEnv,
-  type RedisInstance,
-  startRedisServer,
-  uniqueRunId,
-  waitUntil,
-} from '@gradq/testing';
+import { CLI, cliEnv, serviceRig, uniqueRunId, waitUntil } from '@gradq/testing';
 import type { RunSummary } from '@gradq/trainer';
 import { Queue } from 'bullmq';
 import type { CoordinatorSummary } from '../src/coordinator';
 
-const procs = new CliProcesses();
+const rig = serviceRig('reuse');
 const TEST_TIMEOUT_MS = 420_000;
-let server: RedisInstance;
 let redis: RedisClient;
 let queue: Queue;
-let dir: string;
 
 const HYPER = ['--limit', '1024', '--epochs', '1', '--seed', '5'];
 
 before(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url, cluster: false });
+  await rig.ready;
+  redis = createRedis({ url: rig.server.url, cluster: false });
   queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
-  dir = await mkdtemp(join(tmpdir(), 'gradq-reuse-'));
-});
-
-after(async () => {
-  await procs.stopAll();
-  await queue?.close().catch(() => undefined);
-  await redis?.quit().catch(() => undefined);
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  rig.onTeardown(() => redis.quit());
+  rig.onTeardown(() => queue.close());
 });
 
 test('a fresh run reusing a dead run id trains on its own shards, not the dead runâ€™s queued jobs', {
   timeout: TEST_TIMEOUT_MS,
 }, async () => {
   const runId = uniqueRunId('reuse');
-  const env = cliEnv({ CHECKPOINT_DIR: dir });
-  const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('reuse-ref')], { name: 'baseline' });
+  const env = cliEnv({ CHECKPOINT_DIR: rig.dir });
+  const reference = rig.procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('reuse-ref')], {
+    name: 'baseline',
+  });
 
   // The first attempt, with another batch size, dies before any worker has come: its jobs for steps 0 and 1 (one
   // per leaf) stay queued.
-  const first = procs.spawn(
+  const first = rig.procs.spawn(
     CLI.coordinator,
     [
       ...HYPER,
@@ -64,7 +47,7 @@ test('a fresh run reusing a dead run id trains on its own shards, not the dead r
       '--run-id',
       runId,
       '--redis-url',
-      server.url,
+      rig.server.url,
       '--metrics-port',
       '0',
     ],
@@ -84,9 +67,9 @@ test('a fresh run reusing a dead run id trains on its own shards, not the dead r
   first.kill('SIGKILL');
   await first.exited;
 
-  const second = procs.spawn(
+  const second = rig.procs.spawn(
     CLI.coordinator,
-    [...HYPER, '--run-id', runId, '--redis-url', server.url, '--check-after-ms', '1000', '--metrics-port', '0'],
+    [...HYPER, '--run-id', runId, '--redis-url', rig.server.url, '--check-after-ms', '1000', '--metrics-port', '0'],
     { env, name: 'second' },
   );
   // Only once the second coordinator has (tried to) queue its own step 0 does a worker start taking jobs.
@@ -96,7 +79,7 @@ test('a fresh run reusing a dead run id trains on its own shards, not the dead r
     async () => ((await redis.get(runKeys(runId).step)) === '0' ? true : undefined),
     120_000,
   );
-  const worker = procs.spawn(CLI.worker, ['--redis-url', server.url, '--worker-id', 'w1'], { name: 'w1' });
+  const worker = rig.procs.spawn(CLI.worker, ['--redis-url', rig.server.url, '--worker-id', 'w1'], { name: 'w1' });
 
   const [s, ref] = await Promise.all([
     second.summary<CoordinatorSummary>(300_000),
@@ -116,17 +99,27 @@ test('a long-lived worker serves a new run under a reused run id from that runâ€
   // bits of a fresh seed-8 run, not on parameters, orders or data the worker cached for the first.
   const runId = uniqueRunId('reuse-cache');
   const hyper = (seed: string) => ['--limit', '512', '--epochs', '1', '--seed', seed];
-  const worker = procs.spawn(CLI.worker, ['--redis-url', server.url, '--worker-id', 'long-lived'], {
+  const worker = rig.procs.spawn(CLI.worker, ['--redis-url', rig.server.url, '--worker-id', 'long-lived'], {
     name: 'long-lived',
   });
   const run = (seed: string) =>
-    procs.spawn(
+    rig.procs.spawn(
       CLI.coordinator,
-      [...hyper(seed), '--run-id', runId, '--redis-url', server.url, '--metrics-port', '0', '--checkpoint-every', '0'],
-      { env: cliEnv({ CHECKPOINT_DIR: join(dir, `cache-${seed}`) }), name: `seed ${seed}` },
+      [
+        ...hyper(seed),
+        '--run-id',
+        runId,
+        '--redis-url',
+        rig.server.url,
+        '--metrics-port',
+        '0',
+        '--checkpoint-every',
+        '0',
+      ],
+      { env: cliEnv({ CHECKPOINT_DIR: join(rig.dir, `cache-${seed}`) }), name: `seed ${seed}` },
     );
   const first = await run('7').summary<CoordinatorSummary>(300_000);
-  const reference = procs.spawn(CLI.baseline, [...hyper('8'), '--run-id', uniqueRunId('reuse-cache-ref')], {
+  const reference = rig.procs.spawn(CLI.baseline, [...hyper('8'), '--run-id', uniqueRunId('reuse-cache-ref')], {
     name: 'baseline seed 8',
   });
   const [second, ref] = await Promise.all([

@@ -2,7 +2,7 @@
 // the two taking turns; when the worker taking the jobs is SIGKILLed, the one standing by comes back and the run
 // ends on the undisturbed bits, every shard applied once.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { createRedis, parsePlans, type RedisClient, STANDBY_KEY } from '@gradq/protocol';
 import { CLI, type CliProcess, cliEnv, serviceRig, uniqueRunId } from '@gradq/testing';
 import type { RunSummary } from '@gradq/trainer';
@@ -19,10 +19,7 @@ const TOTAL_STEPS = 200;
 before(async () => {
   await rig.ready;
   redis = createRedis({ url: rig.server.url, cluster: false });
-});
-
-after(async () => {
-  await redis?.quit().catch(() => undefined);
+  rig.onTeardown(() => redis.quit());
 });
 
 function worker(id: string): CliProcess {

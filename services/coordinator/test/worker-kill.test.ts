@@ -1,66 +1,49 @@
 // A worker SIGKILLed with a job in hand: BullMQ is at-least-once, so its job comes back (stalled lock) and is run
 // elsewhere; the coordinator must still apply every (step, shard) exactly once and end on the undisturbed bits.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { createRedis, GRADIENT_QUEUE, QUEUE_PREFIX, type RedisClient, runKeys } from '@gradq/protocol';
-import {
-  CLI,
-  CliProcesses,
-  cliEnv,
-  type RedisInstance,
-  startRedisServer,
-  stepOf,
-  uniqueRunId,
-  waitUntil,
-} from '@gradq/testing';
+import { CLI, cliEnv, serviceRig, stepOf, uniqueRunId, waitUntil } from '@gradq/testing';
 import type { RunSummary } from '@gradq/trainer';
 import { Queue } from 'bullmq';
 import type { CoordinatorSummary } from '../src/coordinator';
 
-const procs = new CliProcesses();
+const rig = serviceRig('worker-kill');
 // A bound on each test, so that a hang fails here (and `after` cleans up) instead of stalling the suite.
 const TEST_TIMEOUT_MS = 420_000;
-let server: RedisInstance;
 let redis: RedisClient;
 let queue: Queue;
-let dir: string;
 
 // 2048 samples, batch 128: 16 steps per epoch, 32 in all.
 const HYPER = ['--limit', '2048', '--epochs', '2', '--seed', '3'];
 const TOTAL_STEPS = 32;
 
 before(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url, cluster: false });
+  await rig.ready;
+  redis = createRedis({ url: rig.server.url, cluster: false });
   queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
-  dir = await mkdtemp(join(tmpdir(), 'gradq-worker-kill-'));
-});
-
-after(async () => {
-  await procs.stopAll();
-  await queue?.close().catch(() => undefined);
-  await redis?.quit().catch(() => undefined);
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  rig.onTeardown(() => redis.quit());
+  rig.onTeardown(() => queue.close());
 });
 
 function worker(id: string) {
   // A short lock, so that the killed worker's job is declared stalled and retried within seconds.
-  return procs.spawn(CLI.worker, ['--redis-url', server.url, '--lock-ms', '2000', '--worker-id', id], { name: id });
+  return rig.procs.spawn(CLI.worker, ['--redis-url', rig.server.url, '--lock-ms', '2000', '--worker-id', id], {
+    name: id,
+  });
 }
 
 test('a worker SIGKILLed mid-job: the run completes, every shard applied once, same bits as undisturbed', {
   timeout: TEST_TIMEOUT_MS,
 }, async () => {
   const runId = uniqueRunId('wkill');
-  const reference = procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('wkill-ref')], { name: 'baseline' });
-  const coordinator = procs.spawn(
+  const reference = rig.procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('wkill-ref')], {
+    name: 'baseline',
+  });
+  const coordinator = rig.procs.spawn(
     CLI.coordinator,
-    [...HYPER, '--run-id', runId, '--redis-url', server.url, '--check-after-ms', '1000', '--metrics-port', '0'],
-    { env: cliEnv({ CHECKPOINT_DIR: dir }), name: 'coordinator' },
+    [...HYPER, '--run-id', runId, '--redis-url', rig.server.url, '--check-after-ms', '1000', '--metrics-port', '0'],
+    { env: cliEnv({ CHECKPOINT_DIR: rig.dir }), name: 'coordinator' },
   );
   // The victim works alone at first, so that any active job is the victim's.
   const victim = worker('victim');

@@ -1,3 +1,3 @@
-export { WORKER_OPTIONS, type WorkerConfig, workerConfigSchema } from './config';
-export { GradientProcessor, type ProcessorEvents, StepNotOpenError } from './processor';
-export { type RunningWorker, startWorker, type WorkerOptions } from './worker';
+export { WORKER_OPTIONS, workerConfigSchema } from './config';
+export { GradientProcessor, StepNotOpenError } from './processor';
+export { type RunningWorker, startWorker } from './worker';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import {
   createRedis,
   GRADIENT_QUEUE,
@@ -16,35 +16,20 @@ import {
   type RedisClient,
   runKeys,
 } from '@gradq/protocol';
-import {
-  CLI,
-  CliProcesses,
-  cliEnv,
-  REPO_ROOT,
-  type RedisInstance,
-  startRedisServer,
-  uniqueRunId,
-  waitUntil,
-} from '@gradq/testing';
+import { CLI, cliEnv, REPO_ROOT, serviceRig, uniqueRunId, waitUntil } from '@gradq/testing';
 import { Queue, UnrecoverableError } from 'bullmq';
 import { GradientProcessor } from '../src/processor';
 
-const procs = new CliProcesses();
-let server: RedisInstance;
+const rig = serviceRig('hostile-jobs');
 let redis: RedisClient;
 let queue: Queue;
 
 before(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url, cluster: false });
+  await rig.ready;
+  redis = createRedis({ url: rig.server.url, cluster: false });
   queue = new Queue(GRADIENT_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
-});
-
-after(async () => {
-  await procs.stopAll();
-  await queue?.close().catch(() => undefined);
-  await redis?.quit().catch(() => undefined);
-  await server?.stop();
+  rig.onTeardown(() => redis.quit());
+  rig.onTeardown(() => queue.close());
 });
 
 /** Leaf 0 of 4 of step 0: samples [0, 32) of a batch of 128. */
@@ -124,10 +109,14 @@ test('the processor refuses hostile jobs before touching Redis or the file syste
 });
 
 test('a malformed job on the queue fails once, without retry, and the worker keeps serving', async () => {
-  const w = procs.spawn(CLI.worker, ['--redis-url', server.url, '--worker-id', 'hostile', '--metrics-port', '0'], {
-    env: cliEnv(),
-    name: 'worker',
-  });
+  const w = rig.procs.spawn(
+    CLI.worker,
+    ['--redis-url', rig.server.url, '--worker-id', 'hostile', '--metrics-port', '0'],
+    {
+      env: cliEnv(),
+      name: 'worker',
+    },
+  );
   await w.waitForStderr(/taking gradient jobs/, 120_000);
   const id = uniqueRunId('malformed');
   // Retries allowed by the options: only UnrecoverableError keeps BullMQ from using them.

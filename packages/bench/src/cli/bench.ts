@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LAYER_SIZES } from '@gradq/model';
+import { startRedisServer } from '@gradq/testing';
 import { type OptionSpec, readOptions, runMain, usage } from '@gradq/trainer';
 import { z } from 'zod';
-import { renderCharts } from '../chart/line-chart';
+import { renderCharts } from '../chart';
 import { measureCluster } from '../cluster';
 import type { BenchContext } from '../context';
 import { measureEncodings } from '../encodings';
 import { machineInfo } from '../machine';
-import { startPrivateRedis } from '../processes';
 import { renderMarkdown, targets } from '../report';
 import { scalingCharts } from '../report-scaling';
 import type { BenchResults } from '../results';
@@ -32,7 +32,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { key: 'dataDir', flag: 'data-dir', env: 'MNIST_DIR', doc: 'MNIST .gz files (default data/mnist)' },
   { key: 'out', flag: 'out', doc: 'the report (default BENCHMARKS.md)' },
   { key: 'json', flag: 'json', doc: 'the results as JSON (default bench-results.json)' },
-  { key: 'chart', flag: 'chart', doc: 'the scaling chart (default docs/bench-scaling.png)' },
+  { key: 'chart', flag: 'chart', doc: 'the scaling chart, SVG (default docs/bench-scaling.svg)' },
   { key: 'sections', flag: 'sections', doc: `comma-separated subset of ${SECTIONS.join(',')} (default all)` },
   {
     key: 'singleRounds',
@@ -61,7 +61,7 @@ const schema = z.object({
   dataDir: z.string().min(1).default('data/mnist'),
   out: z.string().min(1).default('BENCHMARKS.md'),
   json: z.string().min(1).default('bench-results.json'),
-  chart: z.string().min(1).default('docs/bench-scaling.png'),
+  chart: z.string().min(1).default('docs/bench-scaling.svg'),
   sections: z
     .string()
     .default(SECTIONS.join(','))
@@ -111,7 +111,9 @@ runMain(async () => {
   log(
     `pnpm bench${config.quick ? ' --quick' : ''}: ${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverageAtStart.join(' ')}; children's logs in ${logPath}`,
   );
-  const redis = await startPrivateRedis();
+  // A Redis of the bench's own: other engineers' tests share the default one, and their traffic (and BullMQ queue of
+  // the same name) must not mix with the measurements.
+  const redis = await startRedisServer();
   log(`private redis-server at ${redis.url}`);
   const ctx: BenchContext = {
     root: ROOT,
@@ -147,7 +149,7 @@ runMain(async () => {
         const s = await measureScaling(ctx, paramCount * 4);
         const chartPath = at(config.chart);
         await mkdir(dirname(chartPath), { recursive: true });
-        await writeFile(chartPath, renderCharts(scalingCharts(s)));
+        await writeFile(chartPath, await renderCharts(scalingCharts(s)));
         log(`scaling chart: ${relative(process.cwd(), chartPath)}`);
         return { ...s, chartPath: relative(ROOT, chartPath) };
       });

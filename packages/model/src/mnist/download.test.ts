@@ -6,11 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { mnistDir } from '@gradq/testing';
 import { DownloadError, ensureMnist } from './download';
 import { MNIST_FILES } from './files';
 
-const MNIST_DIR = process.env.MNIST_DIR ?? fileURLToPath(new URL('../../../../../shared/mnist', import.meta.url));
+const MNIST_DIR = mnistDir();
 const NAMES = Object.values(MNIST_FILES).map((f) => f.name);
 
 /**

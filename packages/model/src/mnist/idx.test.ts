@@ -3,13 +3,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { mnistDir } from '@gradq/testing';
 import { MNIST_FILES } from './files';
 import { IdxFormatError, parseImages, parseLabels } from './idx';
 
-/** The real MNIST files, shared by every checkout (`/work/shared/mnist` beside the repo); MNIST_DIR overrides. */
-const MNIST_DIR = process.env.MNIST_DIR ?? fileURLToPath(new URL('../../../../../shared/mnist', import.meta.url));
+const MNIST_DIR = mnistDir();
 
 let dir: string;
 /** Raw (gunzipped) IDX bytes of the test split, which is enough for every malformed variant. */

@@ -3,13 +3,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { mnistDir } from '@gradq/testing';
 import { MNIST_FILES } from './files';
 import { IdxFormatError } from './idx';
 import { loadMnist } from './load';
 
-const MNIST_DIR = process.env.MNIST_DIR ?? fileURLToPath(new URL('../../../../../shared/mnist', import.meta.url));
+const MNIST_DIR = mnistDir();
 
 let tmp: string;
 let images: Uint8Array;
