@@ -338,10 +338,11 @@ export const secondCoordinator: Scenario = {
       if (!first.running()) throw new Error(`the owner stopped when the second coordinator came:\n${first.tail()}`);
       log('  a second coordinator on the live run refused (exit 2), naming the owner');
 
-      let latest: number | undefined;
-      while ((latest = await readLatestStep(store, rig.runId).catch(() => undefined)) === undefined) {
+      let latest = await readLatestStep(store, rig.runId).catch(() => undefined);
+      while (latest === undefined) {
         if (!first.running()) throw new Error(`coordinator exited early:\n${first.tail()}`);
         await sleep(100);
+        latest = await readLatestStep(store, rig.runId).catch(() => undefined);
       }
       const at = await rig.waitForStep(latest + 2, first);
       first.kill('SIGSTOP');

@@ -135,10 +135,11 @@ test('a malformed job on the queue fails once, without retry, and the worker kee
 });
 
 test('a job whose stored data is not JSON fails once, naming it, and the worker keeps serving', async () => {
-  const w = procs.spawn(CLI.worker, ['--redis-url', server.url, '--worker-id', 'corrupt', '--metrics-port', '0'], {
-    env: cliEnv(),
-    name: 'worker',
-  });
+  const w = rig.procs.spawn(
+    CLI.worker,
+    ['--redis-url', rig.server.url, '--worker-id', 'corrupt', '--metrics-port', '0'],
+    { env: cliEnv(), name: 'worker' },
+  );
   await w.waitForStderr(/taking gradient jobs/, 120_000);
   const id = uniqueRunId('corrupt');
   // Paused while the job's data is corrupted in Redis, so that no worker reads it before.
