@@ -6,11 +6,11 @@ import { findRedisServer } from '@gradq/testing';
 import { terminalTable } from '../src/report';
 import { runSuite } from '../src/suite';
 
-test('quick fault suite: worker kill, coordinator kill + resume, Redis wiped, S3 down, straggler', async (t) => {
+test('quick fault suite: worker kill, coordinator kill + resume, Redis wiped, S3 down, straggler, connection kills, second coordinator', async (t) => {
   if (!findRedisServer()) return t.skip('no redis-server on PATH');
   const report = await runSuite({ intensity: 'quick', seed: 1 });
   const all = [report.reference, ...report.results];
-  assert.equal(report.results.length, 5);
+  assert.equal(report.results.length, 7);
   assert.ok(
     all.every((r) => r.ok),
     `\n${terminalTable(report)}`,
