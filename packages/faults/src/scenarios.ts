@@ -323,14 +323,16 @@ export const secondCoordinator: Scenario = {
   needsS3: true,
   async run(rig, { log }) {
     const store = rig.s3Store();
-    // Slow workers (400 ms per job): the run must outlast the intruder's 12 s wait for the lease, and a takeover.
-    rig.worker({ GRADQ_TEST_SLOW_MS: '400' });
-    rig.worker({ GRADQ_TEST_SLOW_MS: '400' });
+    const workers = [rig.worker(), rig.worker()];
     const first = rig.coordinator();
     try {
+      // The workers frozen meanwhile: the owner is alive (it renews its lease) but makes no progress, so the run
+      // outlasts the intruder's 12 s wait for the lease whatever the machine's speed.
       await rig.waitForStep(2, first);
+      for (const w of workers) w.kill('SIGSTOP');
       const intruder = rig.coordinator();
       const refused = await intruder.exited;
+      for (const w of workers) w.kill('SIGCONT');
       if (refused.code !== 2 || !/is being trained by another coordinator \(session \S+/.test(intruder.stderr()))
         throw new Error(
           `a second coordinator on the live run: exit ${refused.code}, not 2 naming the owner:\n${intruder.tail()}`,
@@ -338,20 +340,21 @@ export const secondCoordinator: Scenario = {
       if (!first.running()) throw new Error(`the owner stopped when the second coordinator came:\n${first.tail()}`);
       log('  a second coordinator on the live run refused (exit 2), naming the owner');
 
+      // Frozen just past its first checkpoint, so that the successor has most of the run left to train.
       let latest = await readLatestStep(store, rig.runId).catch(() => undefined);
       while (latest === undefined) {
         if (!first.running()) throw new Error(`coordinator exited early:\n${first.tail()}`);
-        await sleep(100);
+        await sleep(50);
         latest = await readLatestStep(store, rig.runId).catch(() => undefined);
       }
-      const at = await rig.waitForStep(latest + 2, first);
+      const at = await rig.waitForStep(latest + 1, first);
       first.kill('SIGSTOP');
       log(`  froze the owner at step ${at} (latest checkpoint: step ${latest}); a second coordinator resumes`);
       const second = rig.coordinator([], { resume: true });
       try {
-        // Thawed once its successor has the run and has trained a few steps of its own.
-        await second.waitForStderr(/resuming at step/, 120_000);
-        await sleep(3000);
+        // Thawed as soon as its successor has opened a step of its own (the frozen owner opens none).
+        const resumedAt = Number((await second.waitForStderr(/resuming at step (\d+)/, 120_000))[1]);
+        await rig.waitForStep(resumedAt + 1, second);
       } finally {
         first.kill('SIGCONT');
       }
@@ -369,6 +372,7 @@ export const secondCoordinator: Scenario = {
         notes: [`thawed owner: ${stopLine(first.stderr())}`],
       };
     } finally {
+      for (const w of workers) w.kill('SIGCONT');
       first.kill('SIGCONT');
       await store.close();
     }
