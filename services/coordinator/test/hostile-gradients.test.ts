@@ -126,11 +126,12 @@ function rogueConnection(): RedisClient {
   return c;
 }
 
-function coordinator(runId: string): CliProcess {
+function coordinator(runId: string, extra: readonly string[] = []): CliProcess {
   return rig.procs.spawn(
     CLI.coordinator,
     [
       ...HYPER,
+      ...extra,
       '--run-id',
       runId,
       '--redis-url',
@@ -222,27 +223,7 @@ test('a NaN written twice for one block is not believed: the coordinator compute
 
 test('real divergence (learning rate 1e30): computed here too, the steps are skipped and gradq_loss_nonfinite raised', async () => {
   const runId = uniqueRunId('diverge');
-  const c = rig.procs.spawn(
-    CLI.coordinator,
-    [
-      ...HYPER,
-      '--learning-rate',
-      '1e30',
-      '--run-id',
-      runId,
-      '--redis-url',
-      rig.server.url,
-      '--check-after-ms',
-      '1000',
-      '--metrics-port',
-      '0',
-      '--checkpoint-every',
-      '0',
-      '--jobs-per-step',
-      '4',
-    ],
-    { env: cliEnv({ CHECKPOINT_DIR: join(rig.dir, runId) }), name: `coordinator ${runId}` },
-  );
+  const c = coordinator(runId, ['--learning-rate', '1e30']);
   let release: () => void = () => {};
   const released = new Promise<void>((resolve) => {
     release = resolve;
