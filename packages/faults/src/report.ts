@@ -140,8 +140,11 @@ they count the last coordinator's share of the run (from its checkpoint on). "re
 - **One coordinator per run** (\`packages/protocol/src/lease.ts\`). The coordinator holds a lease on its run (a key
   with a 6 s TTL, renewed every 2 s by a script that also takes it back after Redis lost it). Another coordinator
   on the same run id waits up to 12 s for it to lapse (a SIGKILLed coordinator's resume waits out its lease), then
-  exits 2 naming the owner; an owner that finds its lease taken stops without saving. Writes other than the lease
-  are not fenced: an owner cut off from Redis for longer than the TTL learns it lost the run at its next renewal.
+  exits 2 naming the owner; an owner that finds its lease taken stops without saving. The lease is also the fencing
+  token (\`packages/protocol/src/fence.ts\`): opening and closing a step and the done sets are written by one script that
+  checks the lease names the writer, and parameters are written under the session's name, so an owner frozen past
+  its lease and thawed after a takeover stops at its first such write without touching its successor's run (scenario
+  "second coordinator").
 - **Ctrl-C** (\`services/coordinator/src/coordinator.ts\`). A stopped run saves a checkpoint where it stands (the
   trainer stops between steps) and prints how to resume; \`services/coordinator/test/interrupt.test.ts\` stops
   \`pnpm start\` with SIGINT and resumes it to the undisturbed bits.
