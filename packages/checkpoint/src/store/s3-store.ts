@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
 import {
+  CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   ListObjectsV2Command,
   NoSuchKey,
   S3Client,
@@ -137,6 +139,24 @@ export class S3Store implements ObjectStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+  }
+
+  /**
+   * Creates the bucket unless it exists; true when it was created. What the compose stack's one-shot `createbuckets`
+   * runs, so that the bundled S3 server needs no client image of its own. HEAD first because servers answer a
+   * CreateBucket of an existing bucket differently (BucketAlreadyOwnedByYou, BucketAlreadyExists); a bucket that
+   * exists but is not ours fails the HEAD with 403, as it should.
+   */
+  async ensureBucket(): Promise<boolean> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return false;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status !== 404) throw err;
+    }
+    await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+    return true;
   }
 
   async close(): Promise<void> {
