@@ -38,12 +38,14 @@ WORKDIR /build
 COPY pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
 # The workspace's patched dependencies (pnpm-workspace.yaml: patchedDependencies): pnpm fetch needs the files.
 COPY patches ./patches
-RUN pnpm fetch --pm-on-fail=ignore
+# --prod here and below: the images ship production dependencies only, and the development ones (onnxruntime-node
+# alone is 97 MB, then biome, typescript) were most of this stage's download.
+RUN pnpm fetch --prod --pm-on-fail=ignore
 COPY . .
 # --frozen-lockfile: the image gets exactly what CI tested. Scripts are skipped here because `pnpm deploy` below
 # runs them again inside each deployed tree (tfjs-node's libtensorflow download, the native-kernels addon build);
 # running them twice would only download libtensorflow twice.
-RUN pnpm install --frozen-lockfile --prefer-offline --ignore-scripts --pm-on-fail=ignore
+RUN pnpm install --frozen-lockfile --prod --prefer-offline --ignore-scripts --pm-on-fail=ignore
 # pnpm >= 12.2 deploys without inject-workspace-packages: workspace dependencies become file: dependencies in a
 # dedicated lockfile, copied (not symlinked) into /out/<service>/node_modules, so /out/<service> is portable.
 RUN pnpm --filter @gradq/coordinator --prod --pm-on-fail=ignore deploy /out/coordinator \
