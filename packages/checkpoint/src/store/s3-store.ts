@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
 import {
+  type BucketLocationConstraint,
   CreateBucketCommand,
+  type CreateBucketCommandInput,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -39,19 +41,21 @@ export class S3Store implements ObjectStore {
   readonly client: S3Client;
   readonly description: string;
   private readonly bucket: string;
+  private readonly region: string;
   private readonly prefix: string;
   private readonly pageSize: number;
   private readonly partSize: number;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
+    this.region = options.region ?? 'us-east-1';
     this.prefix = options.prefix ? `${options.prefix.replace(/^\/+|\/+$/g, '')}/` : '';
     if (this.prefix) assertSafePrefix(this.prefix);
     this.pageSize = options.pageSize ?? 1000;
     this.partSize = Math.max(options.partSize ?? 8 * 1024 * 1024, 5 * 1024 * 1024);
     this.description = `s3://${this.bucket}/${this.prefix}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
     this.client = new S3Client({
-      region: options.region ?? 'us-east-1',
+      region: this.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle ?? false,
       ...(options.credentials ? { credentials: options.credentials } : {}),
@@ -155,7 +159,12 @@ export class S3Store implements ObjectStore {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status !== 404) throw err;
     }
-    await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+    // AWS creates buckets outside us-east-1 only when the request names the region again.
+    const input: CreateBucketCommandInput = { Bucket: this.bucket };
+    if (this.region !== 'us-east-1') {
+      input.CreateBucketConfiguration = { LocationConstraint: this.region as BucketLocationConstraint };
+    }
+    await this.client.send(new CreateBucketCommand(input));
     return true;
   }
 
