@@ -13,7 +13,7 @@
 // npm registry downloads.
 //
 // Needs root, dockerd (apt: docker.io), docker-compose (1.29 from apt, or `docker compose`), debootstrap, and 8 GB of
-// free disk (measured peak ~5 GB). It skips with the reason otherwise; under GRADQ_REQUIRE_TOOLS=1 (.ci/run) the
+// free disk (measured peak 3.6 GB). It skips with the reason otherwise; under GRADQ_REQUIRE_TOOLS=1 (.ci/run) the
 // skip is a failure.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -58,7 +58,9 @@ function whyNotHere(): string | false {
   const fs = statfsSync(tmpdir());
   const free = fs.bavail * fs.bsize;
   if (free < MIN_FREE_BYTES)
-    return skipUnlessRequired(`${(free / 1024 ** 3).toFixed(1)} GB free in ${tmpdir()}, needs 8 GB (peak ~5 GB)`);
+    return skipUnlessRequired(
+      `${(free / 1024 ** 3).toFixed(1)} GB free in ${tmpdir()}, needs 8 GB (measured peak 3.6 GB)`,
+    );
   return false;
 }
 
