@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One multi-target Dockerfile for every gradq image, built from the repository root:
 #   docker build --target coordinator -t gradq-coordinator .
 #   docker build --target worker      -t gradq-worker .
@@ -10,7 +8,9 @@
 #
 # Images are Debian slim, not Alpine: tfjs-node's libtensorflow and its prebuilt binding need glibc.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24: Active LTS until October 2026, then maintenance until April 2028. Node 20 reached end of life on
+# 2026-04-30 and its images get no more fixes.
+ARG NODE_IMAGE=node:24-bookworm-slim
 # libtensorflow 2.9.1, which @tensorflow/tfjs-node-gpu 4.22.0 downloads, is built against CUDA 11.2 and cuDNN 8.1
 # (tensorflow/tfjs#8362: "CUDA Toolkit 11.2, cuDNN SDK 8.1.0, drivers > 450"). The cudnn8 flavour of 11.2.2 ships
 # cuDNN 8.1.1. Override if that tag ever disappears: any 11.x-cudnn8 runtime keeps the same sonames.
@@ -38,12 +38,14 @@ WORKDIR /build
 COPY pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
 # The workspace's patched dependencies (pnpm-workspace.yaml: patchedDependencies): pnpm fetch needs the files.
 COPY patches ./patches
-RUN pnpm fetch --pm-on-fail=ignore
+# --prod here and below: the images ship production dependencies only, and the development ones (onnxruntime-node
+# alone is 97 MB, then biome, typescript) were most of this stage's download.
+RUN pnpm fetch --prod --pm-on-fail=ignore
 COPY . .
 # --frozen-lockfile: the image gets exactly what CI tested. Scripts are skipped here because `pnpm deploy` below
 # runs them again inside each deployed tree (tfjs-node's libtensorflow download, the native-kernels addon build);
 # running them twice would only download libtensorflow twice.
-RUN pnpm install --frozen-lockfile --prefer-offline --ignore-scripts --pm-on-fail=ignore
+RUN pnpm install --frozen-lockfile --prod --prefer-offline --ignore-scripts --pm-on-fail=ignore
 # pnpm >= 12.2 deploys without inject-workspace-packages: workspace dependencies become file: dependencies in a
 # dedicated lockfile, copied (not symlinked) into /out/<service>/node_modules, so /out/<service> is portable.
 RUN pnpm --filter @gradq/coordinator --prod --pm-on-fail=ignore deploy /out/coordinator \
@@ -67,11 +69,16 @@ ENTRYPOINT ["/usr/bin/tini", "--"]
 # ---------------------------------------------------------------------------------------------------------------
 FROM runtime AS coordinator
 ARG TARGETARCH
+# Which backend the build proves loads. Empty (the default): tensorflow (tfjs-node's libtensorflow) on x86-64, where
+# TensorFlow publishes it, cpu-native (the OpenBLAS kernels) elsewhere. `cpu-native` for a build that cannot reach
+# Google's storage, where tfjs-node's install downloads libtensorflow from: pnpm then leaves the optional tfjs-node
+# out, and TFJS_BACKEND=auto runs cpu-native. Its own argument rather than a faked TARGETARCH, which BuildKit sets
+# and other tools read.
+ARG CHECK_BACKEND=
 # The code stays root-owned: the service can write its volumes, not its own source.
 COPY --from=build /out/coordinator /app
-# Fail the build, not the first run, when the native backend does not load: tfjs-node (libtensorflow) on x86-64,
-# where TensorFlow publishes it; the OpenBLAS kernels elsewhere.
-RUN if [ "${TARGETARCH:-amd64}" = "amd64" ]; then backend=tensorflow; else backend=cpu-native; fi \
+# Fail the build, not the first run, when that backend does not load.
+RUN backend="${CHECK_BACKEND:-$([ "${TARGETARCH:-amd64}" = amd64 ] && echo tensorflow || echo cpu-native)}" \
  && TFJS_BACKEND=$backend node --import tsx --input-type=module \
       -e "await (await import('@gradq/backend')).selectBackend()"
 ENV MNIST_DIR=/data/mnist \
@@ -88,8 +95,10 @@ CMD ["node", "--import", "tsx", "src/cli/coordinator.ts"]
 # ---------------------------------------------------------------------------------------------------------------
 FROM runtime AS worker
 ARG TARGETARCH
+# As for the coordinator.
+ARG CHECK_BACKEND=
 COPY --from=build /out/worker /app
-RUN if [ "${TARGETARCH:-amd64}" = "amd64" ]; then backend=tensorflow; else backend=cpu-native; fi \
+RUN backend="${CHECK_BACKEND:-$([ "${TARGETARCH:-amd64}" = amd64 ] && echo tensorflow || echo cpu-native)}" \
  && TFJS_BACKEND=$backend node --import tsx --input-type=module \
       -e "await (await import('@gradq/backend')).selectBackend()"
 ENV METRICS_PORT=9401

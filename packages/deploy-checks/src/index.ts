@@ -1,12 +1,3 @@
-export {
-  baseImage,
-  type Dockerfile,
-  effectiveInstructions,
-  type Instruction,
-  parseDockerfile,
-  type Stage,
-  stageChain,
-} from './dockerfile';
 export { dockerignore } from './dockerignore';
 export { type EnvEntry, envFileValues, parseEnvFile } from './env-file';
 export { type EnvReadScanOptions, envReadsIn, PLATFORM_VARIABLES, scanEnvReads } from './env-reads';

@@ -4,8 +4,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { interpolateDeep, parseDockerfile } from '../src/index';
-import { type ComposeService, environmentOf, readCompose, readRepoFile, repoFileExists, service } from './support/repo';
+import { interpolateDeep } from '../src/index';
+import {
+  type ComposeService,
+  dockerfileStages,
+  environmentOf,
+  readCompose,
+  readRepoFile,
+  repoFileExists,
+  service,
+} from './support/repo';
 
 const compose = interpolateDeep(readCompose(), {});
 const services = Object.entries(compose.services);
@@ -30,11 +38,12 @@ function hasHealthcheck(name: string, s: ComposeService): boolean {
   if (s.healthcheck && !s.healthcheck.disable) return true;
   const build = buildOf(s);
   if (!build?.target) return false;
-  const file = parseDockerfile(readRepoFile(build.context ?? '.', build.dockerfile ?? 'Dockerfile'));
-  const stage = file.stages.find((st) => st.name === build.target);
+  const stage = dockerfileStages(readRepoFile(build.context ?? '.', build.dockerfile ?? 'Dockerfile')).get(
+    build.target,
+  );
   assert.ok(stage, `${name}: no stage ${build.target}`);
   // The target's own HEALTHCHECK (the gradq images declare it in each final stage).
-  return stage.instructions.some((i) => i.keyword === 'HEALTHCHECK');
+  return /^HEALTHCHECK\s/m.test(stage);
 }
 
 describe('docker-compose.yml wiring', () => {
@@ -47,8 +56,8 @@ describe('docker-compose.yml wiring', () => {
       assert.ok(repoFileExists(context), `${name}: build context ${context} is missing`);
       assert.ok(repoFileExists(context, dockerfile), `${name}: ${dockerfile} is missing`);
       if (build.target) {
-        const stages = parseDockerfile(readRepoFile(context, dockerfile)).stages.map((st) => st.name);
-        assert.ok(stages.includes(build.target), `${name}: ${dockerfile} has no stage ${build.target}`);
+        const stages = dockerfileStages(readRepoFile(context, dockerfile));
+        assert.ok(stages.has(build.target), `${name}: ${dockerfile} has no stage ${build.target}`);
       }
     }
   });
@@ -108,7 +117,7 @@ describe('docker-compose.yml wiring', () => {
       redis: { condition: 'service_healthy' },
       createbuckets: { condition: 'service_completed_successfully' },
     });
-    assert.deepEqual(service(compose, 'createbuckets').depends_on, { minio: { condition: 'service_healthy' } });
+    assert.deepEqual(service(compose, 'createbuckets').depends_on, { s3: { condition: 'service_healthy' } });
   });
 
   test('Redis keeps an AOF and never evicts (BullMQ needs every key)', () => {
@@ -167,14 +176,22 @@ describe('docker-compose.yml wiring', () => {
     assert.equal(dashboard.uid, 'gradq-training');
   });
 
-  test('MNIST and local checkpoints live in named volumes, checkpoints go to the bundled MinIO by default', () => {
+  test('MNIST and local checkpoints live in named volumes, checkpoints go to the bundled S3 server by default', () => {
     const coordinator = service(compose, 'coordinator');
     const env = environmentOf(coordinator);
     const volumes = (coordinator.volumes ?? []).filter((v): v is string => typeof v === 'string');
     assert.ok(volumes.includes(`mnist:${env.MNIST_DIR}`), 'MNIST_DIR must be the mnist volume');
     assert.ok(volumes.includes(`checkpoints:${env.CHECKPOINT_DIR}`), 'CHECKPOINT_DIR must be the checkpoints volume');
-    assert.equal(env.S3_ENDPOINT, 'http://minio:9000');
-    assert.equal(env.S3_BUCKET, environmentOf(service(compose, 'createbuckets')).BUCKET);
+    assert.equal(env.S3_ENDPOINT, 'http://s3:9000');
+    // createbuckets makes the bucket the coordinator writes to, on the server it writes to, with its credentials.
+    const createbuckets = environmentOf(service(compose, 'createbuckets'));
+    for (const name of ['S3_BUCKET', 'S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID']) {
+      assert.equal(createbuckets[name], env[name], `createbuckets' ${name}`);
+    }
+    // The bundled server's admin identity is the pair the coordinator signs with.
+    const s3 = environmentOf(service(compose, 's3'));
+    assert.equal(s3.AWS_ACCESS_KEY_ID, env.AWS_ACCESS_KEY_ID);
+    assert.equal(s3.AWS_SECRET_ACCESS_KEY, env.AWS_SECRET_ACCESS_KEY);
     assert.ok(repoFileExists('docs/docker.md'), 'docs/docker.md documents the stack');
   });
 });

@@ -145,7 +145,7 @@ describe('environment variables', () => {
     assert.deepEqual(bare.checkpoints.store, {
       kind: 's3',
       bucket: 'gradq',
-      endpoint: 'http://minio:9000',
+      endpoint: 'http://s3:9000',
       region: 'us-east-1',
       prefix: '',
       forcePathStyle: true,
@@ -153,9 +153,17 @@ describe('environment variables', () => {
     assert.deepEqual(bare.backends, ['auto', 'auto', 'tensorflow-gpu']);
   });
 
-  test('emptying S3_BUCKET in .env keeps checkpoints in the local volume instead of falling back to MinIO', () => {
+  test('emptying S3_BUCKET and S3_ENDPOINT in .env keeps checkpoints in the local volume', () => {
     const rendered = interpolateDeep(compose, { S3_BUCKET: '', S3_ENDPOINT: '' });
     const store = loadCheckpointConfig(environmentOf(service(rendered, 'coordinator'))).store;
     assert.deepEqual(store, { kind: 'local', dir: '/data/checkpoints' });
+  });
+
+  test('emptying S3_BUCKET alone is refused rather than silently local (docs/docker.md: empty both)', () => {
+    const rendered = interpolateDeep(compose, { S3_BUCKET: '' });
+    assert.throws(
+      () => loadCheckpointConfig(environmentOf(service(rendered, 'coordinator'))),
+      /S3_BUCKET: must be set when S3_ENDPOINT is/,
+    );
   });
 });

@@ -17,7 +17,7 @@ import type { LoadedCheckpoint } from '../files/decode';
 import { CHECKPOINT_FILES, checkpointFileKey, parseStep, runPrefix } from '../keys';
 import { manifestEntry, verifyFile } from '../manifest';
 import { listCheckpoints, listRuns, readCheckpoint, readLatestStep, readManifest } from '../reader';
-import { createStore, type ObjectStore } from '../store/index';
+import { createStore, type ObjectStore, S3Store } from '../store/index';
 import { formatBytes, table } from './format';
 import { removeCheckpoint, removeRun } from './remove';
 
@@ -29,6 +29,7 @@ Commands:
   inspect <run> [step|latest]                config, metrics and position of a verified checkpoint
   rm <run> [step]                            delete one checkpoint; the whole run only with --yes
   preview <run> [step|latest] --out FILE.png save the digits-over-reconstructions preview
+  create-bucket                              create S3_BUCKET unless it exists (what docker compose's createbuckets runs)
   export <run> [step|latest] --format safetensors|onnx --out FILE
                                              the model for PyTorch (safetensors, PyTorch names and [out, in]
                                              weights) or any ONNX runtime (opset 13); input pixels / 255
@@ -85,11 +86,20 @@ async function main(argv: readonly string[], print: (line: string) => void): Pro
     return;
   }
   const [run, stepArg, ...extra] = args.positional;
-  const maxPositional: Record<string, number> = { list: 1, download: 2, inspect: 2, rm: 2, preview: 2, export: 2 };
+  const maxPositional: Record<string, number> = {
+    list: 1,
+    download: 2,
+    inspect: 2,
+    rm: 2,
+    preview: 2,
+    export: 2,
+    'create-bucket': 0,
+  };
   const max = maxPositional[args.command];
   if (max === undefined) throw new UsageError(`unknown command '${args.command}' (see --help)`);
   if (args.positional.length > max || extra.length) throw new UsageError(`too many arguments for ${args.command}`);
-  if (args.command !== 'list' && !run) throw new UsageError(`${args.command} needs a run id`);
+  if (args.command !== 'list' && args.command !== 'create-bucket' && !run)
+    throw new UsageError(`${args.command} needs a run id`);
   if ((args.command === 'download' || args.command === 'preview' || args.command === 'export') && !args.out) {
     throw new UsageError(`${args.command} needs --out ${args.command === 'download' ? 'DIR' : 'FILE'}`);
   }
@@ -110,6 +120,13 @@ async function main(argv: readonly string[], print: (line: string) => void): Pro
   const store = createStore(config.store);
   try {
     switch (args.command) {
+      case 'create-bucket':
+        if (!(store instanceof S3Store)) {
+          print(`S3_BUCKET is not set: checkpoints go to ${store.description}; no bucket to create`);
+          return;
+        }
+        print(`${(await store.ensureBucket()) ? 'created the bucket' : 'the bucket exists'}: ${store.description}`);
+        return;
       case 'list':
         return run ? await listSteps(store, run, print) : await listAllRuns(store, print);
       case 'download': {

@@ -1,7 +1,11 @@
 import type { Readable } from 'node:stream';
 import {
+  type BucketLocationConstraint,
+  CreateBucketCommand,
+  type CreateBucketCommandInput,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   ListObjectsV2Command,
   NoSuchKey,
   S3Client,
@@ -37,19 +41,21 @@ export class S3Store implements ObjectStore {
   readonly client: S3Client;
   readonly description: string;
   private readonly bucket: string;
+  private readonly region: string;
   private readonly prefix: string;
   private readonly pageSize: number;
   private readonly partSize: number;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
+    this.region = options.region ?? 'us-east-1';
     this.prefix = options.prefix ? `${options.prefix.replace(/^\/+|\/+$/g, '')}/` : '';
     if (this.prefix) assertSafePrefix(this.prefix);
     this.pageSize = options.pageSize ?? 1000;
     this.partSize = Math.max(options.partSize ?? 8 * 1024 * 1024, 5 * 1024 * 1024);
     this.description = `s3://${this.bucket}/${this.prefix}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
     this.client = new S3Client({
-      region: options.region ?? 'us-east-1',
+      region: this.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle ?? false,
       ...(options.credentials ? { credentials: options.credentials } : {}),
@@ -137,6 +143,29 @@ export class S3Store implements ObjectStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+  }
+
+  /**
+   * Creates the bucket unless it exists; true when it was created. What the compose stack's one-shot `createbuckets`
+   * runs, so that the bundled S3 server needs no client image of its own. HEAD first because servers answer a
+   * CreateBucket of an existing bucket differently (BucketAlreadyOwnedByYou, BucketAlreadyExists); a bucket that
+   * exists but is not ours fails the HEAD with 403, as it should.
+   */
+  async ensureBucket(): Promise<boolean> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return false;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status !== 404) throw err;
+    }
+    // AWS creates buckets outside us-east-1 only when the request names the region again.
+    const input: CreateBucketCommandInput = { Bucket: this.bucket };
+    if (this.region !== 'us-east-1') {
+      input.CreateBucketConfiguration = { LocationConstraint: this.region as BucketLocationConstraint };
+    }
+    await this.client.send(new CreateBucketCommand(input));
+    return true;
   }
 
   async close(): Promise<void> {

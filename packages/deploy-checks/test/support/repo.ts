@@ -69,3 +69,17 @@ export function catalogVersion(name: string): string | undefined {
   const ws = parseYaml(readRepoFile('pnpm-workspace.yaml')) as { catalog?: Record<string, string> };
   return ws.catalog?.[name];
 }
+
+/**
+ * The Dockerfile's stages by name, each with its text up to the next FROM. A regex, not a parser: the compose checks
+ * need only target names and whether a stage declares a HEALTHCHECK; the images themselves are built and run by
+ * `pnpm test:docker`.
+ */
+export function dockerfileStages(text: string): Map<string, string> {
+  const stages = new Map<string, string>();
+  const froms = [...text.matchAll(/^FROM\s+\S+(?:\s+AS\s+(\S+))?\s*$/gim)];
+  froms.forEach((m, i) => {
+    if (m[1]) stages.set(m[1], text.slice(m.index, froms[i + 1]?.index ?? text.length));
+  });
+  return stages;
+}

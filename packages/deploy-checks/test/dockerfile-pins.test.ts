@@ -1,0 +1,69 @@
+// What `pnpm test:docker` cannot see by building the images: the Dockerfile's version pins against the workspace's
+// (a mismatch still builds, it just ships another pnpm or a tfjs-node-gpu that does not match tfjs; the GPU image is
+// not built there at all), and a .dockerignore that keeps host artefacts out of every build context.
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { dockerignore } from '../src/index';
+import { catalogVersion, pinnedPnpmVersion, readRepoFile, repoPath } from './support/repo';
+
+const dockerfile = readRepoFile('Dockerfile');
+const argDefault = (name: string) => new RegExp(`^ARG ${name}=(\\S+)\\s*$`, 'm').exec(dockerfile)?.[1];
+
+describe('Dockerfile pins', () => {
+  test('ARG PNPM_VERSION is the packageManager pin', () => {
+    assert.equal(argDefault('PNPM_VERSION'), pinnedPnpmVersion());
+  });
+
+  test('the GPU build adds @tensorflow/tfjs-node-gpu at the catalog tfjs version', () => {
+    assert.equal(argDefault('TFJS_NODE_GPU_VERSION'), catalogVersion('@tensorflow/tfjs'));
+  });
+});
+
+describe('.dockerignore', () => {
+  const ignored = dockerignore(readRepoFile('.dockerignore'));
+
+  test('keeps host artefacts, data, checkpoints and secrets out of the build context', () => {
+    for (const path of [
+      'node_modules/.pnpm/x/index.js',
+      'packages/model/node_modules/@tensorflow/tfjs/package.json',
+      'packages/native-kernels/build/Release/gradq_native.node',
+      'data/mnist/train-images-idx3-ubyte.gz',
+      'checkpoints/run-1/00000100/model.json',
+      '.env',
+      '.git/HEAD',
+    ]) {
+      assert.ok(ignored(path), `${path} must be ignored`);
+    }
+  });
+
+  test('keeps everything the build needs', () => {
+    const needed = [
+      'package.json',
+      'pnpm-lock.yaml',
+      'pnpm-workspace.yaml',
+      '.npmrc',
+      'tsconfig.base.json',
+      '.env.example',
+    ];
+    for (const group of ['packages', 'services']) {
+      for (const pkg of readdirSync(repoPath(group))) {
+        needed.push(`${group}/${pkg}/package.json`);
+        const walk = (rel: string): void => {
+          for (const entry of readdirSync(repoPath(rel), { withFileTypes: true })) {
+            if (entry.isDirectory()) walk(`${rel}/${entry.name}`);
+            else needed.push(`${rel}/${entry.name}`);
+          }
+        };
+        try {
+          walk(`${group}/${pkg}/src`);
+        } catch {
+          // a package without src/
+        }
+      }
+    }
+    needed.push('packages/native-kernels/binding.gyp', 'packages/native-kernels/scripts/install.mjs');
+    const dropped = needed.filter((p) => ignored(p));
+    assert.deepEqual(dropped, []);
+  });
+});
