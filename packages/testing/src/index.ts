@@ -6,6 +6,7 @@ export {
   findMnistDir,
   mnistDir,
   REPO_ROOT,
+  spawnCli,
   testBackend,
   uniqueRunId,
   waitUntil,
