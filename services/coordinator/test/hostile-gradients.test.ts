@@ -149,6 +149,18 @@ function coordinator(runId: string, extra: readonly string[] = []): CliProcess {
   );
 }
 
+/** The coordinator with the rogue as its only worker, to the end, beside the baseline `reference`. */
+async function attackedRun(runId: string, reference: CliProcess, plan: Map<string, Attack[]>) {
+  const c = coordinator(runId);
+  const rogue = rogueWorker(runId, plan);
+  const [summary, ref] = await Promise.all([
+    c.summary<CoordinatorSummary>(180_000),
+    reference.summary<RunSummary>(180_000),
+  ]);
+  await rogue.close();
+  return { c, summary, ref };
+}
+
 test('wrong-length and NaN gradients and a refusal for another layout are rejected, counted, never applied', async () => {
   const runId = uniqueRunId('rogue');
   const reference = rig.procs.spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('rogue-ref')], {
@@ -158,17 +170,11 @@ test('wrong-length and NaN gradients and a refusal for another layout are reject
     ['0/1', ['length']],
     ['1/3', ['nonfinite']],
     ['2/0', ['layout']],
-    // Twice in a row for one block: a corrupted write is retried, and a second one too (only a NaN *loss* that
-    // persists is taken for divergence, and these losses are finite).
+    // Twice in a row for one block: a corrupted write is retried, and a second one too (only a value non-finite
+    // twice is computed by the coordinator, and these are finite).
     ['3/2', ['length', 'length']],
   ]);
-  const c = coordinator(runId);
-  const rogue = rogueWorker(runId, plan);
-  const [summary, ref] = await Promise.all([
-    c.summary<CoordinatorSummary>(180_000),
-    reference.summary<RunSummary>(180_000),
-  ]);
-  await rogue.close();
+  const { c, summary, ref } = await attackedRun(runId, reference, plan);
   const d = summary.distributed;
   assert.deepEqual(d.rejected, { length: 3, nonfinite: 1, layout: 1 }, c.tail());
   assert.ok(d.reissued >= 5, `each rejection re-issues its block, got ${d.reissued}`);
@@ -198,13 +204,7 @@ test('a NaN written twice for one block is not believed: the coordinator compute
     ['1/2', ['nan-loss', 'nan-loss']],
     ['2/1', ['nonfinite', 'nonfinite']],
   ]);
-  const c = coordinator(runId);
-  const rogue = rogueWorker(runId, plan);
-  const [summary, ref] = await Promise.all([
-    c.summary<CoordinatorSummary>(180_000),
-    reference.summary<RunSummary>(180_000),
-  ]);
-  await rogue.close();
+  const { c, summary, ref } = await attackedRun(runId, reference, plan);
   const d = summary.distributed;
   assert.equal(d.skipped_nonfinite, 0, c.tail());
   assert.equal(d.computed_here, 2);
