@@ -45,18 +45,41 @@ export function shardGradient(bound: BoundModel, inputs: Float32Array, count: nu
  * never sits in memory as one float tensor. Sums are accumulated in float64 in chunk order (deterministic).
  */
 export function evaluateMse(bound: BoundModel, inputs: Float32Array, count: number, chunk = 1000): number {
-  const inputSize = inputs.length / count;
   let sum = 0;
   for (let start = 0; start < count; start += chunk) {
-    const n = Math.min(chunk, count - start);
-    // Per-sample sums in float32 (784 terms), then the samples in float64: one float32 sum over a chunk's 784,000
-    // terms was off by ~1e-4 relative (PyTorch, onnxruntime and numpy agreed with each other to 1e-10, not with it).
-    const rows = tf.tidy(() => {
-      const x = tf.tensor2d(inputs.subarray(start * inputSize, (start + n) * inputSize), [n, inputSize], 'float32');
-      const y = bound.model.predict(x) as tf.Tensor2D;
-      return tf.sum(tf.squaredDifference(y, x), 1).dataSync() as Float32Array;
-    });
-    for (const r of rows) sum += r;
+    for (const r of chunkRows(bound, inputs, count, start, chunk)) sum += r;
   }
-  return sum / (count * inputSize);
+  return sum / inputs.length;
+}
+
+/**
+ * {@link evaluateMse}, the same value, yielding to the event loop between chunks: a coordinator's lease renewals and
+ * `/metrics` go on while it evaluates. On the wasm backend on a loaded machine, 10,000 test digits took longer than
+ * the lease's 6 s, and another coordinator took the run over from an owner that was only busy.
+ */
+export async function evaluateMseYielding(
+  bound: BoundModel,
+  inputs: Float32Array,
+  count: number,
+  chunk = 1000,
+): Promise<number> {
+  let sum = 0;
+  for (let start = 0; start < count; start += chunk) {
+    if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+    for (const r of chunkRows(bound, inputs, count, start, chunk)) sum += r;
+  }
+  return sum / inputs.length;
+}
+
+/** Each sample's summed squared error, for the samples [start, start + chunk) (fewer at the end). */
+function chunkRows(bound: BoundModel, inputs: Float32Array, count: number, start: number, chunk: number): Float32Array {
+  const inputSize = inputs.length / count;
+  const n = Math.min(chunk, count - start);
+  // Per-sample sums in float32 (784 terms), then the samples in float64: one float32 sum over a chunk's 784,000
+  // terms was off by ~1e-4 relative (PyTorch, onnxruntime and numpy agreed with each other to 1e-10, not with it).
+  return tf.tidy(() => {
+    const x = tf.tensor2d(inputs.subarray(start * inputSize, (start + n) * inputSize), [n, inputSize], 'float32');
+    const y = bound.model.predict(x) as tf.Tensor2D;
+    return tf.sum(tf.squaredDifference(y, x), 1).dataSync() as Float32Array;
+  });
 }

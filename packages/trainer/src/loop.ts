@@ -3,7 +3,7 @@ import {
   type BoundModel,
   bindModel,
   createAutoencoder,
-  evaluateMse,
+  evaluateMseYielding,
   getParams,
   MNIST_PIXELS,
   type MnistSplit,
@@ -68,6 +68,8 @@ export interface StepReport {
   readonly seconds: number;
   /** Of which the optimizer update. */
   readonly optimizerSeconds: number;
+  /** The loss or the averaged gradient was not finite: the optimizer did not apply the step (onSkip ran first). */
+  readonly skipped: boolean;
 }
 
 export interface EpochReport {
@@ -77,7 +79,7 @@ export interface EpochReport {
 }
 
 export interface TrainHooks {
-  /** After each applied step (parameters already updated). */
+  /** After each step (parameters already updated, unless `skipped`). */
   onStep?(report: StepReport): void | Promise<void>;
   /** After each epoch's evaluation. */
   onEpoch?(report: EpochReport): void | Promise<void>;
@@ -165,9 +167,9 @@ export async function train(
   const testInputs = scalePixels(data.test.pixels);
   const evaluate = () => {
     trainee.syncModel();
-    return evaluateMse(bound, testInputs, data.test.count);
+    return evaluateMseYielding(bound, testInputs, data.test.count);
   };
-  if (position.testMse.length === 0) position.testMse.push(evaluate());
+  if (position.testMse.length === 0) position.testMse.push(await evaluate());
 
   const n = data.train.count;
   const perEpoch = stepsPerEpoch(n, h.batchSize);
@@ -222,6 +224,7 @@ export async function train(
         samples,
         seconds,
         optimizerSeconds: (optimizerEnd - optimizerStart) / 1000,
+        skipped: !finite,
       };
       position.step += 1;
       position.stepInEpoch += 1;
@@ -236,7 +239,7 @@ export async function train(
     }
     trainSeconds += epochSeconds;
     samplesTrained += epochSamples;
-    const testMse = evaluate();
+    const testMse = await evaluate();
     position.testMse.push(testMse);
     position.epoch += 1;
     position.stepInEpoch = 0;
