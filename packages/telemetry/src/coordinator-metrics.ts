@@ -59,7 +59,7 @@ export interface CoordinatorMetrics {
   gradientsRejected: LabeledCounter<{ reason: RejectReason }>;
   /** `gradq_steps_skipped_nonfinite_total`: steps not applied because the loss or gradient was NaN/Inf. */
   stepsSkippedNonfinite: Counter;
-  /** `gradq_loss_nonfinite`: 1 while the most recent step had a non-finite loss, else 0. Alert on it. */
+  /** `gradq_loss_nonfinite`: 1 while the most recent step had a non-finite loss or gradient, else 0. Alert on it. */
   lossNonfinite: Gauge;
   /** `gradq_checkpoint_duration_seconds`: wall time of a successful checkpoint (all files plus manifest). */
   checkpointDuration: Histogram;
@@ -173,7 +173,10 @@ export function createCoordinatorMetrics(
       N.stepsSkippedNonfinite,
       'Steps not applied because the loss or the averaged gradient was NaN or infinite.',
     ),
-    lossNonfinite: gauge(N.lossNonfinite, '1 if the most recent step had a non-finite loss (and was skipped), else 0.'),
+    lossNonfinite: gauge(
+      N.lossNonfinite,
+      '1 if the most recent step had a non-finite loss or gradient (and was skipped), else 0.',
+    ),
     checkpointDuration: new Histogram({
       name: N.checkpointDuration,
       help: 'Wall time of a successful checkpoint: model, optimizer and trainer state, then the manifest.',

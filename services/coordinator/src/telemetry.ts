@@ -72,7 +72,9 @@ export class CoordinatorTelemetry {
   }
 
   step(r: StepReport): void {
-    if (!Number.isFinite(r.loss)) return;
+    // A skipped step keeps gradq_loss_nonfinite at 1: its loss may be finite while its gradient is not (the wasm
+    // backend's overflow at a learning rate of 1e30 gives such steps).
+    if (r.skipped || !Number.isFinite(r.loss)) return;
     this.metrics.lossNonfinite.set(0);
     this.metrics.observeStep({
       step: r.step + 1,
