@@ -251,9 +251,13 @@ test('real divergence (learning rate 1e30): computed here too, the steps are ski
   }
   const exit = await c.exited;
   await rogue.close();
-  // Diverged: the summary, then exit 1 naming --learning-rate (packages/trainer).
-  assert.equal(exit.code, 1, c.tail());
   const summary = JSON.parse(c.stdout().trim().split('\n').at(-1) as string) as CoordinatorSummary;
+  // On cpu-native the one applied step leaves a final test MSE of NaN: the summary, then exit 1 naming
+  // --learning-rate (packages/trainer). The wasm backend's overflow leaves the outputs at 0, a finite test MSE: exit 0.
+  const finalMse = summary.test_mse_by_epoch.at(-1);
+  if (backendName === 'cpu-native') assert.equal(finalMse, null, 'the final test MSE is finite on cpu-native');
+  assert.equal(exit.code, finalMse === null ? 1 : 0, c.tail());
+  if (finalMse === null) assert.match(c.stderr(), /training diverged: .*lower --learning-rate than 1e\+30/);
   const d = summary.distributed;
   // Step 0 is finite; steps 1-3 diverge, and every block of them is computed here after two non-finite results.
   assert.equal(d.skipped_nonfinite, 3, c.tail());
@@ -273,7 +277,8 @@ test('a result lost between Redis and the coordinator is taken from the done set
   });
   const thief = rogueConnection();
   const results = new RunData(redis, runId, 1, 1).keys.results;
-  const stolen = thief.blpop(results, 60);
+  // As long as the run may take: on a loaded machine without the native addon, the first result took over 60 s.
+  const stolen = thief.blpop(results, 180);
   const c = coordinator(runId);
   const worker = rogueWorker(runId, new Map());
   const [summary, ref, popped] = await Promise.all([
