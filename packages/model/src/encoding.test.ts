@@ -48,7 +48,9 @@ describe('wire encodings', () => {
       123.456,
     ];
     const decoded = quantize(Float32Array.from(samples), 'f16');
-    samples.forEach((x, i) => assert.equal(decoded[i], Math.fround(nearestHalf(Math.fround(x))), `value ${x}`));
+    samples.forEach((x, i) => {
+      assert.equal(decoded[i], Math.fround(nearestHalf(Math.fround(x))), `value ${x}`);
+    });
   });
 
   test('every half value survives f16 -> f32 -> f16', () => {
@@ -56,8 +58,8 @@ describe('wire encodings', () => {
     const back = encodeVector(decodeVector(Buffer.from(all.buffer), 'f16', 65536), 'f16');
     const halves = new Uint16Array(back.buffer, back.byteOffset, 65536);
     for (let h = 0; h < 65536; h++) {
-      const isNaN = ((h >>> 10) & 0x1f) === 0x1f && (h & 0x3ff) !== 0;
-      if (isNaN) assert.ok(((halves[h] as number) & 0x7c00) === 0x7c00 && ((halves[h] as number) & 0x3ff) !== 0);
+      const nan = ((h >>> 10) & 0x1f) === 0x1f && (h & 0x3ff) !== 0;
+      if (nan) assert.ok(((halves[h] as number) & 0x7c00) === 0x7c00 && ((halves[h] as number) & 0x3ff) !== 0);
       else assert.equal(halves[h], h, `half 0x${h.toString(16)}`);
     }
   });
