@@ -1,5 +1,5 @@
 export { firstNonFinite } from './finite';
 export { type EngineFactory, nativeTreeAdd, selectEngine } from './select';
 export { type ModelShape, TfjsEngine } from './tfjs-engine';
-export { alignedBlocks, isAlignedBlock, type LeafBlock, TreeReducer } from './tree';
+export { alignedBlocks, isAlignedBlock, type LeafBlock, roundLeaf, TreeReducer } from './tree';
 export type { BlockGradient, BlockTask, Engine, Leaf } from './types';

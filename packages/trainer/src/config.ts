@@ -4,6 +4,11 @@ import { z } from 'zod';
 import { OPTIMIZER_IMPLS } from './optimizer';
 import type { OptionSpec } from './options';
 
+/** `sync`: data-parallel Adam; `local`: DiLoCo-style rounds of local steps (see {@link hyperparamsShape}). */
+export const ALGORITHMS = ['sync', 'local'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+export const INNER_STATES = ['keep', 'reset'] as const;
+
 const int = (min: number) => z.coerce.number().int(`must be an integer`).min(min, `must be at least ${min}`);
 
 /**
@@ -37,6 +42,25 @@ export const hyperparamsShape = {
    * rounded). It changes the numbers, so it is a hyperparameter; the baseline applies the same rounding. Default f32.
    */
   gradEncoding: z.enum(WIRE_ENCODINGS).default('f32'),
+  /**
+   * `sync`: one Adam step per batch on the mean gradient of all workers (data parallel). `local`: DiLoCo rounds
+   * (`local.ts`): R replicas each take H inner Adam steps from the round's parameters, and an outer Nesterov step
+   * applies their averaged change; the model crosses the wire once per round instead of once per step. Default sync.
+   */
+  algorithm: z.enum(ALGORITHMS).default('sync'),
+  /** `local` only: replicas per round (R), a run setting like the leaves, never the number of workers. Default 4. */
+  replicas: int(1).max(4096, 'must be at most 4096').default(4),
+  /** `local` only: inner Adam steps (H) each replica takes per round, one batch each. Default 8. */
+  innerSteps: int(1).max(1_000_000, 'must be at most 1000000').default(8),
+  /** `local` only: the outer Nesterov SGD's learning rate (DiLoCo's 0.7). Default 0.7. */
+  outerLr: z.coerce.number().positive('must be positive').finite().default(0.7),
+  /** `local` only: the outer Nesterov momentum (DiLoCo's 0.9), in [0, 1). Default 0.9. */
+  outerMomentum: z.coerce.number().min(0, 'must be at least 0').lt(1, 'must be below 1').default(0.9),
+  /**
+   * `local` only: `keep` carries each replica's inner Adam moments from round to round (in Redis between jobs);
+   * `reset` starts every round's inner steps from fresh moments. Default keep.
+   */
+  innerState: z.enum(INNER_STATES).default('keep'),
 };
 
 /** Rules across hyperparameters; add to any schema that spreads {@link hyperparamsShape}. */
@@ -67,7 +91,24 @@ export type Hyperparams = z.infer<typeof hyperparamsSchema>;
 export function pickHyperparams(config: Hyperparams): Hyperparams {
   const { epochs, batchSize, shardsPerStep, outputActivation, layerSizes, learningRate, seed, limit, gradEncoding } =
     config;
-  return { epochs, batchSize, shardsPerStep, outputActivation, layerSizes, learningRate, seed, limit, gradEncoding };
+  const { algorithm, replicas, innerSteps, outerLr, outerMomentum, innerState } = config;
+  return {
+    epochs,
+    batchSize,
+    shardsPerStep,
+    outputActivation,
+    layerSizes,
+    learningRate,
+    seed,
+    limit,
+    gradEncoding,
+    algorithm,
+    replicas,
+    innerSteps,
+    outerLr,
+    outerMomentum,
+    innerState,
+  };
 }
 
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -107,6 +148,32 @@ export const HYPERPARAM_OPTIONS: readonly OptionSpec[] = [
     flag: 'grad-encoding',
     env: 'GRAD_ENCODING',
     doc: 'gradients and parameters on the wire: f32 | f16 | bf16 (default f32)',
+  },
+  {
+    key: 'algorithm',
+    flag: 'algorithm',
+    env: 'ALGORITHM',
+    doc: 'sync (Adam on every batch) | local (DiLoCo: inner steps per replica, outer Nesterov per round) (default sync)',
+  },
+  { key: 'replicas', flag: 'replicas', env: 'REPLICAS', doc: 'local: replicas per round, R (default 4)' },
+  {
+    key: 'innerSteps',
+    flag: 'inner-steps',
+    env: 'INNER_STEPS',
+    doc: 'local: inner Adam steps per replica per round, H (default 8)',
+  },
+  { key: 'outerLr', flag: 'outer-lr', env: 'OUTER_LR', doc: 'local: outer Nesterov learning rate (default 0.7)' },
+  {
+    key: 'outerMomentum',
+    flag: 'outer-momentum',
+    env: 'OUTER_MOMENTUM',
+    doc: 'local: outer Nesterov momentum, in [0, 1) (default 0.9)',
+  },
+  {
+    key: 'innerState',
+    flag: 'inner-state',
+    env: 'INNER_STATE',
+    doc: "local: keep | reset each replica's inner Adam moments between rounds (default keep)",
   },
 ];
 

@@ -1,4 +1,6 @@
 export {
+  ALGORITHMS,
+  type Algorithm,
   checkHyperparams,
   DATA_OPTIONS,
   dataOptionsShape,
@@ -8,12 +10,20 @@ export {
   type Hyperparams,
   hyperparamsSchema,
   hyperparamsShape,
+  INNER_STATES,
   newRunId,
   pickHyperparams,
   RUN_ID_PATTERN,
   runIdSchema,
 } from './config';
 export { relaxHeapGrowth } from './heap';
+export {
+  type LocalRoundSource,
+  localRoundSource,
+  OuterNesterov,
+  type ReplicaResult,
+  ReplicaRunner,
+} from './local/index';
 export { localGradientSource } from './local-source';
 export {
   createTrainee,
@@ -29,7 +39,7 @@ export {
 } from './loop';
 export { runMain } from './main';
 export { ConfigError, givenOptions, type OptionSpec, parseBooleanWord, readOptions, usage } from './options';
-export { stepsPerEpoch } from './plan';
+export { innerBatches, stepShape, stepsPerEpoch } from './plan';
 export { prepareEngine, prepareTrainee } from './prepare';
 export { Progress } from './progress';
 export { redactUrl } from './redact';

@@ -11,9 +11,10 @@ import {
   setParams,
 } from '@gradq/model';
 import type { Hyperparams } from './config';
+import { OuterNesterov } from './local/outer-nesterov';
 import { createOptimizer, type NativeMath, type Optimizer, type OptimizerImpl } from './optimizer';
 import { ConfigError } from './options';
-import { type ShardSpan, shardSpans, stepsPerEpoch } from './plan';
+import { type ShardSpan, shardSpans, stepShape, stepsPerEpoch } from './plan';
 import { epochRng, shuffledOrder } from './rng';
 
 /** Where a run stands: enough, with the parameters and Adam state, to continue it bit-identically. */
@@ -116,7 +117,11 @@ export function createTrainee(h: Hyperparams, options: TraineeOptions = {}): Tra
   const params = getParams(bound);
   let synced = -1;
   const position: TrainingPosition = { step: 0, epoch: 0, stepInEpoch: 0, samples: 0, testMse: [], skippedSteps: 0 };
-  const optimizer = createOptimizer(options.optimizer ?? 'fused', bound, h.learningRate, options.native);
+  // A local run's loop applies rounds: its optimizer is the outer one (the inner Adam runs in each replica).
+  const optimizer =
+    h.algorithm === 'local'
+      ? new OuterNesterov(params.length, h.outerLr, h.outerMomentum)
+      : createOptimizer(options.optimizer ?? 'fused', bound, h.learningRate, options.native);
   return {
     bound,
     params,
@@ -172,7 +177,9 @@ export async function train(
   if (position.testMse.length === 0) position.testMse.push(await evaluate());
 
   const n = data.train.count;
-  const perEpoch = stepsPerEpoch(n, h.batchSize);
+  // sync: a step is a batch in K leaves; local: a round, one leaf per replica.
+  const shape = stepShape(h);
+  const perEpoch = stepsPerEpoch(n, shape.samples);
   let trainSeconds = 0;
   let samplesTrained = 0;
   const orders = new Map<number, Uint32Array>();
@@ -192,7 +199,7 @@ export async function train(
       epoch,
       stepInEpoch,
       order: orderOf(epoch),
-      shards: shardSpans(n, h.batchSize, h.shardsPerStep, stepInEpoch),
+      shards: shardSpans(n, shape.samples, shape.leaves, stepInEpoch),
     };
     if (!withNext) return work;
     const last = stepInEpoch + 1 === perEpoch;

@@ -52,6 +52,12 @@ describe('readOptions with the trainer options', () => {
       seed: 1,
       limit: 0,
       gradEncoding: 'f32',
+      algorithm: 'sync',
+      replicas: 4,
+      innerSteps: 8,
+      outerLr: 0.7,
+      outerMomentum: 0.9,
+      innerState: 'keep',
     });
     assert.equal(config.dataDir, 'data/mnist');
     assert.equal(config.runId, undefined);

@@ -34,3 +34,41 @@ export function shardSpans(
   }
   return spans;
 }
+
+/**
+ * What one step of the training loop covers. `sync`: a batch of B samples in K leaves. `local`: a round of R x H
+ * batches, one leaf per replica: replica r walks leaf r in H batches of B (`innerBatches`). So a full round consumes
+ * exactly the R x H consecutive batches of the epoch's order that R x H sync steps would, and replica r's inner step
+ * h is sync's batch r x H + h of the round; only an epoch's last, short round splits differently (R nearly equal
+ * spans, each walked in batches of B).
+ */
+export function stepShape(h: {
+  algorithm: 'sync' | 'local';
+  batchSize: number;
+  shardsPerStep: number;
+  replicas: number;
+  innerSteps: number;
+}): { samples: number; leaves: number } {
+  if (h.algorithm === 'sync') return { samples: h.batchSize, leaves: h.shardsPerStep };
+  return { samples: h.replicas * h.innerSteps * h.batchSize, leaves: h.replicas };
+}
+
+/**
+ * The inner batches of one replica's span: consecutive batches of `batchSize` (the last may be short), each split
+ * into `leaves` nearly equal spans as a sync step's batch is (`shardSpans`), so that an inner step's gradient is the
+ * same leaf tree over the same samples as sync's.
+ */
+export function innerBatches(span: { start: number; end: number }, batchSize: number, leaves: number): ShardSpan[][] {
+  const batches: ShardSpan[][] = [];
+  for (let start = span.start; start < span.end; start += batchSize) {
+    const length = Math.min(batchSize, span.end - start);
+    batches.push(
+      shardSpans(length, batchSize, leaves, 0).map((s) => ({
+        shard: s.shard,
+        start: start + s.start,
+        end: start + s.end,
+      })),
+    );
+  }
+  return batches;
+}

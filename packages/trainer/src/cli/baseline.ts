@@ -12,9 +12,11 @@ import {
   newRunId,
   pickHyperparams,
 } from '../config';
+import { localRoundSource } from '../local/index';
 import { localGradientSource } from '../local-source';
 import { train, trainingSet } from '../loop';
 import { runMain } from '../main';
+import { loadNativeMath } from '../optimizer';
 import { type OptionSpec, readOptions, usage } from '../options';
 import { prepareEngine, prepareTrainee } from '../prepare';
 import { Progress } from '../progress';
@@ -46,22 +48,24 @@ runMain(async (signal) => {
   const trainSet = trainingSet(data.train, h.limit);
   const trainee = await prepareTrainee(h, config.optimizer, log);
   const engine = await prepareEngine(h, backend.name, log);
+  const local =
+    h.algorithm === 'local'
+      ? `, local: ${h.replicas} replica(s) x ${h.innerSteps} inner step(s) per round, outer lr ${h.outerLr} momentum ${h.outerMomentum}, inner state ${h.innerState}`
+      : '';
   log(
-    `baseline ${runId}: ${h.epochs} epoch(s) of ${trainSet.count} samples, batch ${h.batchSize} in ${h.shardsPerStep} shard(s), seed ${h.seed}, backend ${backend.name}`,
+    `baseline ${runId}: ${h.epochs} epoch(s) of ${trainSet.count} samples, batch ${h.batchSize} in ${h.shardsPerStep} shard(s), seed ${h.seed}, backend ${backend.name}${local}`,
   );
+  const source =
+    h.algorithm === 'local'
+      ? localRoundSource(engine, trainee, trainSet, h, (await loadNativeMath()).adamUpdate)
+      : localGradientSource(engine, trainee, trainSet, h.gradEncoding);
 
   const progress = new Progress({ epochs: h.epochs });
-  const result = await train(
-    h,
-    { train: trainSet, test: data.test },
-    trainee,
-    localGradientSource(engine, trainee, trainSet, h.gradEncoding),
-    {
-      signal,
-      onStep: (r) => progress.step(r),
-      onEpoch: (r) => progress.epoch(r, trainee.position.testMse.at(-2)),
-    },
-  );
+  const result = await train(h, { train: trainSet, test: data.test }, trainee, source, {
+    signal,
+    onStep: (r) => progress.step(r),
+    onEpoch: (r) => progress.epoch(r, trainee.position.testMse.at(-2)),
+  });
 
   engine.dispose();
   const summary = summarize(runId, backend.name, h.epochs, trainee, result);
