@@ -51,7 +51,15 @@ export interface CheckpointContent {
   /** TensorFlow.js backend that computed these numbers (bit-identical resume needs the same one). */
   readonly backend: string;
   readonly metrics: CheckpointMetrics;
+  /**
+   * `--algorithm local` with `--inner-state keep`: each replica's inner Adam state, as its next round reads it
+   * (`adam` is then the outer optimizer's: its momentum as the first moment, zeros as the second).
+   */
+  readonly inner?: InnerStates;
 }
+
+/** The replicas' inner Adam states of a local run, by replica (leaf index of a round). */
+export type InnerStates = readonly { readonly replica: number; readonly state: AdamState }[];
 
 /** A deep copy, after checking the invariants above, so the caller's buffers are free again at once. */
 export function snapshotContent(content: CheckpointContent): CheckpointContent {
@@ -88,5 +96,21 @@ export function snapshotContent(content: CheckpointContent): CheckpointContent {
     position: { ...position, testMse: [...position.testMse] },
     rngState: [...content.rngState],
     metrics: { ...content.metrics },
+    ...(content.inner
+      ? {
+          inner: content.inner.map(({ replica, state }) => {
+            if (state.firstMoment.length !== size || state.secondMoment.length !== size)
+              throw new RangeError(`checkpoint: replica ${replica}'s inner moments do not have ${size} values`);
+            return {
+              replica,
+              state: {
+                iterations: state.iterations,
+                firstMoment: state.firstMoment.slice(),
+                secondMoment: state.secondMoment.slice(),
+              },
+            };
+          }),
+        }
+      : {}),
   };
 }

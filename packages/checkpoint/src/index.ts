@@ -1,4 +1,5 @@
 export { type CheckpointConfig, loadCheckpointConfig } from './config';
+export type { CheckpointContent, InnerStates } from './content';
 export { CheckpointConfigError } from './errors/index';
 // The README's way to load a downloaded model with plain @tensorflow/tfjs in Node.
 export { registerFileSystemRouter } from './file-router';

@@ -21,6 +21,9 @@ export const CHECKPOINT_FILES = {
   optimizerJson: 'optimizer.json',
   trainer: 'trainer.json',
   preview: 'preview.png',
+  /** `--algorithm local` with `--inner-state keep`: the replicas' inner Adam states, and how to read them. */
+  inner: 'inner.bin',
+  innerJson: 'inner.json',
   manifest: 'manifest.json',
 } as const;
 

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { bytesPerValue, decodeInto, encodeVector, type WireEncoding } from '@gradq/model';
+import { z } from 'zod';
 import { type Fence, type FencedCommand, fencedWrite } from './fence';
 import type { SubmitStatus } from './jobs';
 import { type RunKeys, runKeys } from './keys';
@@ -7,6 +8,26 @@ import { type RunMeta, runMetaSchema } from './meta';
 import type { RedisClient } from './redis';
 import { sliceRanges } from './slices';
 import { DATA_TTL_SECONDS, submitBlock } from './submit';
+
+/**
+ * Where a replica's inner Adam state is (`--algorithm local`, `--inner-state keep`): `fresh` (zero moments, no steps),
+ * or the moments written under `token` for round `step`, after `iterations` inner steps.
+ */
+export const innerPointerSchema = z.union([
+  z.strictObject({ fresh: z.literal(true) }),
+  z.strictObject({
+    step: z.number().int().nonnegative(),
+    token: z.string().regex(/^[0-9a-f]{16}$/),
+    iterations: z.number().int().nonnegative(),
+  }),
+]);
+export type InnerPointer = z.infer<typeof innerPointerSchema>;
+
+/** A replica's inner Adam moments (float32, the parameter layout each). */
+export interface InnerMoments {
+  readonly firstMoment: Float32Array;
+  readonly secondMoment: Float32Array;
+}
 
 /** Where the run's step stands, as workers see it. */
 export type StepState = { step: number; open: boolean; session: string } | undefined;
@@ -173,6 +194,8 @@ export class RunData {
     const leaves = Array.from({ length: end - first }, (_, i) => String(first + i));
     await this.write([['HDEL', [this.keys.done(step)], leaves]]);
     await this.deleteGradient(step, token);
+    // A local round's inner state went with the rejected change (nothing when there was none).
+    await this.dropInnerStates([{ step, token }]);
   }
 
   /** Drops everything step `step` used: its parameters (as `session` published them), done set and accepted gradients. */
@@ -184,6 +207,33 @@ export class RunData {
         this.redis.del(this.keys.params(session, step, i), ...tokens.map((token) => this.keys.grad(step, token, i))),
       ),
     ]);
+  }
+
+  /**
+   * Points each replica's next job at its inner state (`--algorithm local`), fenced like the step's other writes.
+   * Called with the accepted results of a round before the next round opens, so a job reads only accepted states.
+   */
+  async setInnerPointers(pointers: ReadonlyMap<number, InnerPointer>): Promise<void> {
+    if (pointers.size === 0) return;
+    const fields = [...pointers].flatMap(([leaf, pointer]) => [String(leaf), JSON.stringify(pointer)]);
+    await this.write([
+      ['HSET', [this.keys.innerPointers], fields],
+      ['EXPIRE', [this.keys.innerPointers], [DATA_TTL_SECONDS * 7]],
+    ]);
+  }
+
+  /** Writes a replica's inner moments under a fresh token for round `step` (a resumed run); returns the token. */
+  async writeInnerState(step: number, moments: InnerMoments): Promise<string> {
+    const token = randomBytes(8).toString('hex');
+    await Promise.all(this.innerWrites(step, token, moments));
+    return token;
+  }
+
+  /** Deletes inner states no pointer names any more (a round's replicas moved on). */
+  async dropInnerStates(states: readonly { step: number; token: string }[]): Promise<void> {
+    await Promise.all(
+      states.flatMap(({ step, token }) => this.ranges.map((_, i) => this.redis.del(this.keys.inner(step, token, i)))),
+    );
   }
 
   async stats(): Promise<{ duplicates: number; stale: number }> {
@@ -198,7 +248,7 @@ export class RunData {
    */
   async resetSteps(): Promise<void> {
     const k = this.keys;
-    await this.redis.del(k.step, k.results, k.versions);
+    await this.redis.del(k.step, k.results, k.versions, k.innerPointers);
     await this.deleteMatching(`gradq:{${this.runId}}:done:*`);
     await this.deleteMatching(`gradq:{${this.runId}}:order:*`);
     await this.deleteMatching(`gradq:{${this.runId}#*}:*`);
@@ -266,6 +316,29 @@ export class RunData {
       throw new Error(`parameters v${version} slice ${i}: ${part.byteLength} bytes, expected ${(end - start) * 4}`);
     decodeInto(part, 'f32', params.subarray(start, end));
     return true;
+  }
+
+  /** Replica `leaf`'s inner-state pointer (`--algorithm local`), or undefined when Redis has none. */
+  async readInnerPointer(leaf: number): Promise<InnerPointer | undefined> {
+    const raw = await this.redis.hget(this.keys.innerPointers, String(leaf));
+    return raw === null ? undefined : innerPointerSchema.parse(JSON.parse(raw));
+  }
+
+  /** Reads inner moments written under `token` for round `step` into `into`; false when a slice is missing. */
+  async readInnerState(step: number, token: string, into: InnerMoments): Promise<boolean> {
+    const parts = await Promise.all(
+      this.ranges.map(async ({ start, end }, i) => {
+        const part = await this.redis.getBuffer(this.keys.inner(step, token, i));
+        if (!part) return false;
+        const n = end - start;
+        if (part.byteLength !== 8 * n)
+          throw new Error(`inner state ${step}/${token} slice ${i}: ${part.byteLength} bytes, expected ${8 * n}`);
+        decodeInto(part.subarray(0, 4 * n), 'f32', into.firstMoment.subarray(start, end));
+        decodeInto(part.subarray(4 * n), 'f32', into.secondMoment.subarray(start, end));
+        return true;
+      }),
+    );
+    return parts.every(Boolean);
   }
 
   /** The step key and session, in one round trip (both in the run's slot). */
@@ -352,13 +425,19 @@ export class RunData {
     bytes: Buffer,
     encoding: WireEncoding,
     result: (token: string) => string,
+    /**
+     * `--algorithm local`: the replica's inner moments, written under the same token before the submit script runs.
+     * They take effect only through a pointer the coordinator writes for an accepted result; a copy that is not
+     * accepted deletes them with its change.
+     */
+    inner?: InnerMoments,
   ): Promise<{ status: SubmitStatus; token: string }> {
     const token = randomBytes(8).toString('hex');
     const width = bytesPerValue(encoding);
     if (bytes.byteLength !== this.paramCount * width)
       throw new RangeError(`gradient has ${bytes.byteLength} bytes, expected ${this.paramCount * width}`);
-    const written = Promise.all(
-      this.ranges.map(({ start, end }, i) =>
+    const written = Promise.all([
+      ...this.ranges.map(({ start, end }, i) =>
         this.redis.set(
           this.keys.grad(block.step, token, i),
           bytes.subarray(start * width, end * width),
@@ -366,14 +445,18 @@ export class RunData {
           DATA_TTL_SECONDS,
         ),
       ),
-    );
+      ...(inner ? this.innerWrites(block.step, token, inner) : []),
+    ]);
     // One Redis runs a connection's commands in order: the submit script can follow the slices without waiting for
     // their replies (a round trip less on every job). A Cluster's slices answer from other nodes: wait for them.
     if ('nodes' in this.redis) await written;
     else written.catch(() => {}); // awaited below; handled meanwhile
     const status = await submitBlock(this.redis, this.keys, block, result(token));
     await written;
-    if (status !== 'accepted') await this.deleteGradient(block.step, token);
+    if (status !== 'accepted') {
+      await this.deleteGradient(block.step, token);
+      if (inner) await this.dropInnerStates([{ step: block.step, token }]);
+    }
     return { status, token };
   }
 
@@ -401,6 +484,16 @@ export class RunData {
     const multi = this.redis.multi();
     for (const [name, keys, args] of commands) multi.call(name, ...keys, ...args);
     await multi.exec();
+  }
+
+  /** One SET per slice: the slice's first-moment values, then its second-moment values. */
+  private innerWrites(step: number, token: string, moments: InnerMoments): Promise<unknown>[] {
+    return this.ranges.map(({ start, end }, i) => {
+      const bytes = Buffer.allocUnsafe(8 * (end - start));
+      bytes.set(encodeVector(moments.firstMoment.subarray(start, end), 'f32'), 0);
+      bytes.set(encodeVector(moments.secondMoment.subarray(start, end), 'f32'), 4 * (end - start));
+      return this.redis.set(this.keys.inner(step, token, i), bytes, 'EX', DATA_TTL_SECONDS);
+    });
   }
 
   private async deleteGradient(step: number, token: string): Promise<void> {

@@ -1,4 +1,11 @@
-export { newSession, type ParamsFetch, RunData } from './data-plane';
+export {
+  type InnerMoments,
+  type InnerPointer,
+  innerPointerSchema,
+  newSession,
+  type ParamsFetch,
+  RunData,
+} from './data-plane';
 export { ErrorLines, REDIS_UNREACHABLE, redisHint } from './error-lines';
 export {
   type BlockResult,

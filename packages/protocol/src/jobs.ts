@@ -6,9 +6,10 @@ import { z } from 'zod';
 /**
  * Bumped whenever a job's or a key's meaning changes; workers refuse other versions. 3: blocks of leaves, slices.
  * 4: parameters announced a quarter at a time while they are written (a worker of 3 would take the first quarter's
- * announcement for the step's opening).
+ * announcement for the step's opening). 5: `--algorithm local` (a job of a local run is a replica's round, its
+ * result a parameter change plus the replica's inner Adam state; a worker of 4 would compute a gradient).
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** The one queue of gradient jobs, shared by every run: any worker serves any run. */
 export const GRADIENT_QUEUE = 'gradients';
@@ -109,6 +110,11 @@ export const blockResultSchema = z.discriminatedUnion('kind', [
     /** Seconds the engine took: the coordinator sizes jobs from it. */
     computeSeconds: z.number().nonnegative().max(86_400),
     worker: z.string().max(200),
+    /**
+     * `--algorithm local` with `--inner-state keep`: the replica's inner Adam steps so far. Its moments were written
+     * under `token` with the change (`RunKeys.inner`); they count only if this record is accepted.
+     */
+    innerIterations: count.optional(),
   }),
   z.strictObject({
     kind: z.literal('rejected'),

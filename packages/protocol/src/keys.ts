@@ -35,6 +35,16 @@ export interface RunKeys {
   params(session: string, version: number, slice: number): string;
   /** Slice `slice` of one submitted block gradient; `token` is unique per submission, so copies never collide. */
   grad(step: number, token: string, slice: number): string;
+  /**
+   * `--algorithm local`: hash replica (leaf index) -> JSON {@link InnerPointer}, the inner Adam state each replica's
+   * next job starts from. Written by the coordinator only, from accepted results: what makes the states exactly-once.
+   */
+  readonly innerPointers: string;
+  /**
+   * Slice `slice` of a replica's inner Adam moments (first moment's values of the slice, then the second's, float32),
+   * written with the submission `token` of round `step`'s job (or by a resuming coordinator).
+   */
+  inner(step: number, token: string, slice: number): string;
 }
 
 export function runKeys(runId: string, slices = 1): RunKeys {
@@ -59,6 +69,8 @@ export function runKeys(runId: string, slices = 1): RunKeys {
     done: (step) => `${base}:done:${step}`,
     params: (session, version, slice) => `${tag(slice)}:params:${session}:${version}:${slice}`,
     grad: (step, token, slice) => `${tag(slice)}:grad:${step}:${token}:${slice}`,
+    innerPointers: `${base}:inner`,
+    inner: (step, token, slice) => `${tag(slice)}:inner:${step}:${token}:${slice}`,
   };
 }
 

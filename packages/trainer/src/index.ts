@@ -38,6 +38,7 @@ export {
   trainingSet,
 } from './loop';
 export { runMain } from './main';
+export { loadNativeMath } from './optimizer';
 export { ConfigError, givenOptions, type OptionSpec, parseBooleanWord, readOptions, usage } from './options';
 export { innerBatches, stepShape, stepsPerEpoch } from './plan';
 export { prepareEngine, prepareTrainee } from './prepare';

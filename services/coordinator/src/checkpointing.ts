@@ -1,4 +1,4 @@
-import type { CheckpointWriter } from '@gradq/checkpoint';
+import type { CheckpointWriter, InnerStates } from '@gradq/checkpoint';
 import { epochRng, type Hyperparams, type Trainee } from '@gradq/trainer';
 
 /**
@@ -8,7 +8,14 @@ import { epochRng, type Hyperparams, type Trainee } from '@gradq/trainer';
 export class Checkpointer {
   constructor(
     private readonly writer: CheckpointWriter,
-    private readonly o: { runId: string; hyperparams: Hyperparams; backend: string; every: number },
+    private readonly o: {
+      runId: string;
+      hyperparams: Hyperparams;
+      backend: string;
+      every: number;
+      /** `--algorithm local` with `keep`: the replicas' inner states, read when a checkpoint is taken. */
+      inner?: () => Promise<InnerStates>;
+    },
   ) {}
 
   /** The step of the last checkpoint this run asked for (-1: none yet). */
@@ -37,6 +44,7 @@ export class Checkpointer {
   private async save(trainee: Trainee, epochEnd: boolean, metrics: { loss?: number; testMse?: number }): Promise<void> {
     const { bound, position } = trainee;
     this.lastSaved = position.step;
+    const inner = await this.o.inner?.();
     this.writer.save({
       runId: this.o.runId,
       step: position.step,
@@ -49,6 +57,7 @@ export class Checkpointer {
       rngState: epochRng(this.o.hyperparams.seed, position.epoch).state,
       backend: this.o.backend,
       metrics,
+      ...(inner ? { inner } : {}),
     });
   }
 }

@@ -10,7 +10,7 @@ import {
   type ObjectStore,
   previewDigitsFrom,
 } from '@gradq/checkpoint';
-import { type Engine, nativeTreeAdd, selectEngine } from '@gradq/engine';
+import { type Engine, type Leaf, nativeTreeAdd, selectEngine } from '@gradq/engine';
 import { loadMnist, MNIST_PIXELS } from '@gradq/model';
 import {
   closeRedis,
@@ -30,11 +30,14 @@ import {
 import {
   type EpochReport,
   type Hyperparams,
+  loadNativeMath,
   newRunId,
   pickHyperparams,
   prepareTrainee,
+  ReplicaRunner,
   type RunSummary,
   type StepReport,
+  stepShape,
   stepsPerEpoch,
   summarize,
   train,
@@ -45,6 +48,7 @@ import { Queue } from 'bullmq';
 import { Checkpointer } from './checkpointing';
 import { type CoordinatorConfig, DEFAULT_REDIS_URL } from './config';
 import { QueueGradientSource } from './queue-source';
+import { replicaHere } from './replica-here';
 import { resumeSettings } from './resume-settings';
 import { CoordinatorTelemetry } from './telemetry';
 
@@ -127,6 +131,7 @@ export async function runCoordinator(
   const m = telemetry.metrics;
   /** An engine of the coordinator's own, made the first time a block must be computed here (QueueGradientSource). */
   let here: Engine | undefined;
+  let replicaRunner: ReplicaRunner | undefined;
   try {
     await waitForRedis(redis, redisUrl);
     const data = await loadMnist(config.dataDir, { log });
@@ -167,8 +172,12 @@ export async function runCoordinator(
       return uploadedBytes;
     };
     await seed();
+    const local =
+      h.algorithm === 'local'
+        ? `local: ${h.replicas} replica(s) x ${h.innerSteps} inner step(s) per round (one job per replica), outer lr ${h.outerLr} momentum ${h.outerMomentum}, inner state ${h.innerState}, `
+        : '';
     log(
-      `run ${runId}: ${h.epochs} epoch(s) of ${trainSet.count} samples, batch ${h.batchSize} in ${h.shardsPerStep} leaves per step (jobs per step: ${config.jobsPerStep}), ` +
+      `run ${runId}: ${h.epochs} epoch(s) of ${trainSet.count} samples, batch ${h.batchSize} in ${h.shardsPerStep} leaves per step (jobs per step: ${config.jobsPerStep}), ${local}` +
         `seed ${h.seed}, backend ${backend.name}, Redis ${redactUrl(redisUrl)}, checkpoints in ${store.description}` +
         (resumed ? `, resuming at step ${resumed.step}` : ''),
     );
@@ -191,8 +200,9 @@ export async function runCoordinator(
       hyperparams: h,
       backend: backend.name,
       every: config.checkpointEvery,
+      ...(h.algorithm === 'local' && h.innerState === 'keep' ? { inner: () => source.readInnerStates() } : {}),
     });
-    const source = new QueueGradientSource({
+    const source: QueueGradientSource = new QueueGradientSource({
       data: run,
       session,
       queue,
@@ -203,11 +213,33 @@ export async function runCoordinator(
       encoding: h.gradEncoding,
       jobsPerStep: config.jobsPerStep,
       ...(treeAdd ? { treeAdd } : {}),
-      computeHere: async (work, leaves, out) => {
+      ...(h.algorithm === 'local'
+        ? {
+            local: {
+              keep: h.innerState === 'keep',
+              ...(resumed?.inner ? { initial: new Map(resumed.inner.map((r) => [r.replica, r.state])) } : {}),
+            },
+          }
+        : {}),
+      computeHere: async (work, leaves, out, first) => {
         if (!here) {
           here = (await selectEngine({ layerSizes: h.layerSizes, outputActivation: h.outputActivation }, backend.name))
             .engine;
           here.setTrainingSet(trainSet.pixels, MNIST_PIXELS);
+        }
+        if (h.algorithm === 'local') {
+          replicaRunner ??= new ReplicaRunner(here, layout, h, (await loadNativeMath()).adamUpdate);
+          return replicaHere({
+            runner: replicaRunner,
+            data: run,
+            pointer: h.innerState === 'keep' ? (source.innerPointers?.get(first) ?? { fresh: true }) : undefined,
+            step: work.step,
+            global: trainee.params,
+            order: work.order,
+            span: leaves[0] as Leaf,
+            roundSamples: work.shards.reduce((sum, s) => sum + (s.end - s.start), 0),
+            out,
+          });
         }
         return here.computeBlock({
           version: work.step,
@@ -228,7 +260,8 @@ export async function runCoordinator(
     });
     telemetry.watch(queue, run);
     m.runActive.set(1);
-    const perEpoch = stepsPerEpoch(trainSet.count, h.batchSize);
+    const shape = stepShape(h);
+    const perEpoch = stepsPerEpoch(trainSet.count, shape.samples);
     telemetry.history.begin({
       epochs: h.epochs,
       stepsTotal: perEpoch * h.epochs,
@@ -298,7 +331,7 @@ export async function runCoordinator(
 
     const stats = await run.stats();
     const planned =
-      plannedShards(trainSet.count, h.batchSize, h.shardsPerStep) * h.epochs -
+      plannedShards(trainSet.count, shape.samples, shape.leaves) * h.epochs -
       (resumed ? resumedShards(resumed, trainSet.count, h) : 0);
     const summary: CoordinatorSummary = {
       ...summarize(runId, backend.name, h.epochs, trainee, result),
@@ -357,7 +390,8 @@ function plannedShards(samples: number, batchSize: number, shardsPerStep: number
 
 /** Shards a resumed run had applied before its checkpoint (every step before it was a full or final batch). */
 function resumedShards(resumed: LoadedCheckpoint, samples: number, h: Hyperparams): number {
-  const perEpoch = plannedShards(samples, h.batchSize, h.shardsPerStep);
+  const shape = stepShape(h);
+  const perEpoch = plannedShards(samples, shape.samples, shape.leaves);
   const { epoch, stepInEpoch } = resumed.position;
-  return epoch * perEpoch + Math.min(stepInEpoch * h.shardsPerStep, perEpoch);
+  return epoch * perEpoch + Math.min(stepInEpoch * shape.leaves, perEpoch);
 }

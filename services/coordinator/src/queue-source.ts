@@ -1,11 +1,12 @@
 import { alignedBlocks, type BlockGradient, type Leaf, type LeafBlock, TreeReducer } from '@gradq/engine';
-import type { WireEncoding } from '@gradq/model';
+import type { AdamState, WireEncoding } from '@gradq/model';
 import {
   type BlockResult,
   blockResultSchema,
   GRADIENT_JOB_OPTIONS,
   type GradientJob,
   gradientJobId,
+  type InnerPointer,
   PROTOCOL_VERSION,
   preferWorkers,
   type RedisClient,
@@ -62,7 +63,19 @@ export interface QueueSourceOptions {
    * Computes a block in this process (into `out`), on the current parameters: for a block whose gradient came back
    * non-finite twice, which no worker's word decides.
    */
-  readonly computeHere: (work: StepWork, leaves: readonly Leaf[], out: Float32Array) => Promise<BlockGradient>;
+  readonly computeHere: (
+    work: StepWork,
+    leaves: readonly Leaf[],
+    out: Float32Array,
+    first: number,
+  ) => Promise<BlockGradient & { inner?: InnerPointer }>;
+  /**
+   * `--algorithm local`: a step is a round, one job per replica. With `keep`, each replica's inner Adam state stays in
+   * Redis between rounds (`RunKeys.inner`), named by pointers written here from accepted results only; `initial` are
+   * a resumed run's states by replica. A block computed here (`computeHere`) also returns its replica's new state,
+   * written to Redis under `innerToken`.
+   */
+  readonly local?: { readonly keep: boolean; readonly initial?: ReadonlyMap<number, AdamState> };
   /** Puts the run's description and training bytes back after Redis lost them. */
   readonly reseed: () => Promise<void>;
   /** After this long without a result, the missing blocks' jobs are checked and re-added if failed or gone. Default 5000. */
@@ -138,6 +151,11 @@ export class QueueGradientSource implements GradientSource {
   private planWritten = { shape: '', at: 0 };
   /** Workers whose job went past the deadline -> when: not preferred for {@link AVOID_MS}. */
   private readonly avoided = new Map<string, number>();
+  /**
+   * `--algorithm local` with `keep`: where each replica's inner state is, as Redis's pointers say; undefined until
+   * they are first written (before the first round opens).
+   */
+  innerPointers: Map<number, InnerPointer> | undefined;
 
   constructor(private readonly o: QueueSourceOptions) {}
 
@@ -149,6 +167,10 @@ export class QueueGradientSource implements GradientSource {
         // A next step still being queued must not land after the reseed below has reset the run.
         await this.pendingNext?.catch(() => {});
         if (!(err instanceof RunLostError)) throw err;
+        if (this.o.local?.keep)
+          throw new Error(
+            `Redis no longer holds run ${this.o.data.runId}, and with it the replicas' inner optimizer states: resume from the last checkpoint (--resume ${this.o.data.runId})`,
+          );
         this.o.events?.log?.(
           `Redis no longer holds run ${this.o.data.runId} (restarted without its data?): putting it back and redoing step ${work.step}`,
         );
@@ -178,6 +200,7 @@ export class QueueGradientSource implements GradientSource {
       if (this.serialMs.length > 1000) this.serialMs.shift();
     }
     await this.publishOrder(work);
+    if (this.o.local?.keep && !this.innerPointers) await this.writeInitialInner(work);
     const publishStart = performance.now();
     const published = data.publishParams(work.step, this.o.trainee.params, this.o.session);
     published.catch(() => {}); // awaited below; handled meanwhile
@@ -204,6 +227,8 @@ export class QueueGradientSource implements GradientSource {
     const losses: number[] = new Array(leafCount).fill(Number.NaN);
     const counts: number[] = new Array(leafCount).fill(0);
     const tokens: string[] = [];
+    /** This round's accepted inner states, by replica (`--algorithm local`, `keep`). */
+    const inner = new Map<number, InnerPointer>();
     let reduceSeconds = 0;
     while (!book.complete) {
       const { entry, result } = await this.nextAccepted(current, openedAt);
@@ -232,6 +257,8 @@ export class QueueGradientSource implements GradientSource {
         const values = checkGradientValues(grad);
         if (!values.ok && finalVerdict.ok) finalVerdict = { ok: false, problem: 'nonfinite', detail: values.detail };
       }
+      if (finalVerdict.ok && this.o.local?.keep && result.innerIterations === undefined)
+        finalVerdict = { ok: false, problem: 'length', detail: 'a local round without its inner state' };
       const decision = book.gradient(entry, finalVerdict);
       const detail = finalVerdict.ok ? '' : finalVerdict.detail;
       if (decision === 'reissue') {
@@ -248,7 +275,9 @@ export class QueueGradientSource implements GradientSource {
       let block: BlockGradient;
       if (decision === 'compute-here') {
         this.o.events?.onRejected?.('nonfinite');
-        block = await this.o.computeHere(work, entry.leaves, into);
+        const computed = await this.o.computeHere(work, entry.leaves, into, entry.first);
+        block = computed;
+        if (computed.inner) inner.set(entry.first, computed.inner);
         book.computedHere(entry);
         this.counters.computedHere += 1;
         const finite = block.losses.every(Number.isFinite) && checkGradientValues(block.grad).ok;
@@ -262,6 +291,8 @@ export class QueueGradientSource implements GradientSource {
         if (!grad) throw new Error(`step ${work.step} leaves [${entry.first}, ${entry.end}): used without a gradient`);
         this.measureCompute(result);
         block = { grad, losses: result.losses, counts: result.counts };
+        if (result.innerIterations !== undefined)
+          inner.set(entry.first, { step: work.step, token: result.token, iterations: result.innerIterations });
       }
       for (let i = 0; i < block.counts.length; i++) {
         losses[entry.first + i] = block.losses[i] as number;
@@ -274,6 +305,7 @@ export class QueueGradientSource implements GradientSource {
     }
     queueNext.now();
     await queueNext.done;
+    if (this.o.local?.keep) await this.advanceInner(work, inner);
     // Not awaited: it goes ahead of the next publish on the same connection, and every leaf is accepted already, so a
     // late copy in between is a duplicate; closing makes it count as stale.
     void data.closeStep(work.step).catch((err: Error) => ev.log?.(`closing step ${work.step}: ${err.message}`));
@@ -287,6 +319,61 @@ export class QueueGradientSource implements GradientSource {
       this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + n;
     this.returnedAt = performance.now();
     return { grad: reducer.root(), losses, counts };
+  }
+
+  /**
+   * The replicas' inner states as the next round will read them (`--algorithm local`, `keep`), for a checkpoint:
+   * read back from Redis (a fresh one is left out; it is fresh again on resume). Called between rounds.
+   */
+  async readInnerStates(): Promise<{ replica: number; state: AdamState }[]> {
+    const states: { replica: number; state: AdamState }[] = [];
+    for (const [replica, pointer] of [...(this.innerPointers ?? [])].sort(([a], [b]) => a - b)) {
+      if ('fresh' in pointer) continue;
+      const n = this.o.data.paramCount;
+      const moments = { firstMoment: new Float32Array(n), secondMoment: new Float32Array(n) };
+      if (!(await this.o.data.readInnerState(pointer.step, pointer.token, moments)))
+        throw new Error(`replica ${replica}'s inner state of round ${pointer.step} is not in Redis`);
+      states.push({ replica, state: { iterations: pointer.iterations, ...moments } });
+    }
+    return states;
+  }
+
+  /**
+   * Points every replica at a fresh inner state, or a resumed run's states (written here under new tokens), before
+   * the first round opens: a worker that finds no pointer knows Redis lost the run rather than starting afresh.
+   */
+  private async writeInitialInner(work: StepWork): Promise<void> {
+    const pointers = new Map<number, InnerPointer>();
+    const replicas = Math.max(work.shards.length, ...[...(this.o.local?.initial?.keys() ?? [])].map((r) => r + 1));
+    for (let replica = 0; replica < replicas; replica++) {
+      const state = this.o.local?.initial?.get(replica);
+      if (!state) pointers.set(replica, { fresh: true });
+      else {
+        const token = await this.o.data.writeInnerState(work.step, state);
+        pointers.set(replica, { step: work.step, token, iterations: state.iterations });
+      }
+    }
+    await this.o.data.setInnerPointers(pointers);
+    this.innerPointers = pointers;
+  }
+
+  /**
+   * A round's accepted inner states become the ones its replicas' next jobs read (before the next round opens, so a
+   * job reads only accepted states); the states they replace are deleted.
+   */
+  private async advanceInner(work: StepWork, accepted: ReadonlyMap<number, InnerPointer>): Promise<void> {
+    const pointers = this.innerPointers ?? new Map<number, InnerPointer>();
+    await this.o.data.setInnerPointers(accepted);
+    const replaced: { step: number; token: string }[] = [];
+    for (const [replica, pointer] of accepted) {
+      const old = pointers.get(replica);
+      if (old && !('fresh' in old)) replaced.push(old);
+      pointers.set(replica, pointer);
+    }
+    this.innerPointers = pointers;
+    void this.o.data
+      .dropInnerStates(replaced)
+      .catch((err: Error) => this.o.events?.log?.(`inner states replaced in round ${work.step}: ${err.message}`));
   }
 
   /** Waits until a record arrives that needs its gradient read, re-adding refused, lost and straggling blocks. */
@@ -405,8 +492,10 @@ export class QueueGradientSource implements GradientSource {
   /** Plans a step's blocks from the workers alive and queues one job per block. */
   private async enqueueStep(work: StepWork): Promise<Enqueued> {
     const leafCount = work.shards.length;
-    const jobs =
-      this.o.jobsPerStep === undefined || this.o.jobsPerStep === 'auto'
+    // A local round is one job per replica: a replica's inner steps are sequential, so it is the unit of work.
+    const jobs = this.o.local
+      ? leafCount
+      : this.o.jobsPerStep === undefined || this.o.jobsPerStep === 'auto'
         ? await this.autoJobs(work)
         : this.o.jobsPerStep;
     const blocks = alignedBlocks(leafCount, Math.min(jobs, leafCount)).map((b: LeafBlock) => ({

@@ -10,6 +10,7 @@ import {
   RunData,
 } from '@gradq/protocol';
 import { UnrecoverableError } from 'bullmq';
+import { computeReplica, type ReplicaOutcome } from './replica-job';
 import { RunCache } from './run-cache';
 
 /** Hooks for metrics; all optional. `run` is the job's run id (`''` for a payload too malformed to name one). */
@@ -146,15 +147,23 @@ export class GradientProcessor {
     if (trainBytes > 0) this.events.onFetch?.(runId, 'batches', trainBytes, (performance.now() - t) / 1000);
 
     t = performance.now();
-    const block = await run.engine.computeBlock({
-      version: job.step,
-      params: fetched.params,
-      order,
-      leaves: job.leaves.map(([start, end]) => ({ start, end })),
-      stepSamples: job.stepSamples,
-      rounding: run.meta.hyperparams.gradEncoding,
-      out: run.gradOut,
-    });
+    const local = run.meta.hyperparams.algorithm === 'local';
+    // A local run's job is one replica's round (the coordinator queues one per replica).
+    if (local && job.leaves.length !== 1)
+      throw new UnrecoverableError(`job ${jobId}: a local run's job is one replica, not ${job.leaves.length} leaves`);
+    const { block, inner, innerIterations }: ReplicaOutcome = local
+      ? await computeReplica(run, job, fetched.params, order)
+      : {
+          block: await run.engine.computeBlock({
+            version: job.step,
+            params: fetched.params,
+            order,
+            leaves: job.leaves.map(([start, end]) => ({ start, end })),
+            stepSamples: job.stepSamples,
+            rounding: run.meta.hyperparams.gradEncoding,
+            out: run.gradOut,
+          }),
+        };
     const computeSeconds = (performance.now() - t) / 1000;
     this.events.onCompute?.(runId, computeSeconds);
     // Awaited, not a busy wait: BullMQ keeps renewing the job's lock, so the job stays active, as a slow worker's would.
@@ -180,7 +189,9 @@ export class GradientProcessor {
           counts: [...block.counts],
           computeSeconds,
           worker: this.workerId,
+          ...(innerIterations === undefined ? {} : { innerIterations }),
         } satisfies Omit<Extract<BlockResult, { kind: 'accepted' }>, 'losses'> & { losses: (number | null)[] }),
+      inner,
     );
     if (status === 'accepted') this.events.onPush?.(runId, bytes.byteLength, (performance.now() - t) / 1000);
     this.events.onOutcome?.(runId, 'ok');

@@ -1,6 +1,7 @@
 import type { Engine, EngineFactory } from '@gradq/engine';
-import { createAutoencoder, layoutOf } from '@gradq/model';
-import { type ParamsFetch, type RedisClient, RunData, type RunMeta } from '@gradq/protocol';
+import { createAutoencoder, layoutOf, type ParamLayout } from '@gradq/model';
+import { type InnerMoments, type ParamsFetch, type RedisClient, RunData, type RunMeta } from '@gradq/protocol';
+import { loadNativeMath, ReplicaRunner } from '@gradq/trainer';
 
 /** A run this worker has served: its engine and the bytes it has fetched. A cache, never state: all can be refetched. */
 export class RunCache {
@@ -14,6 +15,10 @@ export class RunCache {
    * serves every job: 3 MB per job less for the garbage collector (the parameters reuse theirs too).
    */
   readonly gradOut: Float32Array;
+  private readonly layout: ParamLayout;
+  /** `--algorithm local`: the inner steps' runner and the array an inner state is read into, made on first use. */
+  private replica: Promise<ReplicaRunner> | undefined;
+  private moments: InnerMoments | undefined;
 
   private constructor(
     readonly meta: RunMeta,
@@ -27,8 +32,26 @@ export class RunCache {
     const h = meta.hyperparams;
     // The layout a model of these hyperparameters has here: a job with another fingerprint is refused.
     const model = createAutoencoder({ layerSizes: h.layerSizes, outputActivation: h.outputActivation, seed: 0 });
-    this.fingerprint = layoutOf(model).fingerprint;
+    this.layout = layoutOf(model);
+    this.fingerprint = this.layout.fingerprint;
     model.dispose();
+  }
+
+  /** Runs a local run's inner steps (one replica at a time, like the engine it computes with). */
+  replicaRunner(): Promise<ReplicaRunner> {
+    this.replica ??= loadNativeMath().then(
+      (native) => new ReplicaRunner(this.engine, this.layout, this.meta.hyperparams, native.adamUpdate),
+    );
+    return this.replica;
+  }
+
+  /** Where a replica's inner state is read to; the runner copies it in, so one pair serves every job. */
+  innerMoments(): InnerMoments {
+    this.moments ??= {
+      firstMoment: new Float32Array(this.meta.paramCount),
+      secondMoment: new Float32Array(this.meta.paramCount),
+    };
+    return this.moments;
   }
 
   static async open(

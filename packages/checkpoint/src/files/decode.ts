@@ -2,6 +2,7 @@ import type { CheckpointContent } from '../content';
 import { CheckpointVerificationError } from '../errors/index';
 import { CHECKPOINT_FILES } from '../keys';
 import type { Manifest } from '../manifest';
+import { decodeInnerFiles } from './inner-file';
 import { decodeModelFiles } from './model-artifacts';
 import { decodeOptimizerFiles } from './optimizer-file';
 import { decodeTrainerJson } from './trainer-file';
@@ -48,7 +49,13 @@ export function decodeCheckpoint(manifest: Manifest, files: ReadonlyMap<string, 
   if (adam.iterations !== trainer.step) {
     throw mismatch(CHECKPOINT_FILES.optimizerJson, `iterations ${adam.iterations} differ from step ${trainer.step}`);
   }
+  const innerBin = files.get(CHECKPOINT_FILES.inner);
+  const innerJson = files.get(CHECKPOINT_FILES.innerJson);
+  if ((innerBin === undefined) !== (innerJson === undefined))
+    throw mismatch(CHECKPOINT_FILES.innerJson, 'inner.bin and inner.json come together');
+  const inner = innerBin && innerJson ? decodeInnerFiles(innerJson, innerBin, model.params.length) : undefined;
   return {
+    ...(inner ? { inner } : {}),
     runId: trainer.runId,
     step: trainer.step,
     epochEnd: trainer.epochEnd,

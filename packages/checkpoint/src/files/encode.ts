@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { CheckpointContent } from '../content';
 import { CHECKPOINT_FILES } from '../keys';
 import { buildManifest, encodeManifest, type Manifest } from '../manifest';
+import { encodeInnerFiles } from './inner-file';
 import { encodeModelFiles, withModel } from './model-artifacts';
 import { encodeOptimizerFiles } from './optimizer-file';
 import { renderPreview } from './preview';
@@ -86,6 +87,15 @@ export async function encodeCheckpoint(
     { name: CHECKPOINT_FILES.trainer, bytes: trainer },
     ...(preview ? [{ name: CHECKPOINT_FILES.preview, bytes: preview }] : []),
   ];
+  if (content.inner) {
+    const inner = encodeInnerFiles(content.inner, content.params.length);
+    files.splice(
+      2,
+      0,
+      { name: CHECKPOINT_FILES.inner, bytes: inner.bin },
+      { name: CHECKPOINT_FILES.innerJson, bytes: inner.json },
+    );
+  }
   const manifest = buildManifest(
     { runId: content.runId, step: content.step, epochEnd: content.epochEnd, createdAt },
     files,

@@ -6,6 +6,7 @@ export {
   encodeCheckpoint,
   previewDigitsFrom,
 } from './encode';
+export { decodeInnerFiles, encodeInnerFiles } from './inner-file';
 export { decodeModelFiles, encodeModelFiles, type ModelFiles, withModel } from './model-artifacts';
 export { decodeOptimizerFiles, encodeOptimizerFiles, type OptimizerJson } from './optimizer-file';
 export { renderPreview } from './preview';
