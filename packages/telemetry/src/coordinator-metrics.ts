@@ -69,6 +69,16 @@ export interface CoordinatorMetrics {
   checkpointLastSuccess: Gauge;
   /** `gradq_checkpoint_failures_total`: checkpoints that threw. */
   checkpointFailures: Counter;
+  /**
+   * `gradq_exchanged_bytes_total`: bytes every step moved through Redis on the data plane, both sides counted from the
+   * protocol (the publish, one parameter fetch and one change written and read per accepted job, a local replica's
+   * inner state written and read). Divided by `gradq_samples_total`: bytes exchanged per trained sample.
+   */
+  exchangedBytes: Counter;
+  /** `gradq_local_rounds_total`: rounds applied by an `--algorithm local` run (each is one step). */
+  localRounds: Counter;
+  /** `gradq_inner_loss`: an `--algorithm local` round's mean inner training loss over its replicas' inner steps. */
+  innerLoss: Gauge;
   /** Marks a worker id as seen now; `gradq_workers_seen` counts distinct ids within the window at scrape time. */
   markWorkerSeen(workerId: string, nowMs?: number): void;
   /** What `gradq_workers_seen` reads now: distinct workers seen within the window (the live run page shows it). */
@@ -189,7 +199,14 @@ export function createCoordinatorMetrics(
       'Unix time (seconds) of the last checkpoint whose manifest was written.',
     ),
     checkpointFailures: counter(N.checkpointFailures, 'Checkpoints that failed.'),
+    exchangedBytes: counter(
+      N.exchangedBytes,
+      'Bytes the steps moved through Redis on the data plane (parameters, changes or gradients, inner states), both sides, by protocol count.',
+    ),
+    localRounds: counter(N.localRounds, 'Rounds applied by an --algorithm local run.'),
+    innerLoss: gauge(N.innerLoss, "An --algorithm local round's mean training loss over its replicas' inner steps."),
   };
+  metrics.innerLoss.set(Number.NaN);
 
   new Gauge({
     name: N.workersSeen,

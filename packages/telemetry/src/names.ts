@@ -25,6 +25,9 @@ export const COORDINATOR_METRIC = {
   checkpointBytes: 'gradq_checkpoint_bytes_total',
   checkpointLastSuccess: 'gradq_checkpoint_last_success_timestamp_seconds',
   checkpointFailures: 'gradq_checkpoint_failures_total',
+  exchangedBytes: 'gradq_exchanged_bytes_total',
+  localRounds: 'gradq_local_rounds_total',
+  innerLoss: 'gradq_inner_loss',
 } as const;
 
 /** Names of the metrics registered by `createWorkerMetrics`. */

@@ -298,6 +298,7 @@ export async function runCoordinator(
         lastLoss = r.loss;
         if (msesShown === 0) showEarlierMses();
         telemetry.step(r);
+        if (h.algorithm === 'local') telemetry.round(r);
         hooks.onStep?.(r, source);
         await checkpointer.afterStep(trainee, r.loss);
       },

@@ -1,5 +1,5 @@
 import { alignedBlocks, type BlockGradient, type Leaf, type LeafBlock, TreeReducer } from '@gradq/engine';
-import type { AdamState, WireEncoding } from '@gradq/model';
+import { type AdamState, bytesPerValue, type WireEncoding } from '@gradq/model';
 import {
   type BlockResult,
   blockResultSchema,
@@ -34,6 +34,8 @@ export interface DistributedCounters {
 
 export interface SourceEvents {
   onBytes?(kind: 'params' | 'gradients' | 'batches', bytes: number): void;
+  /** A step's data-plane bytes through Redis, both sides, by protocol count (`exchangedBytes`). */
+  onExchanged?(bytes: number): void;
   /** Seconds spent in each part of a step. */
   onPart?(part: 'wait_gradients' | 'reduce' | 'publish', seconds: number): void;
   onRejected?(reason: string): void;
@@ -314,6 +316,14 @@ export class QueueGradientSource implements GradientSource {
     void data
       .dropStep(work.step, this.o.session, tokens)
       .catch((err: Error) => ev.log?.(`cleanup of step ${work.step}: ${err.message}`));
+    ev.onExchanged?.(
+      exchangedBytes(
+        data.paramCount,
+        tokens.length,
+        bytesPerValue(this.o.encoding),
+        this.o.local?.keep ? inner.size : 0,
+      ),
+    );
     this.counters.shardsApplied += leafCount;
     for (const [reason, n] of Object.entries(book.rejected))
       this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + n;
@@ -631,6 +641,16 @@ export class QueueGradientSource implements GradientSource {
     for (const t of this.workersSeen.values()) if (t >= since) n++;
     return n;
   }
+}
+
+/**
+ * What a step moves through Redis on the data plane, both sides, by protocol count: the parameters published once
+ * and fetched once per job, each job's change (or gradient) written and read, and with local `keep` each replica's
+ * inner moments (two vectors) written and read. Re-fetches, duplicates and parameter caches are not counted.
+ */
+export function exchangedBytes(paramCount: number, jobs: number, wireWidth: number, innerStates: number): number {
+  const params = 4 * paramCount;
+  return params + jobs * params + 2 * jobs * wireWidth * paramCount + 2 * innerStates * 2 * params;
 }
 
 /** How long a worker whose job went past the deadline is not preferred (standby). */

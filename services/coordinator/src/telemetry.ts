@@ -62,6 +62,7 @@ export class CoordinatorTelemetry {
     return {
       log,
       onBytes: (kind, bytes) => m.transferBytes.inc({ kind }, bytes),
+      onExchanged: (bytes) => m.exchangedBytes.inc(bytes),
       onPart: (part, seconds) => {
         m.stepPartDuration.observe({ part }, seconds);
         this.history.part(part, seconds);
@@ -69,6 +70,12 @@ export class CoordinatorTelemetry {
       onRejected: (reason) => m.gradientsRejected.inc({ reason: reason as RejectReason }),
       onWorker: (worker) => m.markWorkerSeen(worker),
     };
+  }
+
+  /** An `--algorithm local` round (its step report): counted, and its loss is the replicas' inner loss. */
+  round(r: StepReport): void {
+    this.metrics.localRounds.inc();
+    if (Number.isFinite(r.loss)) this.metrics.innerLoss.set(r.loss);
   }
 
   step(r: StepReport): void {
