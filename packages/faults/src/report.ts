@@ -19,7 +19,11 @@ export function resultTable(report: SuiteReport): string {
   const rows = [report.reference, ...report.results].map((r) => {
     const s = r.summary;
     const d = s?.distributed;
-    const same = s && ref ? (s.params_sha256 === ref.params_sha256 ? 'equal' : 'DIFFERENT') : '-';
+    const held = r.reference ?? ref;
+    const same =
+      s && held
+        ? `${s.params_sha256 === held.params_sha256 ? 'equal' : 'DIFFERENT'}${r.reference ? ' (to its pnpm baseline)' : ''}`
+        : '-';
     const outcome = r.ok ? 'pass' : `FAIL: ${r.problems.join('; ')}`;
     return [
       r.name,
@@ -59,8 +63,8 @@ export function terminalTable(report: SuiteReport): string {
     r.faults,
     r.ok ? 'pass' : 'FAIL',
     r.summary ? `${r.summary.distributed.shards_applied}/${r.summary.distributed.shards_planned}` : '-',
-    r.summary && report.reference.summary
-      ? r.summary.params_sha256 === report.reference.summary.params_sha256
+    r.summary && (r.reference ?? report.reference.summary)
+      ? r.summary.params_sha256 === (r.reference ?? report.reference.summary)?.params_sha256
         ? 'same bits'
         : 'DIFFERENT bits'
       : '-',

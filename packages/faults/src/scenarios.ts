@@ -1,4 +1,5 @@
 import { loadLatestValid, readLatestStep } from '@gradq/checkpoint';
+import { CLI } from '@gradq/testing';
 import { paramsSha256 } from '@gradq/trainer';
 import { Rig, type Summary, sleep, totalSteps, type Workload } from './rig';
 
@@ -25,13 +26,24 @@ export interface ScenarioResult {
   readonly problems: string[];
   readonly seconds: number;
   readonly summary?: Summary;
+  /** The run it was held to when not the undisturbed one (another algorithm's `pnpm baseline`). */
+  readonly reference?: Summary;
 }
 
 export interface Scenario {
   readonly name: string;
   readonly description: string;
   readonly needsS3?: boolean;
-  run(rig: Rig, ctx: ScenarioContext): Promise<{ summary: Summary; faults: string; notes: string[] }>;
+  run(
+    rig: Rig,
+    ctx: ScenarioContext,
+  ): Promise<{
+    summary: Summary;
+    faults: string;
+    notes: string[];
+    /** What the run must reproduce when it is not the suite's undisturbed run (another algorithm). */
+    reference?: Summary;
+  }>;
 }
 
 /**
@@ -78,38 +90,100 @@ function pace(intensity: Intensity): Record<string, string> {
   return { GRADQ_TEST_SLOW_MS: intensity === 'full' ? '100' : '300' };
 }
 
+/**
+ * Kills `target` workers of 3 at random steps (mid-job or idle), each replaced by a fresh worker process; returns
+ * the run's summary and the kills done.
+ */
+async function killWorkers(
+  rig: Rig,
+  { random, log }: ScenarioContext,
+  o: { target: number; steps: number; pace: Record<string, string>; args?: readonly string[] },
+): Promise<{ summary: Summary; kills: number }> {
+  const coordinator = rig.coordinator(o.args ?? []);
+  const workers = [rig.worker(o.pace), rig.worker(o.pace), rig.worker(o.pace)];
+  // Kill moments spread over the whole run: a random step in [1, last - 3], then a random delay into that step,
+  // so that some kills land mid-job and some between jobs.
+  const moments = Array.from({ length: o.target }, () => 1 + Math.floor(random() * (o.steps - 4))).sort(
+    (a, b) => a - b,
+  );
+  let kills = 0;
+  for (const moment of moments) {
+    await rig.waitForStep(moment, coordinator);
+    await sleep(random() * 800);
+    const step = await rig.step();
+    const i = Math.floor(random() * workers.length);
+    const victim = workers[i];
+    if (!victim || !coordinator.running()) break;
+    victim.kill('SIGKILL');
+    await victim.exited;
+    kills += 1;
+    log(`  killed ${victim.name} at step ${step} (kill ${kills}/${o.target}); starting a replacement`);
+    workers[i] = rig.worker(o.pace);
+  }
+  const summary = await coordinator.summary<Summary>(300_000);
+  if (kills < o.target) throw new Error(`only ${kills} of ${o.target} kills happened before the run ended`);
+  return { summary, kills };
+}
+
 /** Workers die at random moments (mid-job or idle) and come back as new processes. */
 export const workerKills: Scenario = {
   name: 'worker SIGKILL',
   description: 'workers SIGKILLed at random moments, each replaced by a fresh worker',
-  async run(rig, { workload, intensity, random, log }) {
+  async run(rig, ctx) {
+    const { workload, intensity } = ctx;
     const target = intensity === 'full' ? 6 : 1;
-    const coordinator = rig.coordinator();
-    const workers = [rig.worker(pace(intensity)), rig.worker(pace(intensity)), rig.worker(pace(intensity))];
-    const last = totalSteps(workload);
-    // Kill moments spread over the whole run: a random step in [1, last - 3], then a random delay into that step,
-    // so that some kills land mid-job and some between jobs.
-    const moments = Array.from({ length: target }, () => 1 + Math.floor(random() * (last - 4))).sort((a, b) => a - b);
-    let kills = 0;
-    for (const moment of moments) {
-      await rig.waitForStep(moment, coordinator);
-      await sleep(random() * 800);
-      const step = await rig.step();
-      const i = Math.floor(random() * workers.length);
-      const victim = workers[i];
-      if (!victim || !coordinator.running()) break;
-      victim.kill('SIGKILL');
-      await victim.exited;
-      kills += 1;
-      log(`  killed ${victim.name} at step ${step} (kill ${kills}/${target}); starting a replacement`);
-      workers[i] = rig.worker(pace(intensity));
-    }
-    const summary = await coordinator.summary<Summary>(300_000);
-    if (kills < target) throw new Error(`only ${kills} of ${target} kills happened before the run ended`);
+    const { summary, kills } = await killWorkers(rig, ctx, {
+      target,
+      steps: totalSteps(workload),
+      pace: pace(intensity),
+    });
     return {
       summary,
       faults: `${kills} worker SIGKILL${kills === 1 ? '' : 's'} (3 workers, each replaced)`,
       notes: [
+        `reissued ${summary.distributed.reissued}`,
+        `duplicates dropped ${summary.distributed.duplicates_dropped}`,
+      ],
+    };
+  },
+};
+
+/**
+ * The same kills on an `--algorithm local` run (4 replicas x 4 inner steps of 32 samples: 16 rounds on the full
+ * workload), held to `pnpm baseline --algorithm local`: a killed replica's job is retried from the inner state the
+ * coordinator's pointer names, and a late copy's state is never read.
+ */
+export const localWorkerKills: Scenario = {
+  name: 'worker SIGKILL (local)',
+  description: 'worker SIGKILLs on an --algorithm local run, against pnpm baseline --algorithm local',
+  async run(rig, ctx) {
+    const { workload, intensity } = ctx;
+    const local = ['--algorithm', 'local', '--replicas', '4', '--inner-steps', '4', '--batch-size', '32'];
+    const reference = rig.procs
+      .spawn(
+        CLI.baseline,
+        [
+          ...['--limit', String(workload.limit), '--epochs', String(workload.epochs), '--seed', String(workload.seed)],
+          ...['--shards-per-step', String(workload.shardsPerStep), ...local],
+        ],
+        { env: rig.env(), name: 'baseline' },
+      )
+      .summary<Summary>(300_000);
+    const rounds = Math.ceil(workload.limit / (4 * 4 * 32)) * workload.epochs;
+    const target = intensity === 'full' ? 6 : 1;
+    // A round's jobs are short (4 inner steps of 32 samples): paced longer than sync's, so the kills land mid-run.
+    const { summary, kills } = await killWorkers(rig, ctx, {
+      target,
+      steps: rounds,
+      pace: { GRADQ_TEST_SLOW_MS: intensity === 'full' ? '400' : '600' },
+      args: local,
+    });
+    return {
+      summary,
+      reference: await reference,
+      faults: `${kills} worker SIGKILL${kills === 1 ? '' : 's'} on a local run (3 workers, each replaced)`,
+      notes: [
+        `${rounds} rounds`,
         `reissued ${summary.distributed.reissued}`,
         `duplicates dropped ${summary.distributed.duplicates_dropped}`,
       ],
@@ -391,6 +465,7 @@ function stopLine(stderr: string): string {
 
 export const SCENARIOS: readonly Scenario[] = [
   workerKills,
+  localWorkerKills,
   coordinatorKill,
   redisWipe,
   s3Outage,
@@ -407,8 +482,8 @@ export async function runScenario(scenario: Scenario, ctx: ScenarioContext): Pro
     rig = await Rig.open(scenario.name.replace(/[^a-z]+/gi, '-').toLowerCase(), ctx.workload, {
       s3: scenario.needsS3 === true,
     });
-    const { summary, faults, notes } = await scenario.run(rig, ctx);
-    const problems = compareWithReference(summary, ctx.reference);
+    const { summary, faults, notes, reference } = await scenario.run(rig, ctx);
+    const problems = compareWithReference(summary, reference ?? ctx.reference);
     return {
       name: scenario.name,
       faults,
@@ -417,6 +492,7 @@ export async function runScenario(scenario: Scenario, ctx: ScenarioContext): Pro
       problems,
       seconds: (performance.now() - started) / 1000,
       summary,
+      ...(reference ? { reference } : {}),
     };
   } catch (err) {
     return {
