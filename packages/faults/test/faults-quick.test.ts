@@ -6,11 +6,11 @@ import { findRedisServer } from '@gradq/testing';
 import { terminalTable } from '../src/report';
 import { runSuite } from '../src/suite';
 
-test('quick fault suite: worker kill, coordinator kill + resume, Redis wiped, S3 down, straggler, connection kills, second coordinator', async (t) => {
+test('quick fault suite: worker kill (sync and local), coordinator kill + resume, Redis wiped, S3 down, straggler, connection kills, second coordinator', async (t) => {
   if (!findRedisServer()) return t.skip('no redis-server on PATH');
   const report = await runSuite({ intensity: 'quick', seed: 1 });
   const all = [report.reference, ...report.results];
-  assert.equal(report.results.length, 7);
+  assert.equal(report.results.length, 8);
   assert.ok(
     all.every((r) => r.ok),
     `\n${terminalTable(report)}`,
