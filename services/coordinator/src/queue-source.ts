@@ -74,8 +74,8 @@ export interface QueueSourceOptions {
   /**
    * `--algorithm local`: a step is a round, one job per replica. With `keep`, each replica's inner Adam state stays in
    * Redis between rounds (`RunKeys.inner`), named by pointers written here from accepted results only; `initial` are
-   * a resumed run's states by replica. A block computed here (`computeHere`) also returns its replica's new state,
-   * written to Redis under `innerToken`.
+   * a resumed run's states by replica. A block computed here (`computeHere`) writes its replica's new state to
+   * Redis itself and returns the pointer to it.
    */
   readonly local?: { readonly keep: boolean; readonly initial?: ReadonlyMap<number, AdamState> };
   /** Puts the run's description and training bytes back after Redis lost them. */
