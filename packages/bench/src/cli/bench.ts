@@ -4,7 +4,7 @@
  * `pnpm start` runs against the baseline, and gradient encodings, in one run; writes BENCHMARKS.md, the chart and
  * bench-results.json. See packages/bench/README.md.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,9 @@ import type { BenchResults } from '../results';
 import { measureScaling } from '../scaling';
 import { measureBackends, measureSingle } from '../single';
 import { benchSizes } from '../sizes';
+
+/** Everything after this line of BENCHMARKS.md comes from other commands and survives a `pnpm bench`. */
+const KEPT_MARKER = '<!-- sections below are not written by pnpm bench: kept as they are -->';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const SECTIONS = ['single', 'backends', 'scaling', 'cluster', 'encodings'] as const;
@@ -177,7 +180,10 @@ runMain(async () => {
     const outPath = at(config.out);
     const chartLink = relative(dirname(outPath), at(config.chart));
     await writeFile(at(config.json), `${JSON.stringify(results, null, 2)}\n`);
-    await writeFile(outPath, renderMarkdown(results, chartLink));
+    // Sections written by other commands (`pnpm bench:local`) follow a marker and are kept as they are.
+    const previous = await readFile(outPath, 'utf8').catch(() => '');
+    const kept = previous.indexOf(KEPT_MARKER);
+    await writeFile(outPath, renderMarkdown(results, chartLink) + (kept >= 0 ? `\n${previous.slice(kept)}` : ''));
     for (const t of targets(results))
       log(`target: ${t.target}: ${t.measured} — ${t.met === undefined ? 'n/a' : t.met ? 'met' : 'NOT met'}`);
     log(
