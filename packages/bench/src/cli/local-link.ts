@@ -8,7 +8,7 @@
  * Prints a Markdown table and writes the figures as JSON to `--out`.
  *
  *   node --import tsx packages/bench/src/cli/local-link.ts [--rate 100mbit] [--ms-per-sample 0.05]
- *     [--mse-dir DIR] [--out FILE] [--only sync,h1,...]
+ *     [--mse-dir DIR] [--out FILE] [--only sync,h1,h8,h32,h128,h32-reset]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,10 +40,10 @@ interface Config {
   readonly limit: number;
   readonly epochs: number;
 }
-const local = (h: number, limit: number, epochs: number): Config => ({
+const local = (h: number, limit: number, epochs: number, state: 'keep' | 'reset' = 'keep'): Config => ({
   name: `h${h}`,
   label: `local, H = ${h}`,
-  args: ['--algorithm', 'local', '--replicas', '4', '--inner-steps', String(h)],
+  args: ['--algorithm', 'local', '--replicas', '4', '--inner-steps', String(h), '--inner-state', state],
   limit,
   epochs,
 });
@@ -55,6 +55,8 @@ const CONFIGS: Config[] = [
   local(32, 32_768, 3),
   // A round of 4 x 128 x 128 samples is longer than the 60,000-sample epoch: one short round per epoch.
   local(128, 60_000, 5),
+  // Fresh inner moments every round: no states through Redis.
+  { ...local(32, 32_768, 3, 'reset'), name: 'h32-reset', label: 'local, H = 32, --inner-state reset' },
 ].filter((c) => !values.only || values.only.split(',').includes(c.name));
 
 interface Snapshot {
