@@ -24,7 +24,7 @@ import {
 } from './test-support';
 import { type ModelShape, TfjsEngine } from './tfjs-engine';
 import { reduceLeaves } from './tree';
-import type { BlockTask, Engine } from './types';
+import type { BlockGradient, BlockTask, Engine } from './types';
 
 const skip = skipWithoutCudaAddon() || skipWithoutNative();
 /** A 16-bit rounding can land one unit of the format apart where the float32 sums differ in the last bit. */
@@ -65,7 +65,14 @@ function setup(layerSizes: number[], outputActivation: ModelShape['outputActivat
   return { shape, pixels, order: shuffled(samples, 7), params: seededFloats(paramCount, 5, 0.2) };
 }
 
-function run(engine: Engine, s: Setup, leaves: BlockTask['leaves'], rounding: WireEncoding, stepSamples = 0) {
+/** The engines compared here are synchronous. */
+function run(
+  engine: Engine,
+  s: Setup,
+  leaves: BlockTask['leaves'],
+  rounding: WireEncoding,
+  stepSamples = 0,
+): BlockGradient {
   engine.setTrainingSet(s.pixels, s.shape.layerSizes[0] as number);
   const samples = leaves.reduce((sum, l) => sum + l.end - l.start, 0);
   return engine.computeBlock({
@@ -75,7 +82,7 @@ function run(engine: Engine, s: Setup, leaves: BlockTask['leaves'], rounding: Wi
     leaves,
     stepSamples: stepSamples || samples + 3,
     rounding,
-  });
+  }) as BlockGradient;
 }
 
 describe('cuda engine on the fake driver, against the native CPU engine', { skip }, () => {
