@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { dockerignore } from '../src/index';
-import { catalogVersion, pinnedPnpmVersion, readRepoFile, repoPath } from './support/repo';
+import { pinnedPnpmVersion, readRepoFile, repoPath } from './support/repo';
 
 const dockerfile = readRepoFile('Dockerfile');
 const argDefault = (name: string) => new RegExp(`^ARG ${name}=(\\S+)\\s*$`, 'm').exec(dockerfile)?.[1];
