@@ -146,7 +146,7 @@ COPY --from=node /usr/local/bin/node /usr/local/bin/node
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini libopenblas0 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && (userdel --remove ubuntu 2>/dev/null || true) \
+ && (userdel --remove ubuntu 2>/dev/null || true) && (groupdel ubuntu 2>/dev/null || true) \
  && groupadd --gid 1000 node && useradd --uid 1000 --gid node --create-home --shell /bin/bash node
 # GRADQ_ENGINE=cuda: a container without a usable GPU exits naming why instead of training on the CPU. The self-test
 # compares the GPU with the native CPU engine.
