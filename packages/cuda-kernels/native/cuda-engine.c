@@ -380,6 +380,8 @@ int gq_cuda_compute(gq_cuda_engine *e, const uint32_t *order, const int32_t *lea
   for (int j = 0; j < leaf_count; j++)
     if (leaves[2 * j + 1] - leaves[2 * j] > widest) widest = leaves[2 * j + 1] - leaves[2 * j];
   const int64_t block_rows = leaves[2 * leaf_count - 1] - first;
+  /* kernels.cu indexes a leaf's matrices with 32-bit division. */
+  if (widest * e->max_units >= ((int64_t)1 << 32)) return fail(e, "a leaf of %lld samples is too large", (long long)widest);
   if (ensure_capacity(e, widest, block_rows) != 0) return -1;
   CU(cuMemcpyHtoD_v2(e->order, order, sizeof(uint32_t) * (size_t)block_rows));
   for (int i = 0; i < e->node_count; i++) e->free_nodes[i] = e->nodes[i];

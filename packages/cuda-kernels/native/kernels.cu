@@ -43,17 +43,21 @@ GQ_INLINE float u2f(uint32_t u) {
 }
 #endif
 
+/* Row of element i of a (rows, width) matrix. GPUs emulate 64-bit division in tens of instructions; a block's
+ * matrices have far fewer than 2^32 elements (4,096 samples x 784 pixels: 3.2 million), so 32 bits do. */
+GQ_INLINE int64_t row_of(int64_t i, int64_t width) { return (int64_t)((uint32_t)i / (uint32_t)width); }
+
 GQ_KERNEL(gqk_gather, gqk_gather_args) {
   /* MNIST bytes to inputs: v / 255 in double, stored as float32 (@gradq/model's pixels.ts). */
   GQ_FOR(i, a.n * a.size) {
-    const int64_t row = i / a.size, p = i - row * a.size;
+    const int64_t row = row_of(i, a.size), p = i - row * a.size;
     a.x[i] = (float)((double)a.pixels[(int64_t)a.order[row] * a.size + p] / 255.0);
   }
 }
 
 GQ_KERNEL(gqk_bias_act, gqk_bias_act_args) {
   GQ_FOR(i, a.n * a.out) {
-    const float z = a.y[i] + a.b[i % a.out];
+    const float z = a.y[i] + a.b[i - row_of(i, a.out) * a.out];
     if (a.activation == GQK_RELU) {
       /* tfjs's relu: NaN stays NaN, -0 becomes +0. */
       a.y[i] = (z > 0.0f || z != z) ? z : 0.0f;
