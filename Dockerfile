@@ -11,10 +11,11 @@
 # Node 24: Active LTS until October 2026, then maintenance until April 2028. Node 20 reached end of life on
 # 2026-04-30 and its images get no more fixes.
 ARG NODE_IMAGE=node:24-bookworm-slim
-# libtensorflow 2.9.1, which @tensorflow/tfjs-node-gpu 4.22.0 downloads, is built against CUDA 11.2 and cuDNN 8.1
-# (tensorflow/tfjs#8362: "CUDA Toolkit 11.2, cuDNN SDK 8.1.0, drivers > 450"). The cudnn8 flavour of 11.2.2 ships
-# cuDNN 8.1.1. Override if that tag ever disappears: any 11.x-cudnn8 runtime keeps the same sonames.
-ARG CUDA_IMAGE=nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
+# The GPU worker's CUDA: 12.8 is the oldest 12.x whose nvcc has machine code for Blackwell (sm_100, sm_120) as well
+# as Turing to Hopper; its runtime image ships cuBLAS, which the CUDA engine opens at run time. 12.x rather than 13.x:
+# CUDA 13 needs driver 580 or newer, 12.x runs on the 525+ drivers most machines have (docs/docker.md).
+ARG CUDA_DEVEL_IMAGE=nvidia/cuda:12.8.1-devel-ubuntu24.04
+ARG CUDA_RUNTIME_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04
 # Must equal `packageManager` in package.json (packages/deploy-checks tests this).
 ARG PNPM_VERSION=12.21.0
 
@@ -109,26 +110,19 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 CMD ["node", "--import", "tsx", "src/cli/worker.ts"]
 
 # ---------------------------------------------------------------------------------------------------------------
-# GPU worker: the same worker on NVIDIA's CUDA runtime image, with @tensorflow/tfjs-node-gpu. Node comes from the
-# official image (its binaries need glibc >= 2.28; Ubuntu 20.04 has 2.31).
+# GPU worker: the same worker on NVIDIA's CUDA runtime image, computing with the CUDA engine (@gradq/cuda-kernels:
+# cuBLAS and its own kernels, opened with dlopen; no TensorFlow). Node comes from the official image (its binaries
+# need glibc >= 2.28; Ubuntu 24.04 has 2.39). The `node` user gets the CPU images' uid, so volumes are shared without
+# chown (Ubuntu 24.04 images have an `ubuntu` user on uid 1000: it goes first).
 FROM ${NODE_IMAGE} AS node
-FROM ${CUDA_IMAGE} AS cuda-node
+FROM ${CUDA_DEVEL_IMAGE} AS build-gpu
+ARG PNPM_VERSION
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=node /usr/local/lib/node_modules /usr/local/lib/node_modules
-# Node's headers let node-gyp build without downloading them (native-kernels' install script passes --nodedir).
+# Node's headers let node-gyp build without downloading them (the addons' install scripts pass --nodedir).
 COPY --from=node /usr/local/include/node /usr/local/include/node
-# NVIDIA rotated its apt signing key in 2022 and older CUDA images still list the old one, so `apt-get update` fails
-# on their repository; nothing here comes from it, so it is dropped. The `node` user gets the CPU images' uid, so
-# volumes are shared without chown.
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
- && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
- && rm -f /etc/apt/sources.list.d/cuda*.list /etc/apt/sources.list.d/nvidia-ml*.list \
- && groupadd --gid 1000 node && useradd --uid 1000 --gid node --create-home --shell /bin/bash node
-
-FROM cuda-node AS build-gpu
-ARG PNPM_VERSION
-ARG TFJS_NODE_GPU_VERSION=4.22.0
-RUN apt-get update \
+ && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential python3 libopenblas-dev ca-certificates \
  && rm -rf /var/lib/apt/lists/*
@@ -137,29 +131,37 @@ WORKDIR /build
 COPY pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
 # The workspace's patched dependencies (pnpm-workspace.yaml: patchedDependencies): pnpm fetch needs the files.
 COPY patches ./patches
-RUN pnpm fetch --pm-on-fail=ignore
+RUN pnpm fetch --prod --pm-on-fail=ignore
 COPY . .
-RUN pnpm install --frozen-lockfile --prefer-offline --ignore-scripts --pm-on-fail=ignore
-# tfjs-node-gpu is added here, not in packages/backend/package.json: its install downloads the ~400 MB GPU
-# libtensorflow, which no laptop or CPU image should pay for. As a dependency of @gradq/backend it resolves next to
-# backend's own @tensorflow/tfjs 4.22.0, so it registers into the same tfjs-core instance. A regular (not optional)
-# dependency, so a failed download fails this build instead of shipping a GPU image without GPU TensorFlow.
-RUN pnpm --filter @gradq/backend --pm-on-fail=ignore add @tensorflow/tfjs-node-gpu@${TFJS_NODE_GPU_VERSION} \
- && pnpm --filter @gradq/worker --prod --pm-on-fail=ignore deploy /out/worker
+RUN pnpm install --frozen-lockfile --prod --prefer-offline --ignore-scripts --pm-on-fail=ignore
+# The deploy runs the install scripts in the deployed tree: @gradq/cuda-kernels builds its addon and, with this
+# image's nvcc, the kernels' fatbin, here with machine code for Blackwell too (nvcc 12.8 has it), so no GPU this image
+# runs on compiles PTX at start.
+ENV GRADQ_CUDA_ARCHS=75,80,86,89,90,100,120
+RUN pnpm --filter @gradq/worker --prod --pm-on-fail=ignore deploy /out/worker
 
-FROM cuda-node AS worker-gpu
+FROM ${CUDA_RUNTIME_IMAGE} AS worker-gpu
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+# libopenblas0: the native CPU engine, the GPU engine's self-test reference.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini libopenblas0 ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && (userdel --remove ubuntu 2>/dev/null || true) && (groupdel ubuntu 2>/dev/null || true) \
+ && groupadd --gid 1000 node && useradd --uid 1000 --gid node --create-home --shell /bin/bash node
+# GRADQ_ENGINE=cuda: a container without a usable GPU exits naming why instead of training on the CPU. The self-test
+# compares the GPU with the native CPU engine.
 ENV NODE_ENV=production \
-    TFJS_BACKEND=tensorflow-gpu \
+    GRADQ_ENGINE=cuda \
+    TFJS_BACKEND=cpu-native \
     METRICS_PORT=9401
 WORKDIR /app
 COPY --from=build-gpu /out/worker /app
-# No GPU exists at build time, so only check that the GPU binding and libtensorflow were installed (tfjs-node-gpu
-# publishes them for linux x86-64 only); loading them is the first run's job.
-RUN ls node_modules/.pnpm/@tensorflow+tfjs-node-gpu@*/node_modules/@tensorflow/tfjs-node-gpu/lib/napi-v*/tfjs_binding.node \
-       node_modules/.pnpm/@tensorflow+tfjs-node-gpu@*/node_modules/@tensorflow/tfjs-node-gpu/deps/lib/libtensorflow.so*
+# No GPU exists at build time: check that the addon and the kernels were built, and that the addon loads (it links
+# no CUDA library, so it does without a driver). Running them is the first start's job (its self-test).
+RUN node --import tsx --input-type=module -e "\
+const k = await import('@gradq/cuda-kernels'); const { existsSync } = await import('node:fs'); \
+for (const p of [k.CUDA_ADDON_PATH, k.CUDA_FATBIN_PATH]) if (!existsSync(p)) throw new Error(p + ' was not built'); \
+k.loadCudaAddon();"
 EXPOSE 9401
 USER node
 ENTRYPOINT ["/usr/bin/tini", "--"]

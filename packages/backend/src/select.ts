@@ -1,7 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 
-/** Backends gradq can run on, fastest first. `tensorflow-gpu` is only used when asked for. */
-export const BACKENDS = ['tensorflow', 'tensorflow-gpu', 'cpu-native', 'wasm', 'cpu'] as const;
+/**
+ * Backends gradq can run on, fastest first. GPUs are not a tfjs backend here: workers compute on them through the
+ * CUDA engine (@gradq/engine): TensorFlow.js's GPU binding for Node needed a deprecated CUDA and cuDNN and ran on
+ * the CPU, silently, without them (issue 12).
+ */
+export const BACKENDS = ['tensorflow', 'cpu-native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export type BackendRequest = BackendName | 'auto';
 
@@ -28,9 +32,9 @@ export interface SelectBackendOptions {
 }
 
 /** Native TensorFlow bindings; any failure to load them (missing package, missing libtensorflow, wrong glibc...) is a reason to fall back, never a crash. */
-async function loadNative(gpu: boolean): Promise<void> {
+async function loadNative(): Promise<void> {
   // The specifier is a variable so that bundlers and type-checkers do not require the optional package.
-  const specifier = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  const specifier = '@tensorflow/tfjs-node';
   await import(specifier);
   if (!(await tf.setBackend('tensorflow'))) throw new Error('the tensorflow backend did not initialise');
 }
@@ -55,8 +59,7 @@ async function loadCpu(): Promise<void> {
 }
 
 const LOADERS: Record<BackendName, () => Promise<void>> = {
-  tensorflow: () => loadNative(false),
-  'tensorflow-gpu': () => loadNative(true),
+  tensorflow: loadNative,
   'cpu-native': loadCpuNative,
   wasm: loadWasm,
   cpu: loadCpu,

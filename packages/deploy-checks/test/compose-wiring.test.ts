@@ -128,12 +128,13 @@ describe('docker-compose.yml wiring', () => {
     assert.equal(after('--maxmemory-policy'), 'noeviction');
   });
 
-  test('the GPU worker is a profile with an NVIDIA device reservation, tensorflow-gpu, and the `worker` DNS name', () => {
+  test('the GPU worker is a profile with an NVIDIA device reservation, the cuda engine, and the `worker` DNS name', () => {
     const gpu = service(compose, 'worker-gpu');
     assert.deepEqual(gpu.profiles, ['gpu']);
     const devices = gpu.deploy?.resources?.reservations?.devices ?? [];
     assert.ok(devices.some((d) => d.driver === 'nvidia' && d.capabilities?.includes('gpu')));
-    assert.equal(environmentOf(gpu).TFJS_BACKEND, 'tensorflow-gpu');
+    // cuda, not auto: a GPU worker that cannot reach its GPU must stop, not train on the CPU.
+    assert.equal(environmentOf(gpu).GRADQ_ENGINE, 'cuda');
     const networks = gpu.networks as Record<string, { aliases?: string[] } | null> | undefined;
     assert.ok(networks?.default?.aliases?.includes('worker'), 'Prometheus finds workers by the DNS name `worker`');
   });

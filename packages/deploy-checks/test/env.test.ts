@@ -150,7 +150,8 @@ describe('environment variables', () => {
       prefix: '',
       forcePathStyle: true,
     });
-    assert.deepEqual(bare.backends, ['auto', 'auto', 'tensorflow-gpu']);
+    assert.deepEqual(bare.backends, ['auto', 'auto', 'cpu-native']);
+    assert.equal(bare.worker.engine, 'auto');
   });
 
   test('emptying S3_BUCKET and S3_ENDPOINT in .env keeps checkpoints in the local volume', () => {

@@ -45,6 +45,7 @@ const INVALID: Record<string, { flag: string; env?: string }> = {
   'worker-metrics-port': { flag: '-1', env: '65536' },
   'worker-id': { flag: 'x'.repeat(101), env: 'y'.repeat(101) },
   'lock-ms': { flag: '999', env: 'long' },
+  engine: { flag: 'gpu', env: 'opencl' },
 };
 
 interface HelpOption {

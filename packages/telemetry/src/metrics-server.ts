@@ -27,6 +27,10 @@ export interface MetricsServerOptions {
    * They are answered like /metrics: GET and HEAD only, nothing they serve can change the run.
    */
   routes?: Readonly<Record<string, PageRoute>>;
+  /**
+   * Lines that `/healthz` answers after `ok` (a worker names its engine there). Default: none, so just `ok`.
+   */
+  health?: () => readonly string[];
 }
 
 /** A running metrics server. */
@@ -84,7 +88,8 @@ export async function startMetricsServer(
       return;
     }
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end('ok\n');
+      const body = ['ok', ...(options.health?.() ?? [])].join('\n');
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`${body}\n`);
       return;
     }
     let body: string;

@@ -41,6 +41,7 @@ export const WORKER_METRIC = {
   paramsCacheMisses: 'gradq_params_cache_misses_total',
   queueLatency: 'gradq_queue_latency_seconds',
   standby: 'gradq_worker_standby',
+  engine: 'gradq_worker_engine_info',
 } as const;
 
 export type CoordinatorMetricName = (typeof COORDINATOR_METRIC)[keyof typeof COORDINATOR_METRIC];

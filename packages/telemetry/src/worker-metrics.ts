@@ -44,6 +44,12 @@ export interface WorkerMetrics {
    */
   standby: Gauge;
   /**
+   * `gradq_worker_engine_info{engine,device}`: 1, labelled with the engine this worker computes with (`cuda`,
+   * `native-cpu`, `tfjs-wasm`...) and its device (the GPU's name, or `cpu`); set once at start-up. No `run` label:
+   * every run a worker serves gets the same engine.
+   */
+  engine: Gauge<'engine' | 'device'>;
+  /**
    * Marks `run` as served now: its series start at 0 the first time (so `rate()` sees the first job), and the
    * series of the least recently served run beyond {@link WORKER_RUNS_KEPT} are dropped. Call it before recording
    * for a run; the recorders below do it themselves.
@@ -149,6 +155,12 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     standby: new Gauge({
       name: N.standby,
       help: '1 while no run needs this worker: it takes no jobs until one does (or a job waits too long).',
+      registers,
+    }),
+    engine: new Gauge({
+      name: N.engine,
+      help: 'The engine this worker computes with (label engine) and its device (label device, cpu for CPU engines).',
+      labelNames: ['engine', 'device'],
       registers,
     }),
     useRun,

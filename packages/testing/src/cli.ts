@@ -88,8 +88,10 @@ const GRADQ_ENV = [
   'NODE_TEST_CONTEXT',
   // Test-only fault knob of the worker: a leftover one would make every worker a straggler.
   'GRADQ_TEST_SLOW_MS',
+  'GRADQ_ENGINE',
+  'GRADQ_CUBLAS',
 ];
-const GRADQ_ENV_PREFIXES = ['S3_', 'AWS_', 'CHECKPOINT_'];
+const GRADQ_ENV_PREFIXES = ['S3_', 'AWS_', 'CHECKPOINT_', 'GRADQ_CUDA_'];
 
 /** process.env without any gradq option, plus the test backend, MNIST and any-free-port metrics; then `extra`. */
 export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {

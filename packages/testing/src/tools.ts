@@ -46,6 +46,18 @@ const TOOLS = {
     probe: ['--version'],
     install: 'apt-get install chromium, or set CHROMIUM_BIN',
   },
+  // The CUDA kernels' compiler. The toolkit installs it in /usr/local/cuda/bin, which is often not on PATH.
+  nvcc: {
+    commands: () => [
+      ...(process.env.NVCC ? [[process.env.NVCC]] : []),
+      ['nvcc'],
+      ...[process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda']
+        .filter((home): home is string => Boolean(home))
+        .map((home) => [`${home}/bin/nvcc`]),
+    ],
+    probe: ['--version'],
+    install: "install NVIDIA's CUDA toolkit (its nvcc lands in /usr/local/cuda/bin), or set NVCC",
+  },
 } satisfies Record<string, ToolSpec>;
 
 export type ToolName = keyof typeof TOOLS;

@@ -72,6 +72,9 @@ runMain(async (signal) => {
         REDIS_URL: redis.url,
         REDIS_CLUSTER: config.redisCluster ? '1' : '',
         TFJS_BACKEND: backend.name,
+        // The CPU engine unless asked (GRADQ_ENGINE=cuda pnpm start): the coordinator and pnpm baseline compute on
+        // it, and a GPU's products give other bits, so a GPU laptop's runs would no longer match the baseline's.
+        GRADQ_ENGINE: process.env.GRADQ_ENGINE || 'cpu',
         METRICS_HOST: config.metricsHost,
       },
       metricsBasePort: config.workerMetricsPort,

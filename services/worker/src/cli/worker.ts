@@ -1,4 +1,5 @@
 import { selectBackend } from '@gradq/backend';
+import { chooseWorkerEngine } from '@gradq/engine';
 import { DEFAULT_REDIS_URL, redactUrl } from '@gradq/protocol';
 import { startMetricsServer } from '@gradq/telemetry';
 import { ConfigError, readOptions, runMain, usage } from '@gradq/trainer';
@@ -17,13 +18,18 @@ runMain(async (signal) => {
   const redisUrl = config.redisUrl ?? DEFAULT_REDIS_URL;
   const log = (line: string) => process.stderr.write(`worker ${config.workerId}: ${line}\n`);
   const backend = await selectBackend({ log });
+  // Before Redis and the metrics port: GRADQ_ENGINE=cuda on a machine that cannot run it fails here, naming why.
+  const engine = await chooseWorkerEngine({ request: config.engine, backend: backend.name });
+  log(`engine ${engine.description}`);
   const testSlowMs = testSlowMsFrom(process.env);
   if (testSlowMs > 0) log(`GRADQ_TEST_SLOW_MS: sleeping ${testSlowMs} ms before each submit (fault tests only)`);
   const telemetry = workerTelemetry();
   // A port that cannot be bound is a configuration error (exit 2, never retried), naming the option.
+  telemetry.metrics.engine.set({ engine: engine.name, device: engine.device }, 1);
   const metrics = await startMetricsServer(telemetry.registry, {
     port: config.metricsPort,
     host: config.metricsHost,
+    health: () => [`engine ${engine.description}`],
     onError: (err: Error) => log(`metrics: ${err.message}`),
   }).catch((err: Error) => {
     throw new ConfigError(
@@ -34,12 +40,13 @@ runMain(async (signal) => {
     redis: { url: redisUrl, cluster: config.redisCluster },
     workerId: config.workerId,
     backend: backend.name,
+    engines: engine.factory,
     lockMs: config.lockMs,
     log,
     events: telemetry.events,
     testSlowMs,
   });
-  log(`taking gradient jobs from ${redactUrl(redisUrl)} on ${backend.name}; metrics on port ${metrics.port}`);
+  log(`taking gradient jobs from ${redactUrl(redisUrl)} on ${engine.name}; metrics on port ${metrics.port}`);
   // Started by pnpm start (an IPC channel): tell it, so that its run's first step waits for this worker.
   process.send?.({ gradq: 'ready' });
   process.channel?.unref();
