@@ -46,6 +46,12 @@ const INVALID: Record<string, { flag: string; env?: string }> = {
   'worker-id': { flag: 'x'.repeat(101), env: 'y'.repeat(101) },
   'lock-ms': { flag: '999', env: 'long' },
   engine: { flag: 'gpu', env: 'opencl' },
+  algorithm: { flag: 'async', env: 'diloco' },
+  replicas: { flag: '0', env: 'many' },
+  'inner-steps': { flag: '-2', env: '1.5' },
+  'outer-lr': { flag: '0', env: 'fast' },
+  'outer-momentum': { flag: '1', env: '-0.1' },
+  'inner-state': { flag: 'drop', env: 'forget' },
 };
 
 interface HelpOption {
