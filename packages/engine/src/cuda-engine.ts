@@ -7,7 +7,7 @@ import {
   readFatbin,
 } from '@gradq/cuda-kernels';
 import type { OutputActivation, WireEncoding } from '@gradq/model';
-import { checkTask } from './task';
+import { BlockScratch, checkTask } from './task';
 import type { ModelShape } from './tfjs-engine';
 import type { BlockGradient, BlockTask, Engine } from './types';
 
@@ -62,8 +62,7 @@ export class CudaEngine implements Engine {
   private sampleCount = 0;
   /** The parameters on the device: their version and the array they came from. */
   private resident: { version: number; params: Float32Array } | undefined;
-  private spans = new Int32Array(0);
-  private losses = new Float64Array(0);
+  private readonly scratch = new BlockScratch();
 
   /** Throws CudaUnavailableError naming what is missing (the addon, the kernels, the driver, a GPU, cuBLAS). */
   constructor(shape: ModelShape, options: CudaEngineOptions = {}) {
@@ -123,19 +122,7 @@ export class CudaEngine implements Engine {
       this.addon.engineSetParams(handle, task.params);
       this.resident = { version: task.version, params: task.params };
     }
-    const count = task.leaves.length;
-    if (this.losses.length < count) {
-      this.spans = new Int32Array(2 * count);
-      this.losses = new Float64Array(count);
-    }
-    const spans = this.spans.subarray(0, 2 * count);
-    const losses = this.losses.subarray(0, count);
-    const counts: number[] = [];
-    task.leaves.forEach(({ start, end }, i) => {
-      spans[2 * i] = start;
-      spans[2 * i + 1] = end;
-      counts.push(end - start);
-    });
+    const { spans, losses, counts } = this.scratch.views(task.leaves);
     const first = task.leaves[0]?.start ?? 0;
     const end = task.leaves.at(-1)?.end ?? first;
     const grad = task.out ?? new Float32Array(this.paramCount);

@@ -6,7 +6,7 @@ import {
   type NativeAddon,
   type NativeEngineHandle,
 } from '@gradq/native-kernels';
-import { checkTask } from './task';
+import { BlockScratch, checkTask } from './task';
 import type { ModelShape } from './tfjs-engine';
 import type { BlockGradient, BlockTask, Engine } from './types';
 
@@ -27,9 +27,7 @@ export class NativeEngine implements Engine {
   private handle: NativeEngineHandle | undefined;
   private readonly sampleSize: number;
   private pixels: Uint8Array | undefined;
-  /** [start, end) pairs and per-leaf losses, grown to the largest block seen and passed as views. */
-  private spans = new Int32Array(0);
-  private losses = new Float64Array(0);
+  private readonly scratch = new BlockScratch();
 
   /** Throws NativeKernelsUnavailableError when the addon was not built. */
   constructor(shape: ModelShape, options: LoadAddonOptions = {}) {
@@ -57,19 +55,7 @@ export class NativeEngine implements Engine {
     const pixels = this.pixels;
     if (!pixels) throw new Error(`${this.name}: setTrainingSet was not called`);
     checkTask(task, this.paramCount, pixels.length / this.sampleSize);
-    const count = task.leaves.length;
-    if (this.losses.length < count) {
-      this.spans = new Int32Array(2 * count);
-      this.losses = new Float64Array(count);
-    }
-    const spans = this.spans.subarray(0, 2 * count);
-    const losses = this.losses.subarray(0, count);
-    const counts: number[] = [];
-    task.leaves.forEach(({ start, end }, i) => {
-      spans[2 * i] = start;
-      spans[2 * i + 1] = end;
-      counts.push(end - start);
-    });
+    const { spans, losses, counts } = this.scratch.views(task.leaves);
     const grad = task.out ?? new Float32Array(this.paramCount);
     this.addon.engineCompute(
       handle,

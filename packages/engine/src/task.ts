@@ -31,6 +31,31 @@ export function checkTask(task: BlockTask, paramCount: number, trainCount: numbe
       throw new EngineTaskError(`order[${i}] = ${task.order[i]} is not a sample of the ${trainCount} held`);
 }
 
+/**
+ * What the addon engines pass per block: the leaves as [start, end) pairs and room for each leaf's loss, as views of
+ * arrays grown to the largest block seen; and each leaf's sample count.
+ */
+export class BlockScratch {
+  private spans = new Int32Array(0);
+  private losses = new Float64Array(0);
+
+  views(leaves: readonly Leaf[]): { spans: Int32Array; losses: Float64Array; counts: number[] } {
+    const count = leaves.length;
+    if (this.losses.length < count) {
+      this.spans = new Int32Array(2 * count);
+      this.losses = new Float64Array(count);
+    }
+    const spans = this.spans.subarray(0, 2 * count);
+    const counts: number[] = [];
+    leaves.forEach(({ start, end }, i) => {
+      spans[2 * i] = start;
+      spans[2 * i + 1] = end;
+      counts.push(end - start);
+    });
+    return { spans, losses: this.losses.subarray(0, count), counts };
+  }
+}
+
 /** Copies a leaf's samples (uint8) into one contiguous block. */
 export function gatherLeaf(pixels: Uint8Array, sampleSize: number, order: Uint32Array, leaf: Leaf): Uint8Array {
   const out = new Uint8Array((leaf.end - leaf.start) * sampleSize);
