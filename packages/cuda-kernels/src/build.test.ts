@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { findTool, skipWithoutTool } from '@gradq/testing';
-import { archsFrom, buildFatbin, DEFAULT_ARCHS, FATBIN, KERNELS, nvccArgs } from '../scripts/build.mjs';
+import { ADDON, archsFrom, buildFatbin, DEFAULT_ARCHS, FATBIN, KERNELS, nvccArgs } from '../scripts/build.mjs';
 
 const KERNEL_NAMES = [
   'gqk_gather',
@@ -38,8 +38,10 @@ describe('the kernels build', () => {
     assert.equal(problem, undefined);
     const text = readFileSync(out).toString('latin1');
     for (const name of KERNEL_NAMES) assert.ok(text.includes(name), `${name} in the fatbin`);
-    // The install built the same, since it finds nvcc where this test does.
-    assert.ok(existsSync(FATBIN), `${FATBIN} (pnpm install with nvcc reachable builds it)`);
+    // The install built the same, since it finds nvcc where this test does: where it ran (it built the addon, or CI
+    // requires it), not after `pnpm install --ignore-scripts`, which builds nothing.
+    if (existsSync(ADDON) || process.env.GRADQ_REQUIRE_NATIVE === '1')
+      assert.ok(existsSync(FATBIN), `${FATBIN} (pnpm install with nvcc reachable builds it)`);
     assert.ok(readFileSync(KERNELS, 'utf8').includes('--fmad=false'));
   });
 });

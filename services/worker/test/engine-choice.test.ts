@@ -41,7 +41,11 @@ describe('pnpm worker and GRADQ_ENGINE', () => {
     await failsWith([], { GRADQ_ENGINE: 'cuda' }, new RegExp(`gradq: the cuda engine cannot run here: ${why}`));
   });
 
-  test('--engine cuda with a driver that is not there exits 1 naming the library', async () => {
+  // Needs the addon: without it (`pnpm install --ignore-scripts`) the reason given is the missing addon, as the test
+  // above checks.
+  test('--engine cuda with a driver that is not there exits 1 naming the library', {
+    skip: skipWithoutCudaAddon(),
+  }, async () => {
     await failsWith(
       ['--engine', 'cuda'],
       { GRADQ_CUDA_DRIVER: '/nonexistent/libcuda.so.1' },
