@@ -71,7 +71,9 @@ export function findTool(tool: ToolName): readonly string[] | undefined {
     found.set(
       tool,
       commands().find(([program, ...args]) => {
-        const run = spawnSync(program as string, [...args, ...probe], { stdio: 'ignore', timeout: 30_000 });
+        // `import torch` takes 5 s on a quiet 2-core machine; a loaded one took it past 30 s, and a present tool
+        // read as missing.
+        const run = spawnSync(program as string, [...args, ...probe], { stdio: 'ignore', timeout: 180_000 });
         return !run.error && run.status === 0;
       }),
     );
