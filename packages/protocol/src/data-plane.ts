@@ -254,6 +254,14 @@ export class RunData {
     await this.deleteMatching(`gradq:{${this.runId}#*}:*`);
   }
 
+  /**
+   * Throws RunFencedError when another coordinator owns the run, or released it since this one last held it (a
+   * coordinator thawed after its successor finished); takes back a lease Redis lost. Nothing without a fence.
+   */
+  async checkOwner(): Promise<void> {
+    if (this.fence) await this.write([]);
+  }
+
   /** Removes the whole run from Redis. */
   async remove(): Promise<void> {
     await this.deleteMatching(`gradq:{${this.runId}}:*`);

@@ -14,23 +14,40 @@ export class RunOwnedConfigError extends Error {
   override readonly name = 'RunOwnedConfigError';
 }
 
-// Renew if it is ours; take it back if Redis lost it (restarted empty: we are still its owner); else 0.
+// Renew if it is ours; take it back if Redis lost it (restarted empty: we are still its owner), but not if another
+// coordinator has released the run since (KEYS[2]: a successor that finished and removed it); else 0.
 const RENEW = `
 local owner = redis.call('GET', KEYS[1])
+if owner == false then
+  local released = redis.call('GET', KEYS[2])
+  if released and released ~= ARGV[1] then return 0 end
+end
 if owner == ARGV[1] or owner == false then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
 return 0
 `;
+// Gives the lease up (also after the run's keys were removed with it) and says who did, for RELEASED_MS: a coordinator
+// frozen past its lease and thawed after its successor finished would otherwise take the missing lease back and
+// train the finished run again.
 const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+local owner = redis.call('GET', KEYS[1])
+if owner ~= ARGV[1] and owner ~= false then return 0 end
+if owner == false then
+  local released = redis.call('GET', KEYS[2])
+  if released and released ~= ARGV[1] then return 0 end
+end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return 1
 `;
+/** How long a released run's last owner is remembered: longer than any pause a coordinator wakes up from. */
+const RELEASED_MS = 24 * 3600 * 1000;
 
 type WithLease = RedisClient & {
-  gradqRenewLease(key: string, me: string, ttlMs: number): Promise<number>;
-  gradqReleaseLease(key: string, me: string): Promise<number>;
+  gradqRenewLease(key: string, released: string, me: string, ttlMs: number): Promise<number>;
+  gradqReleaseLease(key: string, released: string, me: string, keepMs: number): Promise<number>;
 };
 
 export interface LeaseOptions {
@@ -46,6 +63,7 @@ export interface LeaseOptions {
 export class RunLease {
   private timer: NodeJS.Timeout | undefined;
   private readonly key: string;
+  private readonly releasedKey: string;
   private readonly me: string;
   readonly ttlMs: number;
 
@@ -56,12 +74,13 @@ export class RunLease {
     private readonly o: LeaseOptions = {},
   ) {
     this.key = runKeys(runId).owner;
+    this.releasedKey = `${this.key}:released`;
     this.me = `${session} ${hostname()} pid ${process.pid}`;
     this.ttlMs = o.ttlMs ?? 6000;
     const client = redis as WithLease;
     if (typeof client.gradqRenewLease !== 'function') {
-      redis.defineCommand('gradqRenewLease', { numberOfKeys: 1, lua: RENEW });
-      redis.defineCommand('gradqReleaseLease', { numberOfKeys: 1, lua: RELEASE });
+      redis.defineCommand('gradqRenewLease', { numberOfKeys: 2, lua: RENEW });
+      redis.defineCommand('gradqReleaseLease', { numberOfKeys: 2, lua: RELEASE });
     }
   }
 
@@ -76,7 +95,11 @@ export class RunLease {
     let said = false;
     for (;;) {
       signal?.throwIfAborted();
-      if ((await this.redis.set(this.key, this.me, 'PX', this.ttlMs, 'NX')) === 'OK') break;
+      if ((await this.redis.set(this.key, this.me, 'PX', this.ttlMs, 'NX')) === 'OK') {
+        // Ours now: an earlier owner's release no longer stands between this lease and a Redis that loses it.
+        await this.redis.del(this.releasedKey);
+        break;
+      }
       const [owner, ttl] = await Promise.all([this.redis.get(this.key), this.redis.pttl(this.key)]);
       if (owner === null) continue; // expired in between
       if (Date.now() - started >= waitMs)
@@ -94,11 +117,13 @@ export class RunLease {
     const client = this.redis as WithLease;
     this.timer = setInterval(() => {
       client
-        .gradqRenewLease(this.key, this.me, this.ttlMs)
+        .gradqRenewLease(this.key, this.releasedKey, this.me, this.ttlMs)
         .then(async (ok) => {
           if (ok === 1 || !this.timer) return;
           this.stop();
-          onLost((await this.redis.get(this.key).catch(() => null)) ?? 'unknown');
+          const owner = await this.redis.get(this.key).catch(() => null);
+          const released = owner ? null : await this.redis.get(this.releasedKey).catch(() => null);
+          onLost(owner ?? (released ? `${released}, which has since released it` : 'unknown'));
         })
         // Redis unreachable: the lease may lapse, and another coordinator take the run; the next renewal says so.
         .catch(() => {});
@@ -108,7 +133,7 @@ export class RunLease {
 
   /** The fencing token of this lease, for the run's fenced writes (`fence.ts`). */
   get fence(): Fence {
-    return { ownerKey: this.key, token: this.me, ttlMs: this.ttlMs };
+    return { ownerKey: this.key, releasedKey: this.releasedKey, token: this.me, ttlMs: this.ttlMs };
   }
 
   stop(): void {
@@ -123,7 +148,7 @@ export class RunLease {
     const client = this.redis as WithLease;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      client.gradqReleaseLease(this.key, this.me).catch(() => 0),
+      client.gradqReleaseLease(this.key, this.releasedKey, this.me, RELEASED_MS).catch(() => 0),
       new Promise((r) => {
         timer = setTimeout(r, timeoutMs);
       }),

@@ -8,6 +8,8 @@ import { hyperparamsSchema } from '@gradq/trainer';
 import { newSession, RunData } from '../src/data-plane';
 import { RunFencedError } from '../src/fence';
 import { PROTOCOL_VERSION } from '../src/jobs';
+import { runKeys } from '../src/keys';
+import { RunLease } from '../src/lease';
 import { closeRedis, createRedis, type RedisClient } from '../src/redis';
 import { DEFAULT_REDIS_URL } from '../src/redis-options';
 
@@ -247,7 +249,12 @@ describe('RunData on a real Redis', () => {
   });
 
   test("with the owner's lease as fence, steering writes are made only while the lease names this coordinator", async () => {
-    const fence = { ownerKey: data.keys.owner, token: `${session} here pid 1`, ttlMs: 5000 };
+    const fence = {
+      ownerKey: data.keys.owner,
+      releasedKey: `${data.keys.owner}:released`,
+      token: `${session} here pid 1`,
+      ttlMs: 5000,
+    };
     const fenced = new RunData(redis, runId, PARAMS, SLICES);
     fenced.fenceWith(fence);
     await redis.hset(data.keys.done(7), '0', 'x', '1', 'y');
@@ -267,7 +274,45 @@ describe('RunData on a real Redis', () => {
     await fenced.forgetBlock(7, 1, 2, 'token');
     assert.equal(await redis.exists(data.keys.done(7)), 0);
     assert.equal(await redis.get(data.keys.owner), fence.token);
+    // Gone because a successor finished, removed the run and released it: not taken back (a coordinator frozen past
+    // its lease and thawed then would train the finished run again).
     await redis.del(data.keys.owner);
+    await redis.set(fence.releasedKey, 'ffffffffffff there pid 2', 'PX', 5000);
+    await redis.hset(data.keys.done(8), '0', 'x');
+    await assert.rejects(
+      fenced.forgetBlock(8, 0, 1, 'token'),
+      (err: Error) => err instanceof RunFencedError && /session ffffffffffff there pid 2/.test(err.message),
+    );
+    assert.equal(await redis.exists(data.keys.owner), 0);
+    assert.deepEqual(await redis.hkeys(data.keys.done(8)), ['0']);
+    await redis.del(fence.releasedKey, data.keys.done(8));
+  });
+
+  test('a lease released by a successor is not renewed by a thawed owner; acquiring clears the release', async () => {
+    const id = `${runId}-lease`;
+    const released = `${runKeys(id).owner}:released`;
+    const a = new RunLease(redis, id, 'aaaaaaaaaaaa', { ttlMs: 2000, renewMs: 50 });
+    let lost: string | undefined;
+    await a.acquire((owner) => {
+      lost = owner;
+    });
+    // While A was frozen past its lease, B took the run over, finished it (removing its keys) and released it.
+    await redis.del(runKeys(id).owner);
+    await redis.set(released, 'bbbbbbbbbbbb there pid 2', 'PX', 5000);
+    const t = Date.now();
+    while (lost === undefined && Date.now() - t < 3000) await new Promise((r) => setTimeout(r, 20));
+    assert.match(lost ?? 'still renewing', /^bbbbbbbbbbbb there pid 2, which has since released it$/);
+    assert.equal(await redis.exists(runKeys(id).owner), 0, 'the thawed owner took the lease back');
+    // Its release neither takes the lease nor claims the release.
+    await a.release();
+    assert.equal(await redis.get(released), 'bbbbbbbbbbbb there pid 2');
+    // A new owner (a resume, or a new run under the id) clears the release.
+    const c = new RunLease(redis, id, 'cccccccccccc', { ttlMs: 2000, renewMs: 50 });
+    await c.acquire(() => {});
+    assert.equal(await redis.exists(released), 0, 'a new owner clears the release');
+    await c.release();
+    assert.match((await redis.get(released)) ?? '', /^cccccccccccc /);
+    await redis.del(released);
   });
 
   test("waitForStep is 'stale' for a past step or another session, 'timeout' for a step that never opens", async () => {

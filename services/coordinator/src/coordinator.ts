@@ -252,7 +252,12 @@ export async function runCoordinator(
         });
       },
       // The coordinator's memory is newer than any checkpoint: a Redis that lost the run gets it back from here.
-      reseed: async () => void (await seed()),
+      // Redis lost the run, or a successor finished and removed it while this coordinator was paused: only the
+      // first is ours to put back.
+      reseed: async () => {
+        await run.checkOwner();
+        await seed();
+      },
       checkAfterMs: config.checkAfterMs,
       shardDeadlineMs: config.shardDeadlineMs,
       signal,
