@@ -96,7 +96,12 @@ async function runAndKill(target: StoreUnderTest, name: string, minStep: number)
     `a checkpoint at step >= ${minStep}`,
     async () => {
       if (!first.running()) throw new Error(`coordinator exited before the kill:\n${first.tail()}`);
-      const latest = await readLatestStep(target.store, runId);
+      // s3rver writes an object in place: read while the coordinator rewrites `latest`, it can be empty (S3's PUT
+      // is atomic; the coordinator's own reads happen only after its writes). Read again then.
+      const latest = await readLatestStep(target.store, runId).catch((err: Error) => {
+        if (/^latest is not JSON: ''$/.test(err.message)) return undefined;
+        throw err;
+      });
       if (latest === undefined || latest < minStep) return undefined;
       first.kill('SIGKILL');
       return stepOf(await redis.get(runKeys(runId).step));
