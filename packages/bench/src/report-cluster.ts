@@ -65,10 +65,11 @@ export function clusterTargets(r: BenchResults): TargetRow[] {
     b128?.worker && b128w1?.worker
       ? `the second worker stands by (one job per step); against 1 worker a job's fetch took ${ms(b128.worker.paramsFetch)} vs ${ms(b128w1.worker.paramsFetch)}, compute ${ms(b128.worker.compute)} vs ${ms(b128w1.worker.compute)}, push ${ms(b128.worker.push)} vs ${ms(b128w1.worker.push)} ms`
       : 'the difference is the second process on the cores';
-  // Auto sizing splits a block only when half its compute saves more than the three more transfers cost.
+  // Auto sizing splits a block only when half its compute saves more than the transfers it adds and the derived
+  // parameters it gives up.
   const fewerJobs =
     b1024?.jobsPerStep !== undefined && b1024.jobsPerStep < 1.95 && b1024.worker
-      ? `\`--jobs-per-step auto\` planned ${b1024.jobsPerStep.toFixed(2)} jobs per step for 2 workers: a second job saves half the block's compute (${ms(b1024.worker.compute / 2)} ms) but costs a parameter fetch (${ms(b1024.worker.paramsFetch)} ms), a gradient push (${ms(b1024.worker.push)} ms) and a read, so the second worker mostly idles`
+      ? `\`--jobs-per-step auto\` planned ${b1024.jobsPerStep.toFixed(2)} jobs per step for 2 workers: one worker computing whole steps derives the next parameters (no fetch; it computes while the coordinator reads, applies and publishes), and a second job would save half the block's compute (${ms(b1024.worker.compute / 2)} ms) but add a parameter fetch per job, a gradient push (${ms(b1024.worker.push)} ms) and a read, and end the derivation, so the second worker stands by; the cores are shared with the coordinator and Redis, so two computing workers would not get a core each either`
       : '';
   const ratioRow = (
     target: string,
@@ -123,7 +124,7 @@ export function clusterTargets(r: BenchResults): TargetRow[] {
       c.figures.b1024_baseline,
       ['1 worker', 'baseline'],
       joined(
-        'a distributed step adds (1 + 3J) parameter-sized transfers through Redis and a queue round trip to the compute the baseline does alone',
+        "a distributed step adds to the compute the baseline does alone the gradient's push and the submit, a queue round trip and the wait for the step's opening; with derived parameters the coordinator's read, Adam and publish overlap the next compute, but take CPU from the same 2 cores",
         stepLine(b1024w1),
       ),
     ),

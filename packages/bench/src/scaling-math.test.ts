@@ -26,7 +26,9 @@ test('runShape: a batch larger than the training set is an error that names both
 });
 
 test('bytesPerStep and the bound: (1 + 3W) x P at the raw bandwidth, plus one block of compute', () => {
-  assert.equal(bytesPerStep(1, 3_000_000), 12_000_000);
+  // One job: its worker derives the next parameters, so no fetch.
+  assert.equal(bytesPerStep(1, 3_000_000), 9_000_000);
+  assert.equal(bytesPerStep(2, 3_000_000), 21_000_000);
   assert.equal(bytesPerStep(16, 3_000_000), 147_000_000);
   // 512 samples, 39 MB at 780 MB/s = 50 ms, + 14 ms of compute = 64 ms: 8,000 samples/s.
   near(boundSamplesPerS({ samplesPerStep: 512, bytesPerStep: 39e6, rawMBps: 780, computeSeconds: 0.014 }), 8000);

@@ -11,6 +11,7 @@ import type {
   ScalingResults,
   SingleResults,
 } from './results';
+import { bytesPerStep } from './scaling-math';
 import { benchSizes } from './sizes';
 import { spread } from './stats';
 
@@ -66,7 +67,7 @@ export function point(
   const P = 3_080_336;
   const batch = workers * samplesPerWorker;
   const stepMs = (batch / samplesPerS) * 1000;
-  const bytes = (1 + 3 * workers) * P;
+  const bytes = bytesPerStep(workers, P);
   const computeMs = instant ? 0 : samplesPerWorker * 0.05;
   const transferMs = stepMs * boundShare - computeMs;
   return {

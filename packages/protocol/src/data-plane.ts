@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { bytesPerValue, decodeInto, encodeVector, type WireEncoding } from '@gradq/model';
+import zlib from 'node:zlib';
+import { type AdamState, bytesPerValue, decodeInto, encodeVector, type WireEncoding } from '@gradq/model';
 import { z } from 'zod';
 import { type Fence, type FencedCommand, fencedWrite } from './fence';
 import type { SubmitStatus } from './jobs';
@@ -33,6 +34,25 @@ export interface InnerMoments {
 export type StepState = { step: number; open: boolean; session: string } | undefined;
 
 /**
+ * What a step's opening says besides "open": the CRC-32 of its parameters' bytes, and where the coordinator wrote its
+ * Adam state at those parameters when a worker asked (`wantsState`). Both absent when the step was found open
+ * without its announcement (the stream was trimmed) or published by a coordinator that gives none.
+ */
+export interface StepOpening {
+  readonly crc?: number;
+  readonly state?: { readonly token: string; readonly iterations: number };
+}
+
+/**
+ * CRC-32 of a float32 vector's little-endian bytes (zlib's, SIMD: ~0.5 ms per 3 MB here), or undefined on a Node
+ * without `zlib.crc32` (before 20.15): a worker there never derives parameters, it fetches them.
+ */
+export function paramsCrc(params: Float32Array): number | undefined {
+  const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+  return crc32?.(encodeVector(params, 'f32'));
+}
+
+/**
  * Every read and write of a run's data plane, for both sides: the coordinator seeds the run, publishes epoch orders
  * and parameters, reads block gradients and cleans up; workers read the run, wait for a step, and submit gradients.
  * Bulk bytes travel in slices, all sent at once (ioredis writes them back to back on one connection, and on a
@@ -43,6 +63,8 @@ export class RunData {
   private readonly ranges: { start: number; end: number }[];
   /** The owner's lease, once the coordinator holds it: step and done-set writes check it (`fence.ts`). */
   private fence: Fence | undefined;
+  /** The Adam state written with the last parameters that carried one: dropped with that step. */
+  private stateWritten: { version: number; token: string } | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -99,9 +121,11 @@ export class RunData {
    * Publishes parameters `version` (always float32: only gradients are ever rounded), opens step `version` for
    * gradients and wakes the workers waiting for it. Returns the bytes written. Every slice is sent at once; each
    * quarter of them is announced on the versions stream as soon as Redis holds it, so a waiting worker fetches those
-   * while the rest are still being written ({@link ParamsFetch}); the step opens once all are in.
+   * while the rest are still being written ({@link ParamsFetch}); the step opens once all are in. The opening names
+   * the bytes' CRC-32 ({@link StepOpening}), and `state` (the optimizer's, at these parameters) is written beside them
+   * when given: a worker that asked for it derives the next parameters itself.
    */
-  async publishParams(version: number, params: Float32Array, session: string): Promise<number> {
+  async publishParams(version: number, params: Float32Array, session: string, state?: AdamState): Promise<number> {
     const bytes = encodeVector(params, 'f32');
     const set = (i: number) => {
       const { start, end } = this.ranges[i] as { start: number; end: number };
@@ -141,12 +165,23 @@ export class RunData {
         announced.push(announce(ready));
       }
     }
+    let opening: string[] = [...entry];
+    // Computed while the slices are on their way (the writes are in the socket already): off the step's path.
+    const crc = paramsCrc(params);
+    if (crc !== undefined) opening.push('crc', String(crc));
+    if (state) {
+      const token = randomBytes(8).toString('hex');
+      const stateWrites = Promise.all(this.momentWrites((i) => this.keys.moments(version, token, i), state));
+      written = Promise.all([written, stateWrites]);
+      this.stateWritten = { version, token };
+      opening = [...opening, 'state', token, 'iterations', String(state.iterations)];
+    }
     await written;
     // One round trip: open the step, then announce it to the workers waiting.
     announced.push(
       this.write([
         ['SET', [this.keys.step], [String(version), 'EX', DATA_TTL_SECONDS * 7]],
-        ['XADD', [this.keys.versions], entry],
+        ['XADD', [this.keys.versions], opening],
         ['EXPIRE', [this.keys.versions], [DATA_TTL_SECONDS * 7]],
       ]),
     );
@@ -200,11 +235,17 @@ export class RunData {
 
   /** Drops everything step `step` used: its parameters (as `session` published them), done set and accepted gradients. */
   async dropStep(step: number, session: string, tokens: readonly string[]): Promise<void> {
+    const state = this.stateWritten?.version === step ? this.stateWritten.token : undefined;
+    if (state) this.stateWritten = undefined;
     // One DEL per slice: a slice's parameters and gradients share its hash tag, so one slot even on a Cluster.
     await Promise.all([
       this.write([['DEL', [this.keys.done(step)], []]]),
       ...this.ranges.map((_, i) =>
-        this.redis.del(this.keys.params(session, step, i), ...tokens.map((token) => this.keys.grad(step, token, i))),
+        this.redis.del(
+          this.keys.params(session, step, i),
+          ...tokens.map((token) => this.keys.grad(step, token, i)),
+          ...(state ? [this.keys.moments(step, state, i)] : []),
+        ),
       ),
     ]);
   }
@@ -225,7 +266,7 @@ export class RunData {
   /** Writes a replica's inner moments under a fresh token for round `step` (a resumed run); returns the token. */
   async writeInnerState(step: number, moments: InnerMoments): Promise<string> {
     const token = randomBytes(8).toString('hex');
-    await Promise.all(this.innerWrites(step, token, moments));
+    await Promise.all(this.momentWrites((i) => this.keys.inner(step, token, i), moments));
     return token;
   }
 
@@ -334,13 +375,25 @@ export class RunData {
 
   /** Reads inner moments written under `token` for round `step` into `into`; false when a slice is missing. */
   async readInnerState(step: number, token: string, into: InnerMoments): Promise<boolean> {
+    return this.readMoments((i) => this.keys.inner(step, token, i), `inner state ${step}/${token}`, into);
+  }
+
+  /**
+   * Reads the coordinator's Adam moments at parameters `version`, written under `token` ({@link StepOpening}), into
+   * `into`; false when a slice is missing (the step moved on).
+   */
+  async readState(version: number, token: string, into: InnerMoments): Promise<boolean> {
+    return this.readMoments((i) => this.keys.moments(version, token, i), `Adam state ${version}/${token}`, into);
+  }
+
+  private async readMoments(key: (slice: number) => string, what: string, into: InnerMoments): Promise<boolean> {
     const parts = await Promise.all(
       this.ranges.map(async ({ start, end }, i) => {
-        const part = await this.redis.getBuffer(this.keys.inner(step, token, i));
+        const part = await this.redis.getBuffer(key(i));
         if (!part) return false;
         const n = end - start;
         if (part.byteLength !== 8 * n)
-          throw new Error(`inner state ${step}/${token} slice ${i}: ${part.byteLength} bytes, expected ${8 * n}`);
+          throw new Error(`${what} slice ${i}: ${part.byteLength} bytes, expected ${8 * n}`);
         decodeInto(part.subarray(0, 4 * n), 'f32', into.firstMoment.subarray(start, end));
         decodeInto(part.subarray(4 * n), 'f32', into.secondMoment.subarray(start, end));
         return true;
@@ -358,7 +411,7 @@ export class RunData {
   }
 
   /**
-   * Waits until step `step` of `session` opens. 'open' when it has; 'stale' when the run has moved past it or
+   * Waits until step `step` of `session` opens. What its opening says when it has; 'stale' when the run has moved past it or
    * belongs to another session; 'timeout' after `timeoutMs`. Blocks on the versions stream (XREAD), on
    * `blocking`, a connection of its own: a worker that took step v+1's job early wakes when v+1 is published, and
    * hears of its slices while they are written (`onReady(n)`: slices [0, n) are in Redis).
@@ -369,7 +422,7 @@ export class RunData {
     session: string,
     timeoutMs: number,
     onReady?: (slices: number) => void,
-  ): Promise<'open' | 'stale' | 'timeout'> {
+  ): Promise<StepOpening | 'stale' | 'timeout'> {
     const deadline = Date.now() + timeoutMs;
     const ours = (fields: string[]) =>
       announced(fields, 'step') === String(step) && announced(fields, 'session') === session;
@@ -382,7 +435,7 @@ export class RunData {
       for (const [, fields] of entries) {
         if (!ours(fields)) continue;
         const ready = announced(fields, 'ready');
-        if (ready === undefined) return 'open';
+        if (ready === undefined) return openingOf(fields);
         onReady?.(Number(ready));
         publishing = true;
       }
@@ -390,7 +443,7 @@ export class RunData {
         const state = await this.stepState();
         if (!state || state.session !== session) return 'stale';
         if (state.step > step || (state.step === step && !state.open)) return 'stale';
-        if (state.step === step) return 'open';
+        if (state.step === step) return {};
       }
       const left = deadline - Date.now();
       if (left <= 0) return 'timeout';
@@ -453,7 +506,7 @@ export class RunData {
           DATA_TTL_SECONDS,
         ),
       ),
-      ...(inner ? this.innerWrites(block.step, token, inner) : []),
+      ...(inner ? this.momentWrites((i) => this.keys.inner(block.step, token, i), inner) : []),
     ]);
     // One Redis runs a connection's commands in order: the submit script can follow the slices without waiting for
     // their replies (a round trip less on every job). A Cluster's slices answer from other nodes: wait for them.
@@ -494,13 +547,13 @@ export class RunData {
     await multi.exec();
   }
 
-  /** One SET per slice: the slice's first-moment values, then its second-moment values. */
-  private innerWrites(step: number, token: string, moments: InnerMoments): Promise<unknown>[] {
+  /** One SET per slice (named by `key`): the slice's first-moment values, then its second-moment values. */
+  private momentWrites(key: (slice: number) => string, moments: InnerMoments): Promise<unknown>[] {
     return this.ranges.map(({ start, end }, i) => {
       const bytes = Buffer.allocUnsafe(8 * (end - start));
       bytes.set(encodeVector(moments.firstMoment.subarray(start, end), 'f32'), 0);
       bytes.set(encodeVector(moments.secondMoment.subarray(start, end), 'f32'), 4 * (end - start));
-      return this.redis.set(this.keys.inner(step, token, i), bytes, 'EX', DATA_TTL_SECONDS);
+      return this.redis.set(key(i), bytes, 'EX', DATA_TTL_SECONDS);
     });
   }
 
@@ -560,6 +613,17 @@ export function announcementPoints(slices: number): number[] {
   const points = new Set<number>();
   for (let q = 1; q <= 4; q++) points.add(Math.ceil((q * slices) / 4));
   return [...points];
+}
+
+/** What an opening entry says ({@link StepOpening}); fields that do not parse are left out. */
+function openingOf(fields: string[]): StepOpening {
+  const crc = Number(announced(fields, 'crc') ?? Number.NaN);
+  const token = announced(fields, 'state');
+  const iterations = Number(announced(fields, 'iterations') ?? Number.NaN);
+  return {
+    ...(Number.isInteger(crc) ? { crc } : {}),
+    ...(token !== undefined && Number.isInteger(iterations) ? { state: { token, iterations } } : {}),
+  };
 }
 
 /** A field of a stream entry's flat [name, value, ...] list. */

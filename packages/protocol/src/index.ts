@@ -4,7 +4,9 @@ export {
   innerPointerSchema,
   newSession,
   type ParamsFetch,
+  paramsCrc,
   RunData,
+  type StepOpening,
 } from './data-plane';
 export { ErrorLines, REDIS_UNREACHABLE, redisHint } from './error-lines';
 export {

@@ -7,9 +7,12 @@ import { z } from 'zod';
  * Bumped whenever a job's or a key's meaning changes; workers refuse other versions. 3: blocks of leaves, slices.
  * 4: parameters announced a quarter at a time while they are written (a worker of 3 would take the first quarter's
  * announcement for the step's opening). 5: `--algorithm local` (a job of a local run is a replica's round, its
- * result a parameter change plus the replica's inner Adam state; a worker of 4 would compute a gradient).
+ * result a parameter change plus the replica's inner Adam state; a worker of 4 would compute a gradient). 6: a result
+ * may ask for the optimizer's state (`wantsState`) and a step's opening names its parameters' CRC-32 and any state
+ * written with them, so that a worker that computed a whole step derives the next parameters itself (a coordinator
+ * of 5 would drop such a result as malformed).
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** The one queue of gradient jobs, shared by every run: any worker serves any run. */
 export const GRADIENT_QUEUE = 'gradients';
@@ -115,6 +118,11 @@ export const blockResultSchema = z.discriminatedUnion('kind', [
      * under `token` with the change (`RunKeys.inner`); they count only if this record is accepted.
      */
     innerIterations: count.optional(),
+    /**
+     * The block is the whole step and its worker holds no copy of the optimizer's state: the coordinator writes its
+     * Adam state beside the next parameters, so that the worker can derive the parameters after that itself.
+     */
+    wantsState: z.literal(true).optional(),
   }),
   z.strictObject({
     kind: z.literal('rejected'),

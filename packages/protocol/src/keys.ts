@@ -45,6 +45,11 @@ export interface RunKeys {
    * written with the submission `token` of round `step`'s job (or by a resuming coordinator).
    */
   inner(step: number, token: string, slice: number): string;
+  /**
+   * Slice `slice` of the coordinator's Adam moments at parameters `version` (first moment's values, then the
+   * second's), written under a fresh `token` beside those parameters when a worker asked for them (`wantsState`).
+   */
+  moments(version: number, token: string, slice: number): string;
 }
 
 export function runKeys(runId: string, slices = 1): RunKeys {
@@ -71,6 +76,7 @@ export function runKeys(runId: string, slices = 1): RunKeys {
     grad: (step, token, slice) => `${tag(slice)}:grad:${step}:${token}:${slice}`,
     innerPointers: `${base}:inner`,
     inner: (step, token, slice) => `${tag(slice)}:inner:${step}:${token}:${slice}`,
+    moments: (version, token, slice) => `${tag(slice)}:moments:${version}:${token}:${slice}`,
   };
 }
 

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import zlib from 'node:zlib';
 import { hyperparamsSchema } from '@gradq/trainer';
 import { newSession, RunData } from '../src/data-plane';
 import { RunFencedError } from '../src/fence';
@@ -208,11 +209,11 @@ describe('RunData on a real Redis', () => {
     const publishedAt = Date.now();
     await data.publishParams(1, vector(6), session);
     const { r, at } = await waiting;
-    assert.equal(r, 'open');
+    assert.deepEqual(r, { crc: zlib.crc32(bytesOf(vector(6))) }, 'the opening names its bytes CRC-32');
     assert.ok(publishedAt - started >= 1200, 'published too early to tell a wake from a poll');
     assert.ok(at - publishedAt < 500, `returned ${at - publishedAt} ms after the publish`);
     // Already open: at once.
-    assert.equal(await data.waitForStep(blocking, 1, session, 10_000), 'open');
+    assert.deepEqual(await data.waitForStep(blocking, 1, session, 10_000), { crc: zlib.crc32(bytesOf(vector(6))) });
   });
 
   test('a waiter hears of each quarter of the slices once Redis holds it, and the step opens with the last', async () => {
@@ -226,7 +227,7 @@ describe('RunData on a real Redis', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     const params = vector(2);
     await data.publishParams(2, params, session);
-    assert.equal(await waiting, 'open');
+    assert.equal(typeof (await waiting), 'object', 'open');
     assert.deepEqual(heard, [3, 6, 9]);
     const read = await fetch.done();
     assert.ok(read && bytesOf(read.params).equals(bytesOf(params)), 'parameters changed on the way');
@@ -235,9 +236,32 @@ describe('RunData on a real Redis', () => {
       .filter((fields) => fields[1] === '2');
     assert.deepEqual(
       announced.map((fields) => fields.slice(4)),
-      [['ready', '3'], ['ready', '6'], ['ready', '9'], []],
+      [
+        ['ready', '3'],
+        ['ready', '6'],
+        ['ready', '9'],
+        ['crc', String(zlib.crc32(bytesOf(params)))],
+      ],
       'three progress entries, then the opening',
     );
+  });
+
+  test("the optimizer's state goes beside the parameters when given, is named by the opening, and goes with the step", async () => {
+    const state = { iterations: 41, firstMoment: vector(8), secondMoment: vector(9) };
+    const params = vector(10);
+    await data.publishParams(3, params, session, state);
+    const opening = await data.waitForStep(blocking, 3, session, 10_000);
+    assert.ok(typeof opening === 'object' && opening.state, 'the opening names the state');
+    assert.equal(opening.crc, zlib.crc32(bytesOf(params)));
+    assert.equal(opening.state.iterations, 41);
+    const into = { firstMoment: new Float32Array(PARAMS), secondMoment: new Float32Array(PARAMS) };
+    assert.equal(await data.readState(3, opening.state.token, into), true);
+    assert.ok(bytesOf(into.firstMoment).equals(bytesOf(state.firstMoment)), 'first moment changed on the way');
+    assert.ok(bytesOf(into.secondMoment).equals(bytesOf(state.secondMoment)), 'second moment changed on the way');
+    await data.dropStep(3, session, []);
+    assert.equal(await data.readState(3, opening.state.token, into), false, 'dropped with its step');
+    assert.deepEqual(await redis.keys(`gradq:{${runId}#*}:moments:*`), []); // Step 2 open again, for the tests below.
+    await data.publishParams(2, vector(2), session);
   });
 
   test('a step whose publish stopped part-way never opens', async () => {

@@ -39,6 +39,7 @@ export const WORKER_METRIC = {
   transferBytes: 'gradq_transfer_bytes_total',
   paramsCacheHits: 'gradq_params_cache_hits_total',
   paramsCacheMisses: 'gradq_params_cache_misses_total',
+  paramsDerived: 'gradq_params_derived_total',
   queueLatency: 'gradq_queue_latency_seconds',
   standby: 'gradq_worker_standby',
   engine: 'gradq_worker_engine_info',

@@ -36,6 +36,11 @@ export interface WorkerMetrics {
   paramsCacheHits: LabeledCounter<Run>;
   /** `gradq_params_cache_misses_total{run}`: jobs that had to fetch their parameter version. */
   paramsCacheMisses: LabeledCounter<Run>;
+  /**
+   * `gradq_params_derived_total{run}`: jobs computed on parameters this worker derived itself (its copy of the
+   * optimizer applied to the step it computed whole), confirmed by the step's CRC-32: no fetch.
+   */
+  paramsDerived: LabeledCounter<Run>;
   /** `gradq_queue_latency_seconds{run}`: time from job creation to the start of processing. */
   queueLatency: LabeledHistogram<Run>;
   /**
@@ -99,7 +104,19 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
   const gradientPush = histogram(N.gradientPush, 'Time to write one shard gradient to Redis.', STEP_BUCKETS);
   const paramsCacheHits = counter(N.paramsCacheHits, 'Jobs whose parameter version was already in the worker cache.');
   const paramsCacheMisses = counter(N.paramsCacheMisses, 'Jobs that had to fetch their parameter version.');
-  const perRun = [queueLatency, gradientCompute, paramsFetch, gradientPush, paramsCacheHits, paramsCacheMisses];
+  const paramsDerived = counter(
+    N.paramsDerived,
+    'Jobs computed on parameters the worker derived itself (its optimizer copy), confirmed by CRC-32: no fetch.',
+  );
+  const perRun = [
+    queueLatency,
+    gradientCompute,
+    paramsFetch,
+    gradientPush,
+    paramsCacheHits,
+    paramsCacheMisses,
+    paramsDerived,
+  ];
 
   // Insertion order is recency: a run served again moves to the end.
   const runs = new Set<string>();
@@ -151,6 +168,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     transferBytes: counted(transferBytes),
     paramsCacheHits: counted(paramsCacheHits),
     paramsCacheMisses: counted(paramsCacheMisses),
+    paramsDerived: counted(paramsDerived),
     queueLatency: timed(queueLatency),
     standby: new Gauge({
       name: N.standby,

@@ -29,6 +29,7 @@ export {
   createTrainee,
   type EpochReport,
   type GradientSource,
+  meanLoss,
   type StepGradient,
   type StepReport,
   type StepWork,

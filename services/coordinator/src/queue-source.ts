@@ -158,6 +158,12 @@ export class QueueGradientSource implements GradientSource {
    * they are first written (before the first round opens).
    */
   innerPointers: Map<number, InnerPointer> | undefined;
+  /**
+   * The worker that computed the last step whole holds no copy of the optimizer's state and asked for one
+   * (`wantsState`): it is written beside the next parameters, and from then on that worker derives each next
+   * parameter version itself while it computes whole steps (the opening's CRC-32 checks it), skipping their fetch.
+   */
+  private stateWanted = false;
 
   constructor(private readonly o: QueueSourceOptions) {}
 
@@ -204,7 +210,10 @@ export class QueueGradientSource implements GradientSource {
     await this.publishOrder(work);
     if (this.o.local?.keep && !this.innerPointers) await this.writeInitialInner(work);
     const publishStart = performance.now();
-    const published = data.publishParams(work.step, this.o.trainee.params, this.o.session);
+    // A local run's optimizer is the outer one; a worker derives only a synchronous run's parameters.
+    const state = this.stateWanted && !this.o.local ? await this.o.trainee.optimizer.getState() : undefined;
+    this.stateWanted = false;
+    const published = data.publishParams(work.step, this.o.trainee.params, this.o.session, state);
     published.catch(() => {}); // awaited below; handled meanwhile
     if (!(await present)) {
       await published.catch(() => {});
@@ -293,6 +302,7 @@ export class QueueGradientSource implements GradientSource {
         if (!grad) throw new Error(`step ${work.step} leaves [${entry.first}, ${entry.end}): used without a gradient`);
         this.measureCompute(result);
         block = { grad, losses: result.losses, counts: result.counts };
+        if (result.wantsState && entry.first === 0 && entry.end === leafCount) this.stateWanted = true;
         if (result.innerIterations !== undefined)
           inner.set(entry.first, { step: work.step, token: result.token, iterations: result.innerIterations });
       }
@@ -564,6 +574,7 @@ export class QueueGradientSource implements GradientSource {
       computeSeconds: this.computePerSample === undefined ? undefined : this.computePerSample * samples,
       transferSeconds: this.transferSeconds,
       largestBlock: (j) => Math.max(...alignedBlocks(leafCount, j).map((b) => b.end - b.first)),
+      derives: !this.o.local,
     });
   }
 

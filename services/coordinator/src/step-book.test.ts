@@ -294,6 +294,16 @@ describe('jobsPerStep', () => {
     assert.equal(choose({ workers: 8, leaves: 8, compute: 0.08, transfer: 0.004 }), 2);
   });
 
+  test('a worker that derives the next parameters makes one job cheaper', () => {
+    // 2 workers, 4 leaves, batch 1024 here: compute 31 ms, transfer 5 ms. Without deriving, J=1 costs 4 * 5 + 31 =
+    // 51 ms and J=2 costs 7 * 5 + 15.5 = 50.5 ms; deriving, J=1 costs 5 + max(31, 10) = 36 ms.
+    const o = { workers: 2, leaves: 4, computeSeconds: 0.031, transferSeconds: 0.005, largestBlock: largest(4) };
+    assert.equal(jobsPerStep(o), 2);
+    assert.equal(jobsPerStep({ ...o, derives: true }), 1);
+    // Compute far above the transfers still splits: J=4 of 4 s costs 13 * 5 ms + 1 s, J=1 5 ms + 4 s.
+    assert.equal(jobsPerStep({ ...o, workers: 4, computeSeconds: 4, derives: true }), 4);
+  });
+
   test('never more jobs than leaves or workers', () => {
     for (const workers of [1, 2, 3, 5, 8, 40])
       for (const leaves of [1, 2, 3, 4, 7, 16]) {

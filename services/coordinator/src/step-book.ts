@@ -175,8 +175,11 @@ export function overdue(
 /**
  * How many jobs a step should have: about one per worker alive, fewer when the transfers an extra job adds cost
  * more than the compute it saves. Per step one Redis moves (1 + 3J) parameter-sized vectors (one publish, J
- * fetches, J gradient writes, J reads) and the compute takes t / J (the largest block's share): pick the J in
- * 1..min(workers, leaves) with the smallest (1 + 3J) * transfer + compute * largest block / leaves.
+ * fetches, J gradient writes, J reads) and the compute takes t / J (the largest block's share): J >= 2 costs
+ * (1 + 3J) * transfer + compute * largest block / leaves. One job per step lets its worker derive the next
+ * parameters itself (`derives`: a synchronous run), so it fetches none and computes while the coordinator reads,
+ * applies and publishes: transfer + max(compute, 2 * transfer). Picks the J in 1..min(workers, leaves) with the
+ * smallest.
  */
 export function jobsPerStep(o: {
   workers: number;
@@ -187,13 +190,19 @@ export function jobsPerStep(o: {
   transferSeconds: number | undefined;
   /** Largest block (in leaves) when the step is cut into J blocks. */
   largestBlock: (jobs: number) => number;
+  /** A worker computing a whole step derives the next parameters (synchronous runs). Default false. */
+  derives?: boolean;
 }): number {
   const most = Math.max(1, Math.min(o.workers, o.leaves));
   if (o.computeSeconds === undefined || o.transferSeconds === undefined) return most;
+  const t = o.transferSeconds;
   let best = 1;
   let bestTime = Number.POSITIVE_INFINITY;
   for (let j = 1; j <= most; j++) {
-    const time = (1 + 3 * j) * o.transferSeconds + (o.computeSeconds * o.largestBlock(j)) / o.leaves;
+    const time =
+      j === 1 && o.derives
+        ? t + Math.max(o.computeSeconds, 2 * t)
+        : (1 + 3 * j) * t + (o.computeSeconds * o.largestBlock(j)) / o.leaves;
     if (time < bestTime * 0.999) {
       best = j;
       bestTime = time;

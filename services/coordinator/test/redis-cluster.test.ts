@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import zlib from 'node:zlib';
 import { closeRedis, createRedis, DEFAULT_SLICES, newSession, PROTOCOL_VERSION, RunData } from '@gradq/protocol';
 import { CLI, cliEnv, type RedisClusterInstance, serviceRig, startRedisCluster, uniqueRunId } from '@gradq/testing';
 import { hyperparamsSchema } from '@gradq/trainer';
@@ -78,7 +79,12 @@ test("a run's parameter and gradient slices spread evenly over the 3 masters; su
     const announced = await redis.xrange(data.keys.versions, '-', '+');
     assert.deepEqual(
       announced.map(([, fields]) => fields.slice(4)),
-      [['ready', '3'], ['ready', '6'], ['ready', '9'], []],
+      [
+        ['ready', '3'],
+        ['ready', '6'],
+        ['ready', '9'],
+        ['crc', String(zlib.crc32(new Uint8Array(params.buffer)))],
+      ],
     );
     const read = await data.readParams(0, session);
     assert.ok(read && Buffer.from(read.params.buffer).equals(Buffer.from(params.buffer)), 'parameters changed');

@@ -1,4 +1,4 @@
-import type { EngineFactory } from '@gradq/engine';
+import { type EngineFactory, firstNonFinite } from '@gradq/engine';
 import { encodeVector } from '@gradq/model';
 import {
   type BlockResult,
@@ -8,7 +8,9 @@ import {
   PROTOCOL_VERSION,
   type RedisClient,
   RunData,
+  type StepOpening,
 } from '@gradq/protocol';
+import { meanLoss } from '@gradq/trainer';
 import { UnrecoverableError } from 'bullmq';
 import { computeReplica, type ReplicaOutcome } from './replica-job';
 import { RunCache } from './run-cache';
@@ -21,6 +23,10 @@ export interface ProcessorEvents {
   onCompute?(run: string, seconds: number): void;
   onPush?(run: string, bytes: number, seconds: number): void;
   onParamsCache?(run: string, hit: boolean): void;
+  /** A job computed on parameters derived here, confirmed by the step's CRC-32 (no fetch). */
+  onDerived?(run: string): void;
+  /** A line worth the log (a derived version that did not match). */
+  onLog?(line: string): void;
   onOutcome?(run: string, outcome: 'ok' | 'failed' | 'rejected'): void;
   /** The worker stood by (no run needs it: it takes no jobs) or came back. */
   onStandby?(standingBy: boolean): void;
@@ -83,7 +89,11 @@ export class GradientProcessor {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ');
       throw new UnrecoverableError(`invalid gradient job ${jobId ?? '?'}: ${problems}`);
     }
-    const job = parsed.data;
+    return this.serve(parsed.data, jobId, createdAtMs);
+  }
+
+  private async serve(job: GradientJob, jobId: string | undefined, createdAtMs?: number): Promise<GradientJobResult> {
+    const runId = job.runId;
     const end = job.first + job.leaves.length;
     if (job.protocol !== PROTOCOL_VERSION) {
       await this.reject(job, 'protocol', `job speaks protocol ${job.protocol}, this worker speaks ${PROTOCOL_VERSION}`);
@@ -101,44 +111,42 @@ export class GradientProcessor {
       this.events.onOutcome?.(runId, 'rejected');
       throw new UnrecoverableError(`job ${jobId}: run ${job.runId} is not in Redis (finished or expired)`);
     }
-    // A job of the next step waits here for its parameters, fetching each part as soon as it is written; a late retry
-    // or a straggler's copy finds its step gone.
-    const fetch = run.fetchParams(job.step);
-    const open = await run.data.waitForStep(this.blocking, job.step, job.session, HOLD_MS, fetch?.ready);
-    if (open === 'stale') return stale(run.data);
-    if (open === 'timeout') {
-      if (createdAtMs === undefined || Date.now() - createdAtMs < OPEN_WAIT_MS)
-        throw new StepNotOpenError(`job ${jobId}: step ${job.step} has not opened yet; handing the job back`);
-      throw new Error(`job ${jobId}: step ${job.step} did not open within ${OPEN_WAIT_MS} ms`);
+    const wholeStep = job.first === 0 && end === job.leafCount;
+    // Parameters this worker derived from the step before, which it computed whole: computed with at once, checked
+    // against the step's opening before the gradient goes out.
+    const derived = run.takeDerived(job.step);
+    let params: Float32Array;
+    if (derived) params = derived.params;
+    else {
+      // A job of the next step waits here for its parameters, fetching each part as soon as it is written; a late
+      // retry or a straggler's copy finds its step gone.
+      const fetch = run.fetchParams(job.step);
+      const open = await this.waitOpen(run, job, jobId, createdAtMs, fetch?.ready);
+      if (open === 'stale') return stale(run.data);
+      // The original finished while this copy waited in the queue: skip the compute. Asked alongside the parameter
+      // fetch, not before it: one round trip less on every job, 3 MB fetched for nothing on a rare duplicate.
+      const t = performance.now();
+      const [done, fetched] = await Promise.all([
+        run.data.anyLeafDone(job.step, job.first, end),
+        run.useParams(job.step, fetch),
+        // The coordinator wrote its optimizer's state with these parameters because this worker asked.
+        open.state && wholeStep ? run.loadState(job.step, open.state) : undefined,
+      ]);
+      if (done) {
+        await run.data.countDuplicate();
+        return dropped('duplicate');
+      }
+      if (!fetched) {
+        if (typeof (await run.data.waitForStep(this.blocking, job.step, job.session, 0)) !== 'object')
+          return stale(run.data);
+        throw new Error(`parameters v${job.step} of run ${job.runId} are not in Redis`);
+      }
+      this.events.onParamsCache?.(runId, fetched.fetched === 0);
+      if (fetched.fetched > 0) this.events.onFetch?.(runId, 'params', fetched.fetched, (performance.now() - t) / 1000);
+      params = fetched.params;
     }
-    // Refused only once its step is open: the coordinator reads the refusals of the step it collects and drops any
-    // other, so a refusal of a job taken early would be lost, and its block re-issued only after --check-after-ms.
-    if (job.fingerprint !== run.fingerprint) {
-      await this.reject(
-        job,
-        'layout',
-        `job's parameter layout ${job.fingerprint} differs from this worker's ${run.fingerprint}`,
-      );
-    }
-    // The original finished while this copy waited in the queue: skip the compute. Asked alongside the parameter
-    // fetch, not before it: one round trip less on every job, 3 MB fetched for nothing on a rare duplicate.
-    let t = performance.now();
-    const [done, fetched] = await Promise.all([
-      run.data.anyLeafDone(job.step, job.first, end),
-      run.useParams(job.step, fetch),
-    ]);
-    if (done) {
-      await run.data.countDuplicate();
-      return dropped('duplicate');
-    }
-    if (!fetched) {
-      if ((await run.data.waitForStep(this.blocking, job.step, job.session, 0)) !== 'open') return stale(run.data);
-      throw new Error(`parameters v${job.step} of run ${job.runId} are not in Redis`);
-    }
-    this.events.onParamsCache?.(runId, fetched.fetched === 0);
-    if (fetched.fetched > 0) this.events.onFetch?.(runId, 'params', fetched.fetched, (performance.now() - t) / 1000);
 
-    t = performance.now();
+    let t = performance.now();
     const trainBytes = await run.loadTrainingSet();
     const order = await run.epochOrder(job.epoch);
     const lastEnd = (job.leaves.at(-1) as [number, number])[1];
@@ -152,11 +160,11 @@ export class GradientProcessor {
     if (local && job.leaves.length !== 1)
       throw new UnrecoverableError(`job ${jobId}: a local run's job is one replica, not ${job.leaves.length} leaves`);
     const { block, inner, innerIterations }: ReplicaOutcome = local
-      ? await computeReplica(run, job, fetched.params, order)
+      ? await computeReplica(run, job, params, order)
       : {
           block: await run.engine.computeBlock({
             version: job.step,
-            params: fetched.params,
+            params,
             order,
             leaves: job.leaves.map(([start, end]) => ({ start, end })),
             stepSamples: job.stepSamples,
@@ -166,6 +174,20 @@ export class GradientProcessor {
         };
     const computeSeconds = (performance.now() - t) / 1000;
     this.events.onCompute?.(runId, computeSeconds);
+    if (derived) {
+      const open = await this.waitOpen(run, job, jobId, createdAtMs);
+      if (open === 'stale') return stale(run.data);
+      if (open.crc !== derived.crc) {
+        // Never expected (the same Adam on the same numbers): fetch what the coordinator published and compute again.
+        run.stopDeriving();
+        this.events.onLog?.(
+          `run ${runId} step ${job.step}: parameters derived here differ from the coordinator's (CRC-32 ${derived.crc}, published ${open.crc ?? 'none'}); fetching them instead, and from now on for this run`,
+        );
+        return this.serve(job, jobId, createdAtMs);
+      }
+      run.adoptDerived(job.step, params);
+      this.events.onDerived?.(runId);
+    }
     // Awaited, not a busy wait: BullMQ keeps renewing the job's lock, so the job stays active, as a slow worker's would.
     if (this.testSlowMs > 0) await new Promise((resolve) => setTimeout(resolve, this.testSlowMs));
 
@@ -174,6 +196,7 @@ export class GradientProcessor {
     // The engine already rounded every tree node to the encoding: encoding it loses nothing more.
     const bytes = encodeVector(block.grad, encoding);
     const count = block.counts.reduce((a, b) => a + b, 0);
+    const wantsState = run.asksForState(job.step, wholeStep);
     const { status } = await run.data.submitGradient(
       { step: job.step, session: job.session, first: job.first, end },
       bytes,
@@ -190,12 +213,51 @@ export class GradientProcessor {
           computeSeconds,
           worker: this.workerId,
           ...(innerIterations === undefined ? {} : { innerIterations }),
+          ...(wantsState ? { wantsState } : {}),
         } satisfies Omit<Extract<BlockResult, { kind: 'accepted' }>, 'losses'> & { losses: (number | null)[] }),
       inner,
     );
     if (status === 'accepted') this.events.onPush?.(runId, bytes.byteLength, (performance.now() - t) / 1000);
+    if (wholeStep && !local) {
+      // The coordinator applies exactly this gradient when the step's loss and gradient are finite.
+      const finite =
+        status === 'accepted' &&
+        Number.isFinite(meanLoss(block.losses, block.counts).loss) &&
+        firstNonFinite(block.grad) < 0;
+      await run.derive(job.step, block.grad, finite);
+    }
     this.events.onOutcome?.(runId, 'ok');
     return { status, count: status === 'accepted' ? count : 0 };
+  }
+
+  /**
+   * Waits for the job's step to open and checks the job's layout then: the opening, or 'stale'. A step not open
+   * within HOLD_MS hands the job back (StepNotOpenError).
+   */
+  private async waitOpen(
+    run: RunCache,
+    job: GradientJob,
+    jobId: string | undefined,
+    createdAtMs: number | undefined,
+    onReady?: (slices: number) => void,
+  ): Promise<StepOpening | 'stale'> {
+    const open = await run.data.waitForStep(this.blocking, job.step, job.session, HOLD_MS, onReady);
+    if (open === 'stale') return open;
+    if (open === 'timeout') {
+      if (createdAtMs === undefined || Date.now() - createdAtMs < OPEN_WAIT_MS)
+        throw new StepNotOpenError(`job ${jobId}: step ${job.step} has not opened yet; handing the job back`);
+      throw new Error(`job ${jobId}: step ${job.step} did not open within ${OPEN_WAIT_MS} ms`);
+    }
+    // Refused only once its step is open: the coordinator reads the refusals of the step it collects and drops any
+    // other, so a refusal of a job taken early would be lost, and its block re-issued only after --check-after-ms.
+    if (job.fingerprint !== run.fingerprint) {
+      await this.reject(
+        job,
+        'layout',
+        `job's parameter layout ${job.fingerprint} differs from this worker's ${run.fingerprint}`,
+      );
+    }
+    return open;
   }
 
   /** Tells the coordinator this block needs another worker, then fails the job without retry. */

@@ -1,6 +1,14 @@
 import type { Engine, EngineFactory } from '@gradq/engine';
-import { createAutoencoder, layoutOf, type ParamLayout } from '@gradq/model';
-import { type InnerMoments, type ParamsFetch, type RedisClient, RunData, type RunMeta } from '@gradq/protocol';
+import { createAutoencoder, FlatAdam, layoutOf, type ParamLayout } from '@gradq/model';
+import {
+  type InnerMoments,
+  type ParamsFetch,
+  paramsCrc,
+  type RedisClient,
+  RunData,
+  type RunMeta,
+  type StepOpening,
+} from '@gradq/protocol';
 import { loadNativeMath, ReplicaRunner } from '@gradq/trainer';
 
 /** A run this worker has served: its engine and the bytes it has fetched. A cache, never state: all can be refetched. */
@@ -19,6 +27,20 @@ export class RunCache {
   /** `--algorithm local`: the inner steps' runner and the array an inner state is read into, made on first use. */
   private replica: Promise<ReplicaRunner> | undefined;
   private moments: InnerMoments | undefined;
+  /**
+   * Derived parameters (synchronous runs). A worker that computes a whole step (one job per step) holds a copy of the
+   * coordinator's Adam, fetched once from Redis (`wantsState`), and applies it to the gradient it just submitted:
+   * the next parameters without fetching them. Checked against the next step's CRC-32 before its gradient is
+   * submitted; on a mismatch the worker fetches and computes again, and derives no more for this run.
+   */
+  private adam: Promise<FlatAdam> | undefined;
+  /** The parameter version `adam` is at (it can apply that step's gradient next); undefined: no copy. */
+  private adamAt: number | undefined;
+  private derived: { version: number; params: Float32Array; crc: number } | undefined;
+  /** The last step whose result asked for the optimizer's state: once per 8 steps at most. */
+  private askedAt = Number.NEGATIVE_INFINITY;
+  /** Derivation is off for this run: not a synchronous run, no CRC-32 here, or a derived version did not match. */
+  private deriveOff: boolean;
 
   private constructor(
     readonly meta: RunMeta,
@@ -35,6 +57,80 @@ export class RunCache {
     this.layout = layoutOf(model);
     this.fingerprint = this.layout.fingerprint;
     model.dispose();
+    this.deriveOff = h.algorithm === 'local' || paramsCrc(new Float32Array(1)) === undefined;
+  }
+
+  /** Parameters derived for `version`, to compute with before its step opens; undefined when there are none. */
+  takeDerived(version: number): { params: Float32Array; crc: number } | undefined {
+    const derived = this.derived;
+    if (derived?.version !== version) {
+      this.derived = undefined;
+      return undefined;
+    }
+    return derived;
+  }
+
+  /** The step opened with the derived parameters' CRC-32: they are parameters `version` now. */
+  adoptDerived(version: number, params: Float32Array): void {
+    this.derived = undefined;
+    this.params = { version, params };
+  }
+
+  /** A derived version did not match the coordinator's: stop deriving for this run. */
+  stopDeriving(): void {
+    this.derived = undefined;
+    this.adamAt = undefined;
+    this.deriveOff = true;
+  }
+
+  /**
+   * Should this job's result ask for the optimizer's state? When the block is the whole step, this worker holds no
+   * copy at this step, and it has not asked in the last 8 steps (two workers taking turns would each ask every step).
+   */
+  asksForState(step: number, wholeStep: boolean): boolean {
+    if (this.deriveOff || !wholeStep || this.adamAt === step || step - this.askedAt < 8) return false;
+    this.askedAt = step;
+    return true;
+  }
+
+  /** Loads the coordinator's Adam state written with parameters `version` (the step's opening names it). */
+  async loadState(version: number, state: NonNullable<StepOpening['state']>): Promise<void> {
+    if (this.deriveOff) return;
+    const adam = await this.optimizerCopy();
+    this.adamAt = undefined;
+    if (!(await this.data.readState(version, state.token, adam))) return;
+    adam.setState({ iterations: state.iterations, firstMoment: adam.firstMoment, secondMoment: adam.secondMoment });
+    this.adamAt = version;
+  }
+
+  /**
+   * This worker's block was step `version` whole, finite and accepted: applies Adam to parameters `version` in place,
+   * which become the derived parameters `version + 1`. Any other outcome ends the copy (`finite` false, or the copy
+   * was not at `version`).
+   */
+  async derive(version: number, grad: Float32Array, finite: boolean): Promise<void> {
+    const params = this.params;
+    if (this.deriveOff || !finite || this.adamAt !== version || params?.version !== version) {
+      this.adamAt = undefined;
+      return;
+    }
+    const adam = await this.optimizerCopy();
+    adam.step(params.params, grad);
+    this.params = undefined;
+    this.derived = { version: version + 1, params: params.params, crc: paramsCrc(params.params) as number };
+    this.adamAt = version + 1;
+  }
+
+  /** The coordinator's optimizer as `createOptimizer('fused')` makes it: FlatAdam at the run's learning rate. */
+  private optimizerCopy(): Promise<FlatAdam> {
+    this.adam ??= loadNativeMath().then(
+      (native) =>
+        new FlatAdam(this.layout, {
+          learningRate: this.meta.hyperparams.learningRate,
+          ...(native.adamUpdate ? { update: native.adamUpdate } : {}),
+        }),
+    );
+    return this.adam;
   }
 
   /** Runs a local run's inner steps (one replica at a time, like the engine it computes with). */

@@ -24,6 +24,7 @@ export function workerTelemetry(): {
         m.gradientPush.observe({ run }, seconds);
       },
       onParamsCache: (run, hit) => (hit ? m.paramsCacheHits : m.paramsCacheMisses).inc({ run }),
+      onDerived: (run) => m.paramsDerived.inc({ run }),
       onOutcome: (run, outcome) => m.jobs.inc({ run, outcome }),
       onStandby: (standingBy) => m.standby.set(standingBy ? 1 : 0),
     },

@@ -54,7 +54,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     blocking,
     options.workerId,
     options.engines ?? ((shape) => selectEngine(shape, options.backend)),
-    options.events,
+    { onLog: log, ...options.events },
     options.testSlowMs ?? 0,
   );
   const openWorker = () => {

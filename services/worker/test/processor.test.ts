@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { selectBackend } from '@gradq/backend';
 import { selectEngine } from '@gradq/engine';
-import { bindModel, createAutoencoder, getParams, MNIST_PIXELS } from '@gradq/model';
+import { bindModel, createAutoencoder, FlatAdam, getParams, layoutOf, MNIST_PIXELS } from '@gradq/model';
 import {
   blockResultSchema,
   closeRedis,
@@ -339,6 +339,126 @@ describe('GradientProcessor on a seeded run', () => {
     } finally {
       await worker.close();
       await queue.close();
+    }
+  });
+});
+
+describe('a worker computing whole steps derives the next parameters', () => {
+  const whole = (step: number): GradientJob =>
+    validJob({
+      step,
+      leaves: [
+        [0, 4],
+        [4, 8],
+      ],
+    });
+  /** What the worker's engine computes for a whole step on `p`: the gradient a correct submission carries. */
+  async function expectedGradient(p: Float32Array): Promise<Buffer> {
+    const { engine } = await selectEngine(
+      { layerSizes: H.layerSizes, outputActivation: H.outputActivation },
+      backendName,
+    );
+    const pixels = new Uint8Array(SAMPLES * MNIST_PIXELS);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 31) % 256;
+    engine.setTrainingSet(pixels, MNIST_PIXELS);
+    const block = await engine.computeBlock({
+      version: 0,
+      params: p,
+      order: Uint32Array.from({ length: SAMPLES }, (_, i) => i),
+      leaves: LEAF.map(([start, end]) => ({ start, end })),
+      stepSamples: 8,
+      rounding: H.gradEncoding,
+      out: new Float32Array(p.length),
+    });
+    const bytes = Buffer.from(
+      block.grad.buffer.slice(block.grad.byteOffset, block.grad.byteOffset + block.grad.byteLength),
+    );
+    engine.dispose();
+    return bytes;
+  }
+  /** The gradient the last accepted record of `step` names, as bytes. */
+  async function submitted(step: number): Promise<{ bytes: Buffer; wantsState: boolean }> {
+    const record = (await records()).filter((r) => r.kind === 'accepted' && r.step === step).at(-1);
+    assert.ok(record?.kind === 'accepted', `no accepted record of step ${step}`);
+    const read = await run.readGradient(step, record.token, 'f32');
+    assert.ok('grad' in read);
+    return { bytes: Buffer.from(new Uint8Array(read.grad.buffer)), wantsState: record.wantsState === true };
+  }
+  const shifted = (by: number) => params.map((x, i) => x + by * Math.sin(i));
+
+  test('from the state the coordinator writes when asked; checked by CRC-32, refetched and recomputed on a mismatch', async () => {
+    const events = { derived: [] as string[], paramFetches: 0, lines: [] as string[] };
+    const deriving = new GradientProcessor(
+      redis,
+      blocking,
+      'deriving-worker',
+      (shape) => selectEngine(shape, backendName),
+      {
+        onDerived: (r) => events.derived.push(r),
+        onFetch: (_r, kind) => {
+          if (kind === 'params') events.paramFetches += 1;
+        },
+        onLog: (line) => events.lines.push(line),
+      },
+    );
+    try {
+      await redis.del(run.keys.results);
+      // Step 10: no copy of the optimizer yet, so the result asks for one.
+      const p10 = shifted(1e-3);
+      await run.publishParams(10, p10, session);
+      assert.deepEqual(await deriving.process(whole(10), 'w/10'), { status: 'accepted', count: 8 });
+      assert.equal((await submitted(10)).wantsState, true, 'the first whole step asks for the state');
+      await run.closeStep(10);
+
+      // The coordinator writes its Adam state (5 steps in) beside parameters 11.
+      const adam = new FlatAdam(layoutOf(createAutoencoder({ layerSizes: H.layerSizes, seed: 0 })), {
+        learningRate: H.learningRate,
+      });
+      for (let i = 0; i < 5; i++)
+        adam.step(
+          shifted(0),
+          Float32Array.from(params, (_, j) => Math.cos(i + j) * 1e-2),
+        );
+      const p11 = shifted(2e-3);
+      await run.publishParams(11, p11, session, adam.getState());
+      assert.deepEqual(await deriving.process(whole(11), 'w/11'), { status: 'accepted', count: 8 });
+      const g11 = await submitted(11);
+      assert.equal(g11.wantsState, false, 'holding the state, it does not ask again');
+      assert.ok(g11.bytes.equals(await expectedGradient(p11)));
+      await run.closeStep(11);
+      assert.equal(events.paramFetches, 2);
+
+      // The coordinator applies step 11: parameters 12 are what the worker derived. Computed with at once, no fetch.
+      const p12 = p11.slice();
+      adam.step(p12, new Float32Array(g11.bytes.buffer, g11.bytes.byteOffset, p12.length));
+      await run.publishParams(12, p12, session);
+      assert.deepEqual(await deriving.process(whole(12), 'w/12'), { status: 'accepted', count: 8 });
+      assert.deepEqual(events.derived, [run.runId], 'step 12 ran on derived parameters');
+      assert.equal(events.paramFetches, 2, 'parameters 12 were not fetched');
+      assert.ok((await submitted(12)).bytes.equals(await expectedGradient(p12)), 'the derived parameters were wrong');
+      await run.closeStep(12);
+
+      // Parameters 13 are not what Adam gives (a coordinator with another optimizer, say): the CRC-32 differs, so the
+      // worker fetches them, computes again, and derives no more for this run.
+      const p13 = shifted(5e-3);
+      await run.publishParams(13, p13, session);
+      assert.deepEqual(await deriving.process(whole(13), 'w/13'), { status: 'accepted', count: 8 });
+      assert.equal(events.derived.length, 1);
+      assert.equal(events.paramFetches, 3);
+      assert.match(events.lines.join('\n'), /step 13: parameters derived here differ from the coordinator's/);
+      assert.ok(
+        (await submitted(13)).bytes.equals(await expectedGradient(p13)),
+        'the submission used wrong parameters',
+      );
+      assert.equal((await records()).filter((r) => r.kind === 'accepted' && r.step === 13).length, 1, 'one submission');
+      await run.closeStep(13);
+      const p14 = shifted(6e-3);
+      await run.publishParams(14, p14, session);
+      assert.deepEqual(await deriving.process(whole(14), 'w/14'), { status: 'accepted', count: 8 });
+      assert.equal((await submitted(14)).wantsState, false, 'deriving is off for this run');
+      assert.equal(events.paramFetches, 4);
+    } finally {
+      deriving.dispose();
     }
   });
 });
