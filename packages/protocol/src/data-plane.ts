@@ -119,11 +119,12 @@ export class RunData {
 
   /**
    * Publishes parameters `version` (always float32: only gradients are ever rounded), opens step `version` for
-   * gradients and wakes the workers waiting for it. Returns the bytes written. Every slice is sent at once; each
-   * quarter of them is announced on the versions stream as soon as Redis holds it, so a waiting worker fetches those
-   * while the rest are still being written ({@link ParamsFetch}); the step opens once all are in. The opening names
-   * the bytes' CRC-32 ({@link StepOpening}), and `state` (the optimizer's, at these parameters) is written beside them
-   * when given: a worker that asked for it derives the next parameters itself.
+   * gradients and wakes the workers waiting for it. Returns the bytes written. The step opens first: its opening
+   * names the parameters' CRC-32 ({@link StepOpening}), so a worker that derived them itself submits at once, while
+   * they are written for the others. Every slice is then sent at once, each quarter announced on the versions stream
+   * as soon as Redis holds it (the last: all of them), so a waiting worker fetches those while the rest are still
+   * being written ({@link ParamsFetch}). `state` (the optimizer's, at these parameters) is written beside them when
+   * given, before the last announcement: a worker that asked for it derives the next parameters itself.
    */
   async publishParams(version: number, params: Float32Array, session: string, state?: AdamState): Promise<number> {
     const bytes = encodeVector(params, 'f32');
@@ -137,55 +138,51 @@ export class RunData {
       );
     };
     const entry = ['MAXLEN', '~', '64', '*', 'step', String(version), 'session', session] as const;
+    const opening: string[] = [...entry];
+    const crc = paramsCrc(params);
+    if (crc !== undefined) opening.push('crc', String(crc));
+    const token = state && randomBytes(8).toString('hex');
+    if (state && token) {
+      opening.push('state', token, 'iterations', String(state.iterations));
+      this.stateWritten = { version, token };
+    }
+    // One round trip: open the step, and announce it to the workers waiting.
+    const opened = this.write([
+      ['SET', [this.keys.step], [String(version), 'EX', DATA_TTL_SECONDS * 7]],
+      ['XADD', [this.keys.versions], opening],
+      ['EXPIRE', [this.keys.versions], [DATA_TTL_SECONDS * 7]],
+    ]);
+    opened.catch(() => {}); // awaited below; handled meanwhile
     const announce = (ready: number) => {
       const added = this.redis.xadd(this.keys.versions, ...entry, 'ready', String(ready));
       added.catch(() => {}); // awaited below; handled meanwhile
       return added;
     };
-    const points = announcementPoints(this.slices).filter((ready) => ready < this.slices);
+    const points = announcementPoints(this.slices);
     const sets: Promise<unknown>[] = [];
+    const stateWrites = () =>
+      state && token ? this.momentWrites((i) => this.keys.moments(version, token, i), state) : [];
     const announced: Promise<unknown>[] = [];
-    let written: Promise<unknown>;
     if (!('nodes' in this.redis)) {
       // One Redis runs a connection's commands in order: each announcement goes right behind its slices.
       for (const ready of points) {
         while (sets.length < ready) sets.push(set(sets.length));
+        if (ready === this.slices) sets.push(...stateWrites());
         announced.push(announce(ready));
       }
-      while (sets.length < this.slices) sets.push(set(sets.length));
-      written = Promise.all(sets);
     } else {
       // A Cluster's slices live on several nodes and answer in any order: all go at once, and each quarter is
       // announced (on the run's node) once all of its slices have answered.
       while (sets.length < this.slices) sets.push(set(sets.length));
-      written = Promise.all(sets);
-      written.catch(() => {}); // awaited below; handled meanwhile
+      sets.push(...stateWrites());
+      const all = Promise.all(sets);
+      all.catch(() => {}); // awaited below; handled meanwhile
       for (const ready of points) {
-        await Promise.all(sets.slice(0, ready));
+        await (ready === this.slices ? all : Promise.all(sets.slice(0, ready)));
         announced.push(announce(ready));
       }
     }
-    let opening: string[] = [...entry];
-    // Computed while the slices are on their way (the writes are in the socket already): off the step's path.
-    const crc = paramsCrc(params);
-    if (crc !== undefined) opening.push('crc', String(crc));
-    if (state) {
-      const token = randomBytes(8).toString('hex');
-      const stateWrites = Promise.all(this.momentWrites((i) => this.keys.moments(version, token, i), state));
-      written = Promise.all([written, stateWrites]);
-      this.stateWritten = { version, token };
-      opening = [...opening, 'state', token, 'iterations', String(state.iterations)];
-    }
-    await written;
-    // One round trip: open the step, then announce it to the workers waiting.
-    announced.push(
-      this.write([
-        ['SET', [this.keys.step], [String(version), 'EX', DATA_TTL_SECONDS * 7]],
-        ['XADD', [this.keys.versions], opening],
-        ['EXPIRE', [this.keys.versions], [DATA_TTL_SECONDS * 7]],
-      ]),
-    );
-    await Promise.all(announced);
+    await Promise.all([opened, ...sets, ...announced]);
     return bytes.byteLength;
   }
 
@@ -411,10 +408,11 @@ export class RunData {
   }
 
   /**
-   * Waits until step `step` of `session` opens. What its opening says when it has; 'stale' when the run has moved past it or
-   * belongs to another session; 'timeout' after `timeoutMs`. Blocks on the versions stream (XREAD), on
-   * `blocking`, a connection of its own: a worker that took step v+1's job early wakes when v+1 is published, and
-   * hears of its slices while they are written (`onReady(n)`: slices [0, n) are in Redis).
+   * Waits until step `step` of `session` opens and, with `needParams` (the default), until all its parameters are in
+   * Redis (a step opens before its parameters are written). What its opening says when it has; 'stale' when the run
+   * has moved past it or belongs to another session; 'timeout' after `timeoutMs`. Blocks on the versions stream
+   * (XREAD), on `blocking`, a connection of its own: a worker that took step v+1's job early wakes when v+1 is
+   * published, and hears of its slices while they are written (`onReady(n)`: slices [0, n) are in Redis).
    */
   async waitForStep(
     blocking: RedisClient,
@@ -422,28 +420,34 @@ export class RunData {
     session: string,
     timeoutMs: number,
     onReady?: (slices: number) => void,
+    needParams = true,
   ): Promise<StepOpening | 'stale' | 'timeout'> {
     const deadline = Date.now() + timeoutMs;
     const ours = (fields: string[]) =>
       announced(fields, 'step') === String(step) && announced(fields, 'session') === session;
-    let entries = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
-    let last = entries[0];
+    // A step's entries (its opening, then a quarter of its slices at a time) are among the newest few.
+    let entries = (await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 8)).reverse();
+    let last = entries.at(-1);
+    let opening: StepOpening | undefined;
+    let all = false;
+    /** The step key says open, but none of its entries was seen (trimmed, or added since the read above). */
+    let openByKey = false;
     for (;;) {
-      // An announcement of our step and session: open (a step closed since is caught by the submit script, and by
-      // the done check before computing), or some of its slices written. One round trip on the usual path.
-      let publishing = false;
       for (const [, fields] of entries) {
         if (!ours(fields)) continue;
         const ready = announced(fields, 'ready');
-        if (ready === undefined) return openingOf(fields);
-        onReady?.(Number(ready));
-        publishing = true;
+        if (ready === undefined) opening = openingOf(fields);
+        else {
+          onReady?.(Number(ready));
+          if (Number(ready) >= this.slices) all = true;
+        }
       }
-      if (!publishing) {
+      if (opening && (all || !needParams)) return opening;
+      if (!opening) {
         const state = await this.stepState();
         if (!state || state.session !== session) return 'stale';
         if (state.step > step || (state.step === step && !state.open)) return 'stale';
-        if (state.step === step) return {};
+        openByKey = state.step === step;
       }
       const left = deadline - Date.now();
       if (left <= 0) return 'timeout';
@@ -454,6 +458,8 @@ export class RunData {
         | null;
       entries = reply?.[0]?.[1] ?? [];
       if (entries.length === 0) {
+        // Open by its key with no entry of it in the stream: its announcements are gone; its parameters are in.
+        if (openByKey) return opening ?? {};
         // Nothing within the block: the stream may have been reset (a restarted coordinator); look at its newest.
         const [newest] = await this.redis.xrevrange(this.keys.versions, '+', '-', 'COUNT', 1);
         if (newest && newest[0] !== last?.[0]) entries = [newest];
@@ -608,7 +614,7 @@ export class ParamsFetch {
   }
 }
 
-/** After how many slices a publish announces progress: each quarter, the last being the step's opening. */
+/** After how many slices a publish announces progress: each quarter, the last being all of them. */
 export function announcementPoints(slices: number): number[] {
   const points = new Set<number>();
   for (let q = 1; q <= 4; q++) points.add(Math.ceil((q * slices) / 4));

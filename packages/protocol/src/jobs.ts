@@ -10,7 +10,8 @@ import { z } from 'zod';
  * result a parameter change plus the replica's inner Adam state; a worker of 4 would compute a gradient). 6: a result
  * may ask for the optimizer's state (`wantsState`) and a step's opening names its parameters' CRC-32 and any state
  * written with them, so that a worker that computed a whole step derives the next parameters itself (a coordinator
- * of 5 would drop such a result as malformed).
+ * of 5 would drop such a result as malformed); a step opens before its parameters are written (`ready` = all
+ * slices announces them: a worker of 5 would fetch them too early).
  */
 export const PROTOCOL_VERSION = 6;
 

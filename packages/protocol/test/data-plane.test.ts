@@ -216,7 +216,7 @@ describe('RunData on a real Redis', () => {
     assert.deepEqual(await data.waitForStep(blocking, 1, session, 10_000), { crc: zlib.crc32(bytesOf(vector(6))) });
   });
 
-  test('a waiter hears of each quarter of the slices once Redis holds it, and the step opens with the last', async () => {
+  test('the step opens first; a waiter hears of each quarter of the slices once Redis holds it, and returns with the last', async () => {
     const fetch = data.fetchParams(2, session);
     const heard: number[] = [];
     // Step 2 stays open for the tests below.
@@ -228,7 +228,7 @@ describe('RunData on a real Redis', () => {
     const params = vector(2);
     await data.publishParams(2, params, session);
     assert.equal(typeof (await waiting), 'object', 'open');
-    assert.deepEqual(heard, [3, 6, 9]);
+    assert.deepEqual(heard, [3, 6, 9, 12]);
     const read = await fetch.done();
     assert.ok(read && bytesOf(read.params).equals(bytesOf(params)), 'parameters changed on the way');
     const announced = (await redis.xrange(data.keys.versions, '-', '+'))
@@ -237,12 +237,13 @@ describe('RunData on a real Redis', () => {
     assert.deepEqual(
       announced.map((fields) => fields.slice(4)),
       [
+        ['crc', String(zlib.crc32(bytesOf(params)))],
         ['ready', '3'],
         ['ready', '6'],
         ['ready', '9'],
-        ['crc', String(zlib.crc32(bytesOf(params)))],
+        ['ready', '12'],
       ],
-      'three progress entries, then the opening',
+      'the opening, then four progress entries',
     );
   });
 
@@ -264,12 +265,14 @@ describe('RunData on a real Redis', () => {
     await data.publishParams(2, vector(2), session);
   });
 
-  test('a step whose publish stopped part-way never opens', async () => {
-    // A coordinator that died while writing step 4: its first quarter announced, no opening.
+  test('a step whose publish stopped part-way is open to derived parameters only: a fetching waiter times out', async () => {
+    // A coordinator that died while writing step 4: opened, its first quarter announced, no more.
+    await redis.xadd(data.keys.versions, '*', 'step', '4', 'session', session, 'crc', '7');
     await redis.xadd(data.keys.versions, '*', 'step', '4', 'session', session, 'ready', '3');
     const heard: number[] = [];
     assert.equal(await data.waitForStep(blocking, 4, session, 300, (n) => heard.push(n)), 'timeout');
     assert.deepEqual(heard, [3]);
+    assert.deepEqual(await data.waitForStep(blocking, 4, session, 300, undefined, false), { crc: 7 });
   });
 
   test("with the owner's lease as fence, steering writes are made only while the lease names this coordinator", async () => {

@@ -75,15 +75,16 @@ test("a run's parameter and gradient slices spread evenly over the 3 masters; su
     await data.seed(meta, new Uint8Array(784), session);
     const params = Float32Array.from({ length: paramCount }, (_, i) => Math.cos(i) * 1e-3);
     await data.publishParams(0, params, session);
-    // Each quarter announced once its slices (on three nodes) answered, then the opening.
+    // The opening, then each quarter announced once its slices (on three nodes) answered.
     const announced = await redis.xrange(data.keys.versions, '-', '+');
     assert.deepEqual(
       announced.map(([, fields]) => fields.slice(4)),
       [
+        ['crc', String(zlib.crc32(new Uint8Array(params.buffer)))],
         ['ready', '3'],
         ['ready', '6'],
         ['ready', '9'],
-        ['crc', String(zlib.crc32(new Uint8Array(params.buffer)))],
+        ['ready', '12'],
       ],
     );
     const read = await data.readParams(0, session);

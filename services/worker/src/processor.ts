@@ -175,7 +175,8 @@ export class GradientProcessor {
     const computeSeconds = (performance.now() - t) / 1000;
     this.events.onCompute?.(runId, computeSeconds);
     if (derived) {
-      const open = await this.waitOpen(run, job, jobId, createdAtMs);
+      // Only the opening: the parameters it names are here already.
+      const open = await this.waitOpen(run, job, jobId, createdAtMs, undefined, false);
       if (open === 'stale') return stale(run.data);
       if (open.crc !== derived.crc) {
         // Never expected (the same Adam on the same numbers): fetch what the coordinator published and compute again.
@@ -231,8 +232,8 @@ export class GradientProcessor {
   }
 
   /**
-   * Waits for the job's step to open and checks the job's layout then: the opening, or 'stale'. A step not open
-   * within HOLD_MS hands the job back (StepNotOpenError).
+   * Waits for the job's step to open (and, with `needParams`, for its parameters to be in Redis) and checks the
+   * job's layout then: the opening, or 'stale'. A step not open within HOLD_MS hands the job back (StepNotOpenError).
    */
   private async waitOpen(
     run: RunCache,
@@ -240,8 +241,9 @@ export class GradientProcessor {
     jobId: string | undefined,
     createdAtMs: number | undefined,
     onReady?: (slices: number) => void,
+    needParams = true,
   ): Promise<StepOpening | 'stale'> {
-    const open = await run.data.waitForStep(this.blocking, job.step, job.session, HOLD_MS, onReady);
+    const open = await run.data.waitForStep(this.blocking, job.step, job.session, HOLD_MS, onReady, needParams);
     if (open === 'stale') return open;
     if (open === 'timeout') {
       if (createdAtMs === undefined || Date.now() - createdAtMs < OPEN_WAIT_MS)
