@@ -37,8 +37,10 @@ export class RunCache {
   /** The parameter version `adam` is at (it can apply that step's gradient next); undefined: no copy. */
   private adamAt: number | undefined;
   private derived: { version: number; params: Float32Array; crc: number } | undefined;
-  /** The last step whose result asked for the optimizer's state: once per 8 steps at most. */
+  /** The last step whose result asked for the optimizer's state: once per 4 steps at most. */
   private askedAt = Number.NEGATIVE_INFINITY;
+  /** The last step this worker computed whole (accepted, finite). */
+  private lastWhole: number | undefined;
   /** Derivation is off for this run: not a synchronous run, no CRC-32 here, or a derived version did not match. */
   private deriveOff: boolean;
 
@@ -85,10 +87,12 @@ export class RunCache {
 
   /**
    * Should this job's result ask for the optimizer's state? When the block is the whole step, this worker holds no
-   * copy at this step, and it has not asked in the last 8 steps (two workers taking turns would each ask every step).
+   * copy at this step, it computed the step before whole too (workers taking turns, before standby settles, would
+   * each ask every other step and lose the copy at once), and it has not asked in the last 4 steps.
    */
   asksForState(step: number, wholeStep: boolean): boolean {
-    if (this.deriveOff || !wholeStep || this.adamAt === step || step - this.askedAt < 8) return false;
+    if (this.deriveOff || !wholeStep || this.adamAt === step) return false;
+    if (this.lastWhole !== step - 1 || step - this.askedAt < 4) return false;
     this.askedAt = step;
     return true;
   }
@@ -109,6 +113,7 @@ export class RunCache {
    * was not at `version`).
    */
   async derive(version: number, grad: Float32Array, finite: boolean): Promise<void> {
+    this.lastWhole = finite ? version : undefined;
     const params = this.params;
     if (this.deriveOff || !finite || this.adamAt !== version || params?.version !== version) {
       this.adamAt = undefined;

@@ -88,6 +88,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       errors.report(REDIS_UNREACHABLE.test(err.message) ? `redis: ${err.message}` : `worker error: ${err.message}`),
     );
     w.on('completed', (job, result) => {
+      standby.jobDone(runOf(job.data));
       // Accepted gradients are the normal case; dropped ones are worth a line (they mean retries or stragglers).
       if (result.status !== 'accepted') log(`job ${job.id}: ${result.status}, dropped`);
     });

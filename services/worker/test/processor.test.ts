@@ -403,11 +403,16 @@ describe('a worker computing whole steps derives the next parameters', () => {
     );
     try {
       await redis.del(run.keys.results);
-      // Step 10: no copy of the optimizer yet, so the result asks for one.
+      // Step 9: a first whole step does not ask (workers may still be taking turns).
+      await run.publishParams(9, shifted(5e-4), session);
+      assert.deepEqual(await deriving.process(whole(9), 'w/9'), { status: 'accepted', count: 8 });
+      assert.equal((await submitted(9)).wantsState, false);
+      await run.closeStep(9);
+      // Step 10: two whole steps in a row and no copy of the optimizer yet, so the result asks for one.
       const p10 = shifted(1e-3);
       await run.publishParams(10, p10, session);
       assert.deepEqual(await deriving.process(whole(10), 'w/10'), { status: 'accepted', count: 8 });
-      assert.equal((await submitted(10)).wantsState, true, 'the first whole step asks for the state');
+      assert.equal((await submitted(10)).wantsState, true, 'the second whole step in a row asks for the state');
       await run.closeStep(10);
 
       // The coordinator writes its Adam state (5 steps in) beside parameters 11.
@@ -426,7 +431,7 @@ describe('a worker computing whole steps derives the next parameters', () => {
       assert.equal(g11.wantsState, false, 'holding the state, it does not ask again');
       assert.ok(g11.bytes.equals(await expectedGradient(p11)));
       await run.closeStep(11);
-      assert.equal(events.paramFetches, 2);
+      assert.equal(events.paramFetches, 3);
 
       // The coordinator applies step 11: parameters 12 are what the worker derived. Computed with at once, no fetch.
       const p12 = p11.slice();
@@ -434,7 +439,7 @@ describe('a worker computing whole steps derives the next parameters', () => {
       await run.publishParams(12, p12, session);
       assert.deepEqual(await deriving.process(whole(12), 'w/12'), { status: 'accepted', count: 8 });
       assert.deepEqual(events.derived, [run.runId], 'step 12 ran on derived parameters');
-      assert.equal(events.paramFetches, 2, 'parameters 12 were not fetched');
+      assert.equal(events.paramFetches, 3, 'parameters 12 were not fetched');
       assert.ok((await submitted(12)).bytes.equals(await expectedGradient(p12)), 'the derived parameters were wrong');
       await run.closeStep(12);
 
@@ -444,7 +449,7 @@ describe('a worker computing whole steps derives the next parameters', () => {
       await run.publishParams(13, p13, session);
       assert.deepEqual(await deriving.process(whole(13), 'w/13'), { status: 'accepted', count: 8 });
       assert.equal(events.derived.length, 1);
-      assert.equal(events.paramFetches, 3);
+      assert.equal(events.paramFetches, 4);
       assert.match(events.lines.join('\n'), /step 13: parameters derived here differ from the coordinator's/);
       assert.ok(
         (await submitted(13)).bytes.equals(await expectedGradient(p13)),
@@ -456,7 +461,7 @@ describe('a worker computing whole steps derives the next parameters', () => {
       await run.publishParams(14, p14, session);
       assert.deepEqual(await deriving.process(whole(14), 'w/14'), { status: 'accepted', count: 8 });
       assert.equal((await submitted(14)).wantsState, false, 'deriving is off for this run');
-      assert.equal(events.paramFetches, 4);
+      assert.equal(events.paramFetches, 5);
     } finally {
       deriving.dispose();
     }
