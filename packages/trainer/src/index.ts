@@ -39,7 +39,7 @@ export {
   trainingSet,
 } from './loop';
 export { runMain } from './main';
-export { loadNativeMath } from './optimizer';
+export { loadNativeMath, runAdam } from './optimizer';
 export { ConfigError, givenOptions, type OptionSpec, parseBooleanWord, readOptions, usage } from './options';
 export { innerBatches, stepShape, stepsPerEpoch } from './plan';
 export { prepareEngine, prepareTrainee } from './prepare';

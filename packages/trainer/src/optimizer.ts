@@ -5,6 +5,7 @@ import {
   type BoundModel,
   FlatAdam,
   getParams,
+  type ParamLayout,
   setParams,
 } from '@gradq/model';
 
@@ -44,6 +45,15 @@ export async function loadNativeMath(): Promise<NativeMath> {
   }
 }
 
+/**
+ * The run's Adam on flat arrays: FlatAdam at `learningRate` with its default betas and epsilon, native when
+ * `update` is given. The coordinator's `fused` optimizer, a local run's inner steps and a worker's copy of the
+ * coordinator's optimizer (derived parameters) are all this one, so their bits agree.
+ */
+export function runAdam(layout: ParamLayout, learningRate: number, update?: AdamUpdateFn): FlatAdam {
+  return new FlatAdam(layout, { learningRate, ...(update ? { update } : {}) });
+}
+
 export function createOptimizer(
   impl: OptimizerImpl,
   bound: BoundModel,
@@ -51,10 +61,7 @@ export function createOptimizer(
   native: NativeMath = {},
 ): Optimizer {
   if (impl === 'tfjs') return new TfjsAdam(bound, learningRate);
-  const adam = new FlatAdam(bound.layout, {
-    learningRate,
-    ...(native.adamUpdate ? { update: native.adamUpdate } : {}),
-  });
+  const adam = runAdam(bound.layout, learningRate, native.adamUpdate);
   return {
     description: `fused Adam (${native.adamUpdate ? 'native' : 'JS'})`,
     get iterations() {

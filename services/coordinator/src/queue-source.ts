@@ -512,21 +512,17 @@ export class QueueGradientSource implements GradientSource {
   /** Plans a step's blocks from the workers alive and queues one job per block. */
   private async enqueueStep(work: StepWork): Promise<Enqueued> {
     const leafCount = work.shards.length;
-    const guess = this.o.jobsPerStep === 'auto' || this.o.jobsPerStep === undefined;
-    const measured = this.computePerSample !== undefined && this.transferSeconds !== undefined;
+    const auto = !this.o.local && (this.o.jobsPerStep === undefined || this.o.jobsPerStep === 'auto');
+    // Before anything is measured (the first two steps) `auto` guesses one job per worker: not a plan for standby to
+    // keep for 8 steps, which kept a second worker taking turns with the first (and ending its derived parameters).
+    const guessed = auto && (this.computePerSample === undefined || this.transferSeconds === undefined);
     // A local round is one job per replica: a replica's inner steps are sequential, so it is the unit of work.
-    const jobs = this.o.local
-      ? leafCount
-      : this.o.jobsPerStep === undefined || this.o.jobsPerStep === 'auto'
-        ? await this.autoJobs(work)
-        : this.o.jobsPerStep;
+    const jobs = this.o.local ? leafCount : auto ? await this.autoJobs(work) : (this.o.jobsPerStep as number);
     const blocks = alignedBlocks(leafCount, Math.min(jobs, leafCount)).map((b: LeafBlock) => ({
       ...b,
       leaves: work.shards.slice(b.first, b.end) as Leaf[],
     }));
-    // Before anything is measured (the first two steps) `auto` guesses one job per worker: not a plan for standby to
-    // keep for 8 steps, which kept a second worker taking turns with the first (and ending its derived parameters).
-    if (this.o.local || !guess || measured) {
+    if (!guessed) {
       this.recentJobs.push(blocks.length);
       if (this.recentJobs.length > 8) this.recentJobs.shift();
     }

@@ -186,7 +186,7 @@ export class GradientProcessor {
         );
         return this.serve(job, jobId, createdAtMs);
       }
-      run.adoptDerived(job.step, params);
+      run.adoptDerived();
       this.events.onDerived?.(runId);
     }
     // Awaited, not a busy wait: BullMQ keeps renewing the job's lock, so the job stays active, as a slow worker's would.

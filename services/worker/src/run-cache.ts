@@ -1,5 +1,5 @@
 import type { Engine, EngineFactory } from '@gradq/engine';
-import { createAutoencoder, FlatAdam, layoutOf, type ParamLayout } from '@gradq/model';
+import { createAutoencoder, type FlatAdam, layoutOf, type ParamLayout } from '@gradq/model';
 import {
   type InnerMoments,
   type ParamsFetch,
@@ -9,7 +9,7 @@ import {
   type RunMeta,
   type StepOpening,
 } from '@gradq/protocol';
-import { loadNativeMath, ReplicaRunner } from '@gradq/trainer';
+import { loadNativeMath, ReplicaRunner, runAdam } from '@gradq/trainer';
 
 /** A run this worker has served: its engine and the bytes it has fetched. A cache, never state: all can be refetched. */
 export class RunCache {
@@ -72,10 +72,10 @@ export class RunCache {
     return derived;
   }
 
-  /** The step opened with the derived parameters' CRC-32: they are parameters `version` now. */
-  adoptDerived(version: number, params: Float32Array): void {
+  /** The step opened with the derived parameters' CRC-32: they are its parameters now. */
+  adoptDerived(): void {
+    if (this.derived) this.params = { version: this.derived.version, params: this.derived.params };
     this.derived = undefined;
-    this.params = { version, params };
   }
 
   /** A derived version did not match the coordinator's: stop deriving for this run. */
@@ -126,14 +126,10 @@ export class RunCache {
     this.adamAt = version + 1;
   }
 
-  /** The coordinator's optimizer as `createOptimizer('fused')` makes it: FlatAdam at the run's learning rate. */
+  /** The coordinator's `fused` optimizer: the run's Adam (`runAdam`), native when built here. */
   private optimizerCopy(): Promise<FlatAdam> {
-    this.adam ??= loadNativeMath().then(
-      (native) =>
-        new FlatAdam(this.layout, {
-          learningRate: this.meta.hyperparams.learningRate,
-          ...(native.adamUpdate ? { update: native.adamUpdate } : {}),
-        }),
+    this.adam ??= loadNativeMath().then((native) =>
+      runAdam(this.layout, this.meta.hyperparams.learningRate, native.adamUpdate),
     );
     return this.adam;
   }

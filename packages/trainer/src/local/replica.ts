@@ -1,5 +1,6 @@
 import { type Engine, firstNonFinite, type Leaf, roundLeaf } from '@gradq/engine';
-import { type AdamState, type AdamUpdateFn, FlatAdam, type ParamLayout, type WireEncoding } from '@gradq/model';
+import type { AdamState, AdamUpdateFn, FlatAdam, ParamLayout, WireEncoding } from '@gradq/model';
+import { runAdam } from '../optimizer';
 import { innerBatches } from '../plan';
 
 /** One replica's share of a round (`--algorithm local`). */
@@ -55,7 +56,7 @@ export class ReplicaRunner {
     private readonly h: { batchSize: number; shardsPerStep: number; learningRate: number; gradEncoding: WireEncoding },
     update?: AdamUpdateFn,
   ) {
-    this.adam = new FlatAdam(layout, { learningRate: h.learningRate, ...(update ? { update } : {}) });
+    this.adam = runAdam(layout, h.learningRate, update);
     this.params = new Float32Array(layout.size);
     this.grad = new Float32Array(layout.size);
   }
