@@ -1,12 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { type AdamState, bytesPerValue, decodeInto, encodeVector, type WireEncoding } from '@gradq/model';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type Fence, type FencedCommand, fencedWrite } from './fence';
 import type { SubmitStatus } from './jobs';
 import { type RunKeys, runKeys } from './keys';
 import { type RunMeta, runMetaSchema } from './meta';
-import type { RedisClient } from './redis';
+import { type RedisClient, whenSent } from './redis';
 import { sliceRanges } from './slices';
 import { DATA_TTL_SECONDS, submitBlock } from './submit';
 
@@ -492,13 +493,29 @@ export class RunData {
     bytes: Buffer,
     encoding: WireEncoding,
     result: (token: string) => string,
+    inner?: InnerMoments,
+  ): Promise<{ status: SubmitStatus; token: string }> {
+    return this.sendGradient(block, bytes, encoding, result, inner).done;
+  }
+
+  /**
+   * Submits a block's gradient: its slices, then the submit script, which accepts the block's leaves once (or
+   * finds them done: `duplicate`; or the step gone: `stale`) and pushes `result` for the coordinator. `done`
+   * resolves with the script's word; `sent` once every byte has left this process, undefined where that cannot be
+   * told (a Cluster's slices go to several nodes). `bytes` must stay unchanged until `done`.
+   */
+  sendGradient(
+    block: { step: number; session: string; first: number; end: number },
+    bytes: Buffer,
+    encoding: WireEncoding,
+    result: (token: string) => string,
     /**
      * `--algorithm local`: the replica's inner moments, written under the same token before the submit script runs.
      * They take effect only through a pointer the coordinator writes for an accepted result; a copy that is not
      * accepted deletes them with its change.
      */
     inner?: InnerMoments,
-  ): Promise<{ status: SubmitStatus; token: string }> {
+  ): { sent: Promise<void> | undefined; done: Promise<{ status: SubmitStatus; token: string }> } {
     const token = randomBytes(8).toString('hex');
     const width = bytesPerValue(encoding);
     if (bytes.byteLength !== this.paramCount * width)
@@ -514,17 +531,21 @@ export class RunData {
       ),
       ...(inner ? this.momentWrites((i) => this.keys.inner(block.step, token, i), inner) : []),
     ]);
-    // One Redis runs a connection's commands in order: the submit script can follow the slices without waiting for
-    // their replies (a round trip less on every job). A Cluster's slices answer from other nodes: wait for them.
-    if ('nodes' in this.redis) await written;
-    else written.catch(() => {}); // awaited below; handled meanwhile
-    const status = await submitBlock(this.redis, this.keys, block, result(token));
-    await written;
-    if (status !== 'accepted') {
-      await this.deleteGradient(block.step, token);
-      if (inner) await this.dropInnerStates([{ step: block.step, token }]);
-    }
-    return { status, token };
+    written.catch(() => {}); // awaited below; handled meanwhile
+    const cluster = 'nodes' in this.redis;
+    const done = (async () => {
+      // One Redis runs a connection's commands in order: the submit script follows the slices without waiting for
+      // their replies (a round trip less on every job). A Cluster's slices answer from other nodes: wait for them.
+      if (cluster) await written;
+      const status = await submitBlock(this.redis, this.keys, block, result(token));
+      await written;
+      if (status !== 'accepted') {
+        await this.deleteGradient(block.step, token);
+        if (inner) await this.dropInnerStates([{ step: block.step, token }]);
+      }
+      return { status, token };
+    })();
+    return { sent: cluster ? undefined : whenSent(this.redis as Redis), done };
   }
 
   /** Counts a copy that found its leaves already accepted before computing (the submit script counts the others). */

@@ -19,6 +19,7 @@ export {
   gradientJobId,
   gradientJobSchema,
   PROTOCOL_VERSION,
+  type SubmitStatus,
 } from './jobs';
 export { QUEUE_PREFIX, runKeys } from './keys';
 export { RunLease } from './lease';
@@ -31,6 +32,7 @@ export {
   type RedisSettings,
   redactUrl,
   waitForRedis,
+  whenSent,
 } from './redis';
 export { DEFAULT_REDIS_URL, REDIS_OPTIONS, redisOptionsShape } from './redis-options';
 export { DEFAULT_SLICES, sliceRanges, sliceTags } from './slices';

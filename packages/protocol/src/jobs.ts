@@ -69,7 +69,8 @@ export type GradientJob = z.infer<typeof gradientJobSchema>;
 
 /** What a worker's job returns (the gradient itself is in Redis). */
 export interface GradientJobResult {
-  readonly status: SubmitStatus;
+  /** `sent`: the gradient left the worker and the job ended before Redis answered (the worker logs any other word). */
+  readonly status: SubmitStatus | 'sent';
   /** Samples computed (0 when the job was dropped before computing). */
   readonly count: number;
 }

@@ -149,3 +149,30 @@ export async function waitForRedis(client: RedisClient, url: string, timeoutMs =
     clearTimeout(timer);
   }
 }
+
+/**
+ * Resolves once every command issued so far on `redis` has left this process (its bytes are the kernel's), or after
+ * `limitMs` (only a performance matter). A worker waits for this before computing its next block: the engine holds
+ * the event loop for the whole compute, and bytes still queued here would reach Redis only after it.
+ */
+export function whenSent(redis: Redis, limitMs = 2000): Promise<void> {
+  const stream = redis.stream as (NodeJS.WritableStream & { writableLength?: number }) | undefined;
+  if (!stream?.writableLength) return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!stream.writableLength) finish();
+    };
+    const finish = () => {
+      clearInterval(poll);
+      clearTimeout(limit);
+      stream.off('drain', check);
+      stream.off('close', finish);
+      resolve();
+    };
+    // 'drain' comes only after a write the stream refused; a short queue is checked every millisecond.
+    const poll = setInterval(check, 1);
+    const limit = setTimeout(finish, limitMs);
+    stream.on('drain', check);
+    stream.once('close', finish);
+  });
+}

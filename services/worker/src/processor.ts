@@ -9,6 +9,7 @@ import {
   type RedisClient,
   RunData,
   type StepOpening,
+  type SubmitStatus,
 } from '@gradq/protocol';
 import { meanLoss } from '@gradq/trainer';
 import { UnrecoverableError } from 'bullmq';
@@ -60,6 +61,13 @@ export class StepNotOpenError extends Error {
  */
 export class GradientProcessor {
   private readonly runs = new Map<string, RunCache>();
+  /**
+   * The last job's submission until Redis answers it (`status: 'sent'`): its gradient array is still being read, so
+   * the next job computes into the run's other one.
+   */
+  private inFlight:
+    | { grad: Float32Array; sent: Promise<void>; status: Promise<SubmitStatus | undefined>; done: Promise<void> }
+    | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -114,7 +122,7 @@ export class GradientProcessor {
     const wholeStep = job.first === 0 && end === job.leafCount;
     // Parameters this worker derived from the step before, which it computed whole: computed with at once, checked
     // against the step's opening before the gradient goes out.
-    const derived = run.takeDerived(job.step);
+    const derived = await run.takeDerived(job.step);
     let params: Float32Array;
     if (derived) params = derived.params;
     else {
@@ -146,6 +154,8 @@ export class GradientProcessor {
       params = fetched.params;
     }
 
+    // The last job's bytes leave this process before the engine holds the event loop.
+    await this.inFlight?.sent;
     let t = performance.now();
     const trainBytes = await run.loadTrainingSet();
     const order = await run.epochOrder(job.epoch);
@@ -169,7 +179,7 @@ export class GradientProcessor {
             leaves: job.leaves.map(([start, end]) => ({ start, end })),
             stepSamples: job.stepSamples,
             rounding: run.meta.hyperparams.gradEncoding,
-            out: run.gradOut,
+            out: run.gradOut(this.inFlight?.grad),
           }),
         };
     const computeSeconds = (performance.now() - t) / 1000;
@@ -192,13 +202,15 @@ export class GradientProcessor {
     // Awaited, not a busy wait: BullMQ keeps renewing the job's lock, so the job stays active, as a slow worker's would.
     if (this.testSlowMs > 0) await new Promise((resolve) => setTimeout(resolve, this.testSlowMs));
 
-    t = performance.now();
     const encoding = run.meta.hyperparams.gradEncoding;
     // The engine already rounded every tree node to the encoding: encoding it loses nothing more.
     const bytes = encodeVector(block.grad, encoding);
     const count = block.counts.reduce((a, b) => a + b, 0);
     const wantsState = run.asksForState(job.step, wholeStep);
-    const { status } = await run.data.submitGradient(
+    // One submission in flight at a time, in order: the last job's has long had its answer by now.
+    await this.inFlight?.done;
+    t = performance.now();
+    const submission = run.data.sendGradient(
       { step: job.step, session: job.session, first: job.first, end },
       bytes,
       encoding,
@@ -218,17 +230,54 @@ export class GradientProcessor {
         } satisfies Omit<Extract<BlockResult, { kind: 'accepted' }>, 'losses'> & { losses: (number | null)[] }),
       inner,
     );
-    if (status === 'accepted') this.events.onPush?.(runId, bytes.byteLength, (performance.now() - t) / 1000);
-    if (wholeStep && !local) {
-      // The coordinator applies exactly this gradient when the step's loss and gradient are finite.
-      const finite =
-        status === 'accepted' &&
-        Number.isFinite(meanLoss(block.losses, block.counts).loss) &&
-        firstNonFinite(block.grad) < 0;
-      await run.derive(job.step, block.grad, finite);
+    const answered = submission.done.then(({ status }) => {
+      if (status === 'accepted') this.events.onPush?.(runId, bytes.byteLength, (performance.now() - t) / 1000);
+      this.events.onOutcome?.(runId, 'ok');
+      return status;
+    });
+    // The coordinator applies this gradient when the step's loss and gradient are finite; a copy that is not
+    // accepted had the same bits (a duplicate) or its step is gone (stale). The next opening's CRC-32 checks it.
+    const finite = () => Number.isFinite(meanLoss(block.losses, block.counts).loss) && firstNonFinite(block.grad) < 0;
+    // A local run's inner moments are one array per run, and a Cluster cannot tell when its bytes have left: their
+    // jobs wait for the answer.
+    if (local || !submission.sent) {
+      const status = await answered;
+      if (wholeStep && !local) await run.derive(job.step, block.grad, status === 'accepted' && finite());
+      return { status, count: status === 'accepted' ? count : 0 };
     }
-    this.events.onOutcome?.(runId, 'ok');
-    return { status, count: status === 'accepted' ? count : 0 };
+    // The job ends as soon as its submission is written. The next job computes once its bytes have left this
+    // process, while Redis takes them in and the coordinator reads them, and its answer is logged when it comes. A
+    // worker killed before it lands leaves its block to the coordinator's lost-job check (the job is gone from
+    // BullMQ, removed on completion, and its leaves are not done).
+    this.inFlight = {
+      grad: block.grad,
+      sent: submission.sent,
+      status: answered.catch(() => undefined),
+      done: answered.then(
+        (status) => {
+          if (status !== 'accepted') this.events.onLog?.(`job ${jobId}: ${status}, dropped`);
+        },
+        (err: Error) => {
+          this.events.onOutcome?.(runId, 'failed');
+          this.events.onLog?.(
+            `job ${jobId}: its gradient may not have reached Redis (${err.message}); the coordinator adds the block again`,
+          );
+        },
+      ),
+    };
+    // Derived after the job ends, while BullMQ's command that ends it and takes the next job travels.
+    if (wholeStep) run.deriveSoon(job.step, block.grad, finite());
+    return { status: 'sent', count };
+  }
+
+  /** The last `sent` job's word from Redis, once it has come (undefined when the submission failed). */
+  async lastStatus(): Promise<SubmitStatus | undefined> {
+    return this.inFlight?.status;
+  }
+
+  /** Waits for the last submission's answer (before the worker closes its connections). */
+  async drain(): Promise<void> {
+    await this.inFlight?.done;
   }
 
   /**

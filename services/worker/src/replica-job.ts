@@ -45,7 +45,7 @@ export async function computeReplica(
     span: { start, end },
     roundSamples: job.stepSamples,
     ...(state ? { state } : {}),
-    out: run.gradOut,
+    out: run.gradOut(),
   });
   if (!keep) return { block: result };
   return { block: result, inner: result.state, innerIterations: result.state.iterations };

@@ -19,10 +19,11 @@ export class RunCache {
   private params: { version: number; params: Float32Array } | undefined;
   private trainLoaded = false;
   /**
-   * The worker computes one job at a time and has sent a job's gradient before it takes the next, so one array
-   * serves every job: 3 MB per job less for the garbage collector (the parameters reuse theirs too).
+   * The worker computes one job at a time; a job's gradient may still be on its way to Redis while the next job
+   * computes (the processor's `inFlight`), so two arrays take turns: 3 MB per job less for the garbage collector
+   * (the parameters reuse theirs too).
    */
-  readonly gradOut: Float32Array;
+  private readonly grads: readonly [Float32Array, Float32Array];
   private readonly layout: ParamLayout;
   /** `--algorithm local`: the inner steps' runner and the array an inner state is read into, made on first use. */
   private replica: Promise<ReplicaRunner> | undefined;
@@ -37,6 +38,8 @@ export class RunCache {
   /** The parameter version `adam` is at (it can apply that step's gradient next); undefined: no copy. */
   private adamAt: number | undefined;
   private derived: { version: number; params: Float32Array; crc: number } | undefined;
+  /** A derivation `deriveSoon` started. */
+  private deriving: Promise<void> | undefined;
   /** The last step whose result asked for the optimizer's state: once per 4 steps at most. */
   private askedAt = Number.NEGATIVE_INFINITY;
   /** The last step this worker computed whole (accepted, finite). */
@@ -52,7 +55,7 @@ export class RunCache {
     readonly engine: Engine,
   ) {
     this.data = new RunData(redis, meta.runId, meta.paramCount, meta.slices);
-    this.gradOut = new Float32Array(meta.paramCount);
+    this.grads = [new Float32Array(meta.paramCount), new Float32Array(meta.paramCount)];
     const h = meta.hyperparams;
     // The layout a model of these hyperparameters has here: a job with another fingerprint is refused.
     const model = createAutoencoder({ layerSizes: h.layerSizes, outputActivation: h.outputActivation, seed: 0 });
@@ -62,8 +65,14 @@ export class RunCache {
     this.deriveOff = h.algorithm === 'local' || paramsCrc(new Float32Array(1)) === undefined;
   }
 
+  /** An array to compute a gradient into: not `busy`, the one a submission in flight still reads. */
+  gradOut(busy?: Float32Array): Float32Array {
+    return busy === this.grads[0] ? this.grads[1] : this.grads[0];
+  }
+
   /** Parameters derived for `version`, to compute with before its step opens; undefined when there are none. */
-  takeDerived(version: number): { params: Float32Array; crc: number } | undefined {
+  async takeDerived(version: number): Promise<{ params: Float32Array; crc: number } | undefined> {
+    await this.deriving;
     const derived = this.derived;
     if (derived?.version !== version) {
       this.derived = undefined;
@@ -124,6 +133,16 @@ export class RunCache {
     this.params = undefined;
     this.derived = { version: version + 1, params: params.params, crc: paramsCrc(params.params) as number };
     this.adamAt = version + 1;
+  }
+
+  /**
+   * `derive` on the next turn of the event loop, after the callers' promises have settled (the job has ended and
+   * BullMQ has asked for the next one); `takeDerived` waits for it. A derivation that throws ends derivation.
+   */
+  deriveSoon(version: number, grad: Float32Array, finite: boolean): void {
+    this.deriving = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.derive(version, grad, finite))
+      .catch(() => this.stopDeriving());
   }
 
   /** The coordinator's `fused` optimizer: the run's Adam (`runAdam`), native when built here. */

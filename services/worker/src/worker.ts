@@ -49,8 +49,12 @@ export function startWorker(options: WorkerOptions): RunningWorker {
   // Jobs of the next step wait for their parameters with a blocking read, on a connection of its own.
   const blocking = connection.duplicate();
   blocking.on('error', () => {});
+  // Gradients and parameters on a connection of their own: BullMQ's command that ends a job and takes the next one
+  // would otherwise wait behind the 3 MB of the gradient just sent (Redis reads a connection's commands in order).
+  const dataPlane = connection.duplicate();
+  dataPlane.on('error', () => {});
   const processor = new GradientProcessor(
-    connection,
+    dataPlane,
     blocking,
     options.workerId,
     options.engines ?? ((shape) => selectEngine(shape, options.backend)),
@@ -90,7 +94,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     w.on('completed', (job, result) => {
       standby.jobDone(runOf(job.data));
       // Accepted gradients are the normal case; dropped ones are worth a line (they mean retries or stragglers).
-      if (result.status !== 'accepted') log(`job ${job.id}: ${result.status}, dropped`);
+      if (result.status !== 'accepted' && result.status !== 'sent') log(`job ${job.id}: ${result.status}, dropped`);
     });
     w.on('failed', (job, err) => {
       options.events?.onOutcome?.(runOf(job?.data), 'failed');
@@ -123,9 +127,11 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       // Each step runs even if an earlier one failed: workers, then the processor's models, then Redis.
       standby.stop();
       const results = [await settle(worker?.close() ?? Promise.resolve())];
+      results.push(await settle(processor.drain()));
       processor.dispose();
       // Not quit(): it would wait forever behind commands queued for a Redis that is down.
       results.push(await settle(closeRedis(blocking)));
+      results.push(await settle(closeRedis(dataPlane)));
       results.push(await settle(closeRedis(connection)));
       for (const r of results) if (r.status === 'rejected') log(`shutdown: ${(r.reason as Error).message}`);
     },

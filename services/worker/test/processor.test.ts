@@ -12,6 +12,7 @@ import {
   createRedis,
   GRADIENT_QUEUE,
   type GradientJob,
+  type GradientJobResult,
   gradientJobId,
   newSession,
   PROTOCOL_VERSION,
@@ -82,6 +83,15 @@ async function expectUnrecoverable(promise: Promise<unknown>, pattern: RegExp): 
   assert.ok(caught instanceof UnrecoverableError, `expected an UnrecoverableError, got ${String(caught)}`);
   assert.match(caught.message, pattern);
   return caught;
+}
+
+/** A job's result once Redis has answered its submission (a `sent` job ends before that). */
+async function processed(p: GradientProcessor, data: unknown, jobId: string): Promise<GradientJobResult> {
+  const result = await p.process(data, jobId);
+  if (result.status !== 'sent') return result;
+  const status = await p.lastStatus();
+  assert.ok(status, 'a sent job has a submission');
+  return { status, count: status === 'accepted' ? result.count : 0 };
 }
 
 before(async () => {
@@ -166,7 +176,7 @@ describe('GradientProcessor on a seeded run', () => {
       ['runId missing', { ...validJob(), runId: undefined }, /runId/],
     ];
     for (const [what, data, field] of cases) {
-      await expectUnrecoverable(processor.process(data, `bad-${what}`), field);
+      await expectUnrecoverable(processed(processor, data, `bad-${what}`), field);
     }
     assert.deepEqual(await gradientKeys(), before, 'a rejected payload wrote a gradient slice');
     assert.equal(await redis.exists(run.keys.done(0)), 0, 'a rejected payload marked a leaf done');
@@ -176,7 +186,7 @@ describe('GradientProcessor on a seeded run', () => {
     await redis.del(run.keys.results);
     const before = await gradientKeys();
     await expectUnrecoverable(
-      processor.process(validJob({ fingerprint: '0123456789abcdef', first: 1 }), 'bad-layout'),
+      processed(processor, validJob({ fingerprint: '0123456789abcdef', first: 1 }), 'bad-layout'),
       /layout/,
     );
     const [record, ...more] = await records();
@@ -194,7 +204,7 @@ describe('GradientProcessor on a seeded run', () => {
   test('a job of another protocol version is refused without a gradient', async () => {
     await redis.del(run.keys.results);
     await expectUnrecoverable(
-      processor.process(validJob({ protocol: PROTOCOL_VERSION + 1 }), 'bad-protocol'),
+      processed(processor, validJob({ protocol: PROTOCOL_VERSION + 1 }), 'bad-protocol'),
       /protocol/,
     );
     const [record] = await records();
@@ -205,7 +215,7 @@ describe('GradientProcessor on a seeded run', () => {
 
   test("a job of another coordinator's session is stale, counted, and writes no gradient", async () => {
     const before = await run.stats();
-    const result = await processor.process(validJob({ session: 'ffffffffffff' }), 'other-session');
+    const result = await processed(processor, validJob({ session: 'ffffffffffff' }), 'other-session');
     assert.deepEqual(result, { status: 'stale', count: 0 });
     assert.deepEqual(await gradientKeys(), []);
     assert.equal((await run.stats()).stale, before.stale + 1, 'a stale job dropped before computing is counted');
@@ -214,8 +224,10 @@ describe('GradientProcessor on a seeded run', () => {
   test('a second run of the same block, a re-issue and an overlapping block are counted duplicates', async () => {
     await redis.del(run.keys.results);
     const statsBefore = await run.stats();
+    // The job ends once its gradient has left the worker; Redis's word comes after.
     const first = await processor.process(validJob(), 'dup/0/0/0');
-    assert.deepEqual(first, { status: 'accepted', count: 4 });
+    assert.deepEqual(first, { status: 'sent', count: 4 });
+    assert.equal(await processor.lastStatus(), 'accepted');
     const [record, ...more] = await records();
     assert.deepEqual(more, []);
     assert.ok(record?.kind === 'accepted', JSON.stringify(record));
@@ -236,9 +248,9 @@ describe('GradientProcessor on a seeded run', () => {
     await redis.set(keys[0] as string, marker);
     // The same job again (BullMQ ran it twice), a re-issued attempt of the same block, and the whole step as one
     // block (another grouping; it overlaps the accepted leaf).
-    const again = await processor.process(validJob(), 'dup/0/0/0');
-    const reissued = await processor.process(validJob({ attempt: 1 }), 'dup/0/0/1');
-    const whole = await processor.process(validJob({ leaves: [[...LEAF[0]], [...LEAF[1]]] }), 'dup/0/0-2/0');
+    const again = await processed(processor, validJob(), 'dup/0/0/0');
+    const reissued = await processed(processor, validJob({ attempt: 1 }), 'dup/0/0/1');
+    const whole = await processed(processor, validJob({ leaves: [[...LEAF[0]], [...LEAF[1]]] }), 'dup/0/0-2/0');
     for (const r of [again, reissued, whole]) assert.deepEqual(r, { status: 'duplicate', count: 0 });
     assert.equal((await run.stats()).duplicates, statsBefore.duplicates + 3);
     assert.deepEqual(await redis.getBuffer(keys[0] as string), marker, 'a duplicate overwrote the gradient');
@@ -251,7 +263,7 @@ describe('GradientProcessor on a seeded run', () => {
   test('a job of a step not open yet waits a moment, then is handed back: no failure, nothing written', async () => {
     const started = Date.now();
     await assert.rejects(
-      processor.process(validJob({ step: 1, first: 1 }), 'early/1/1/0'),
+      processed(processor, validJob({ step: 1, first: 1 }), 'early/1/1/0'),
       (err: Error) =>
         err instanceof StepNotOpenError && err.name === 'StepNotOpenError' && /has not opened/.test(err.message),
     );
@@ -270,13 +282,13 @@ describe('GradientProcessor on a seeded run', () => {
     // The coordinator closes step 0: a late job for it is stale, and leaves nothing.
     await run.closeStep(0);
     const staleBefore = (await run.stats()).stale;
-    const late = await processor.process(validJob({ first: 1 }), 'late/0/1/0');
+    const late = await processed(processor, validJob({ first: 1 }), 'late/0/1/0');
     assert.deepEqual(late, { status: 'stale', count: 0 });
     assert.equal((await run.stats()).stale, staleBefore + 1);
     assert.equal(await redis.hexists(run.keys.done(0), '1'), 0);
 
     // Step 1's job is taken before its parameters exist (the coordinator queues it early) and waits for them.
-    const next = processor.process(validJob({ step: 1, first: 1 }), 'next/1/1/0');
+    const next = processed(processor, validJob({ step: 1, first: 1 }), 'next/1/1/0');
     await new Promise((resolve) => setTimeout(resolve, 200));
     await run.publishParams(1, params, session);
     assert.deepEqual(await next, { status: 'accepted', count: 4 });
@@ -285,7 +297,7 @@ describe('GradientProcessor on a seeded run', () => {
     assert.equal((await gradientKeys()).filter((k) => k.includes(':grad:1:')).length, SLICES);
 
     // Once the run has moved on, a job of a past step is stale before it computes anything.
-    const past = await processor.process(validJob({ first: 1, attempt: 3 }), 'past/0/1/3');
+    const past = await processed(processor, validJob({ first: 1, attempt: 3 }), 'past/0/1/3');
     assert.deepEqual(past, { status: 'stale', count: 0 });
     assert.equal(await redis.hexists(run.keys.done(0), '1'), 0);
   });
@@ -405,13 +417,13 @@ describe('a worker computing whole steps derives the next parameters', () => {
       await redis.del(run.keys.results);
       // Step 9: a first whole step does not ask (workers may still be taking turns).
       await run.publishParams(9, shifted(5e-4), session);
-      assert.deepEqual(await deriving.process(whole(9), 'w/9'), { status: 'accepted', count: 8 });
+      assert.deepEqual(await processed(deriving, whole(9), 'w/9'), { status: 'accepted', count: 8 });
       assert.equal((await submitted(9)).wantsState, false);
       await run.closeStep(9);
       // Step 10: two whole steps in a row and no copy of the optimizer yet, so the result asks for one.
       const p10 = shifted(1e-3);
       await run.publishParams(10, p10, session);
-      assert.deepEqual(await deriving.process(whole(10), 'w/10'), { status: 'accepted', count: 8 });
+      assert.deepEqual(await processed(deriving, whole(10), 'w/10'), { status: 'accepted', count: 8 });
       assert.equal((await submitted(10)).wantsState, true, 'the second whole step in a row asks for the state');
       await run.closeStep(10);
 
@@ -426,7 +438,7 @@ describe('a worker computing whole steps derives the next parameters', () => {
         );
       const p11 = shifted(2e-3);
       await run.publishParams(11, p11, session, adam.getState());
-      assert.deepEqual(await deriving.process(whole(11), 'w/11'), { status: 'accepted', count: 8 });
+      assert.deepEqual(await processed(deriving, whole(11), 'w/11'), { status: 'accepted', count: 8 });
       const g11 = await submitted(11);
       assert.equal(g11.wantsState, false, 'holding the state, it does not ask again');
       assert.ok(g11.bytes.equals(await expectedGradient(p11)));
@@ -437,7 +449,7 @@ describe('a worker computing whole steps derives the next parameters', () => {
       const p12 = p11.slice();
       adam.step(p12, new Float32Array(g11.bytes.buffer, g11.bytes.byteOffset, p12.length));
       await run.publishParams(12, p12, session);
-      assert.deepEqual(await deriving.process(whole(12), 'w/12'), { status: 'accepted', count: 8 });
+      assert.deepEqual(await processed(deriving, whole(12), 'w/12'), { status: 'accepted', count: 8 });
       assert.deepEqual(events.derived, [run.runId], 'step 12 ran on derived parameters');
       assert.equal(events.paramFetches, 3, 'parameters 12 were not fetched');
       assert.ok((await submitted(12)).bytes.equals(await expectedGradient(p12)), 'the derived parameters were wrong');
@@ -447,7 +459,7 @@ describe('a worker computing whole steps derives the next parameters', () => {
       // worker fetches them, computes again, and derives no more for this run.
       const p13 = shifted(5e-3);
       await run.publishParams(13, p13, session);
-      assert.deepEqual(await deriving.process(whole(13), 'w/13'), { status: 'accepted', count: 8 });
+      assert.deepEqual(await processed(deriving, whole(13), 'w/13'), { status: 'accepted', count: 8 });
       assert.equal(events.derived.length, 1);
       assert.equal(events.paramFetches, 4);
       assert.match(events.lines.join('\n'), /step 13: parameters derived here differ from the coordinator's/);
@@ -459,7 +471,7 @@ describe('a worker computing whole steps derives the next parameters', () => {
       await run.closeStep(13);
       const p14 = shifted(6e-3);
       await run.publishParams(14, p14, session);
-      assert.deepEqual(await deriving.process(whole(14), 'w/14'), { status: 'accepted', count: 8 });
+      assert.deepEqual(await processed(deriving, whole(14), 'w/14'), { status: 'accepted', count: 8 });
       assert.equal((await submitted(14)).wantsState, false, 'deriving is off for this run');
       assert.equal(events.paramFetches, 5);
     } finally {
