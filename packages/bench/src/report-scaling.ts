@@ -251,8 +251,8 @@ export function renderScaling(r: BenchResults, chartLink: string): string {
     '',
     '**Definitions.** *Redis throughput* = bytes moved through Redis per second by the whole step protocol: ' +
       '(1 + 3W) x P per step (the coordinator publishes the parameters once; each worker fetches them and writes its ' +
-      'gradient; the coordinator reads W gradients; 3 x P at W = 1, whose worker derives the next parameters and ' +
-      `fetches none), P = ${f0(s.param_bytes)} bytes (${f0(s.param_bytes / 4)} float32 parameters), over the step ` +
+      'gradient; the coordinator reads W gradients; 2 x P at W = 1, whose worker derives the next parameters: none ' +
+      `are written or fetched), P = ${f0(s.param_bytes)} bytes (${f0(s.param_bytes / 4)} float32 parameters), over the step ` +
       "time. *Raw* = SET then GET of one P-byte vector cut in the protocol's 12 slices (all 12 in flight at once, as " +
       'the protocol sends them), median of 30, on the same Redis or Cluster, measured just before each point. It is ' +
       'what one client gets: several clients at once can move more through the same Redis (its CPU per step below ' +

@@ -249,7 +249,7 @@ export interface ScalingPoint {
   readonly bound_share: number;
   /** Raw SET+GET bandwidth of the same Redis or Cluster, measured just before this point. */
   readonly raw_mb_per_s: number;
-  /** Bytes moved through Redis per second by the whole step protocol: (1 + 3W) x P per step (3 x P at W = 1) / step time. */
+  /** Bytes moved through Redis per second by the whole step protocol: (1 + 3W) x P per step (2 x P at W = 1) / step time. */
   readonly redis_mb_per_s: number;
   readonly bytes_per_step: number;
   /** One block's compute time given to the emulated engine (the engine's measured ms/sample x samples). */

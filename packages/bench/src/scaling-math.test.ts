@@ -26,8 +26,8 @@ test('runShape: a batch larger than the training set is an error that names both
 });
 
 test('bytesPerStep and the bound: (1 + 3W) x P at the raw bandwidth, plus one block of compute', () => {
-  // One job: its worker derives the next parameters, so no fetch.
-  assert.equal(bytesPerStep(1, 3_000_000), 9_000_000);
+  // One job: its worker derives the next parameters, so none are written or fetched.
+  assert.equal(bytesPerStep(1, 3_000_000), 6_000_000);
   assert.equal(bytesPerStep(2, 3_000_000), 21_000_000);
   assert.equal(bytesPerStep(16, 3_000_000), 147_000_000);
   // 512 samples, 39 MB at 780 MB/s = 50 ms, + 14 ms of compute = 64 ms: 8,000 samples/s.

@@ -34,10 +34,11 @@ export function runShape(trainCount: number, batch: number, warmup: number, step
 /**
  * Bytes one step moves through Redis's data plane with W jobs: the coordinator publishes the parameters once, each
  * of W workers fetches them and writes its block's gradient, and the coordinator reads the W gradients. With one job
- * the worker derives the next parameters itself and fetches none (docs/architecture.md): 3 x P.
+ * the worker derives the next parameters itself, the step opens without them (`deferred`) and none are written or
+ * fetched (docs/architecture.md): 2 x P.
  */
 export function bytesPerStep(jobs: number, paramBytes: number): number {
-  return (jobs === 1 ? 3 : 1 + 3 * jobs) * paramBytes;
+  return (jobs === 1 ? 2 : 1 + 3 * jobs) * paramBytes;
 }
 
 /**

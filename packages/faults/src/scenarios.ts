@@ -395,9 +395,12 @@ export const secondCoordinator: Scenario = {
   name: 'second coordinator',
   description: 'a second coordinator on a live run; then the owner frozen past its lease, taken over, and thawed',
   needsS3: true,
-  async run(rig, { log }) {
+  async run(rig, { log, intensity }) {
     const store = rig.s3Store();
-    const workers = [rig.worker(), rig.worker()];
+    // Paced: unpaced, the owner ran from its first checkpoint to its last step while the checkpoint was being looked
+    // for, and, frozen there and thawed, finished the run with one result (seen: "frozen at step 11 (latest
+    // checkpoint: step 3)", exit 0).
+    const workers = [rig.worker(pace(intensity)), rig.worker(pace(intensity))];
     const first = rig.coordinator();
     try {
       // The workers frozen meanwhile: the owner is alive (it renews its lease) but makes no progress, so the run

@@ -4,7 +4,7 @@ import { type AdamState, bytesPerValue, decodeInto, encodeVector, type WireEncod
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type Fence, type FencedCommand, fencedWrite } from './fence';
-import type { SubmitStatus } from './jobs';
+import type { BlockResult, SubmitStatus } from './jobs';
 import { type RunKeys, runKeys } from './keys';
 import { type RunMeta, runMetaSchema } from './meta';
 import { type RedisClient, whenSent } from './redis';
@@ -42,6 +42,8 @@ export type StepState = { step: number; open: boolean; session: string } | undef
 export interface StepOpening {
   readonly crc?: number;
   readonly state?: { readonly token: string; readonly iterations: number };
+  /** Its parameters are written only when a worker asks (a `wanted` record): the step's worker derives them. */
+  readonly deferred?: true;
 }
 
 /**
@@ -126,8 +128,55 @@ export class RunData {
    * as soon as Redis holds it (the last: all of them), so a waiting worker fetches those while the rest are still
    * being written ({@link ParamsFetch}). `state` (the optimizer's, at these parameters) is written beside them when
    * given, before the last announcement: a worker that asked for it derives the next parameters itself.
+   *
+   * `deferred`: the step opens and nothing more is written (the worker that will compute it derives its parameters);
+   * a worker that needs them asks with a `wanted` record, and the coordinator writes them then ({@link writeParams}).
    */
-  async publishParams(version: number, params: Float32Array, session: string, state?: AdamState): Promise<number> {
+  async publishParams(
+    version: number,
+    params: Float32Array,
+    session: string,
+    state?: AdamState,
+    deferred = false,
+  ): Promise<number> {
+    const entry = ['MAXLEN', '~', '64', '*', 'step', String(version), 'session', session] as const;
+    const opening: string[] = [...entry];
+    const crc = paramsCrc(params);
+    if (crc !== undefined) opening.push('crc', String(crc));
+    const token = state && !deferred ? randomBytes(8).toString('hex') : undefined;
+    if (state && token) {
+      opening.push('state', token, 'iterations', String(state.iterations));
+      this.stateWritten = { version, token };
+    }
+    if (deferred) opening.push('deferred', '1');
+    // One round trip: open the step, and announce it to the workers waiting.
+    const opened = this.write([
+      ['SET', [this.keys.step], [String(version), 'EX', DATA_TTL_SECONDS * 7]],
+      ['XADD', [this.keys.versions], opening],
+      ['EXPIRE', [this.keys.versions], [DATA_TTL_SECONDS * 7]],
+    ]);
+    if (deferred) {
+      await opened;
+      return 0;
+    }
+    opened.catch(() => {}); // awaited below; handled meanwhile
+    const written = this.writeParams(version, params, session, state && token ? { state, token } : undefined);
+    written.catch(() => {}); // awaited below; handled meanwhile
+    await opened;
+    return written;
+  }
+
+  /**
+   * Writes parameters `version` of an open step slice by slice, each quarter announced as soon as Redis holds it
+   * (the last, after any optimizer state: all of them). Returns the bytes written. `params` must not change until
+   * it resolves (its bytes go out without a copy).
+   */
+  async writeParams(
+    version: number,
+    params: Float32Array,
+    session: string,
+    withState?: { state: AdamState; token: string },
+  ): Promise<number> {
     const bytes = encodeVector(params, 'f32');
     const set = (i: number) => {
       const { start, end } = this.ranges[i] as { start: number; end: number };
@@ -139,21 +188,6 @@ export class RunData {
       );
     };
     const entry = ['MAXLEN', '~', '64', '*', 'step', String(version), 'session', session] as const;
-    const opening: string[] = [...entry];
-    const crc = paramsCrc(params);
-    if (crc !== undefined) opening.push('crc', String(crc));
-    const token = state && randomBytes(8).toString('hex');
-    if (state && token) {
-      opening.push('state', token, 'iterations', String(state.iterations));
-      this.stateWritten = { version, token };
-    }
-    // One round trip: open the step, and announce it to the workers waiting.
-    const opened = this.write([
-      ['SET', [this.keys.step], [String(version), 'EX', DATA_TTL_SECONDS * 7]],
-      ['XADD', [this.keys.versions], opening],
-      ['EXPIRE', [this.keys.versions], [DATA_TTL_SECONDS * 7]],
-    ]);
-    opened.catch(() => {}); // awaited below; handled meanwhile
     const announce = (ready: number) => {
       const added = this.redis.xadd(this.keys.versions, ...entry, 'ready', String(ready));
       added.catch(() => {}); // awaited below; handled meanwhile
@@ -162,7 +196,7 @@ export class RunData {
     const points = announcementPoints(this.slices);
     const sets: Promise<unknown>[] = [];
     const stateWrites = () =>
-      state && token ? this.momentWrites((i) => this.keys.moments(version, token, i), state) : [];
+      withState ? this.momentWrites((i) => this.keys.moments(version, withState.token, i), withState.state) : [];
     const announced: Promise<unknown>[] = [];
     if (!('nodes' in this.redis)) {
       // One Redis runs a connection's commands in order: each announcement goes right behind its slices.
@@ -183,7 +217,7 @@ export class RunData {
         announced.push(announce(ready));
       }
     }
-    await Promise.all([opened, ...sets, ...announced]);
+    await Promise.all([...sets, ...announced]);
     return bytes.byteLength;
   }
 
@@ -433,6 +467,7 @@ export class RunData {
     let all = false;
     /** The step key says open, but none of its entries was seen (trimmed, or added since the read above). */
     let openByKey = false;
+    let asked = false;
     for (;;) {
       for (const [, fields] of entries) {
         if (!ours(fields)) continue;
@@ -444,6 +479,11 @@ export class RunData {
         }
       }
       if (opening && (all || !needParams)) return opening;
+      if (opening?.deferred && !asked) {
+        // Opened for a worker that derives its parameters: ask the coordinator to write them.
+        asked = true;
+        await this.pushRecord(JSON.stringify({ kind: 'wanted', step } satisfies BlockResult));
+      }
       if (!opening) {
         const state = await this.stepState();
         if (!state || state.session !== session) return 'stale';
@@ -650,6 +690,7 @@ function openingOf(fields: string[]): StepOpening {
   return {
     ...(Number.isInteger(crc) ? { crc } : {}),
     ...(token !== undefined && Number.isInteger(iterations) ? { state: { token, iterations } } : {}),
+    ...(announced(fields, 'deferred') === '1' ? { deferred: true as const } : {}),
   };
 }
 

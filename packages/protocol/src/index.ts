@@ -10,6 +10,7 @@ export {
 } from './data-plane';
 export { ErrorLines, REDIS_UNREACHABLE, redisHint } from './error-lines';
 export {
+  type BlockRecord,
   type BlockResult,
   blockResultSchema,
   GRADIENT_JOB_OPTIONS,

@@ -11,9 +11,11 @@ import { z } from 'zod';
  * may ask for the optimizer's state (`wantsState`) and a step's opening names its parameters' CRC-32 and any state
  * written with them, so that a worker that computed a whole step derives the next parameters itself (a coordinator
  * of 5 would drop such a result as malformed); a step opens before its parameters are written (`ready` = all
- * slices announces them: a worker of 5 would fetch them too early).
+ * slices announces them: a worker of 5 would fetch them too early). 7: a step computed by a worker that derives the
+ * next parameters (`derives`) opens the next one without writing them (`deferred`); a worker that needs them asks
+ * (a `wanted` record): a worker of 6 would wait for them forever.
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** The one queue of gradient jobs, shared by every run: any worker serves any run. */
 export const GRADIENT_QUEUE = 'gradients';
@@ -125,6 +127,17 @@ export const blockResultSchema = z.discriminatedUnion('kind', [
      * Adam state beside the next parameters, so that the worker can derive the parameters after that itself.
      */
     wantsState: z.literal(true).optional(),
+    /**
+     * The block is the whole step and its worker holds the optimizer's state at it: it derives the next parameters
+     * itself, so the coordinator opens the next step without writing them (`deferred`) when that worker's is its
+     * one job.
+     */
+    derives: z.literal(true).optional(),
+  }),
+  /** A worker needs the parameters of `step`, which opened `deferred`: the coordinator writes them now. */
+  z.strictObject({
+    kind: z.literal('wanted'),
+    step: count,
   }),
   z.strictObject({
     kind: z.literal('rejected'),
@@ -137,3 +150,5 @@ export const blockResultSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 export type BlockResult = z.infer<typeof blockResultSchema>;
+/** A record about a block (not a worker's request for parameters). */
+export type BlockRecord = Exclude<BlockResult, { kind: 'wanted' }>;

@@ -8,7 +8,7 @@ import zlib from 'node:zlib';
 import { hyperparamsSchema } from '@gradq/trainer';
 import { newSession, RunData } from '../src/data-plane';
 import { RunFencedError } from '../src/fence';
-import { PROTOCOL_VERSION } from '../src/jobs';
+import { blockResultSchema, PROTOCOL_VERSION } from '../src/jobs';
 import { runKeys } from '../src/keys';
 import { RunLease } from '../src/lease';
 import { closeRedis, createRedis, type RedisClient } from '../src/redis';
@@ -273,6 +273,32 @@ describe('RunData on a real Redis', () => {
     assert.equal(await data.waitForStep(blocking, 4, session, 300, (n) => heard.push(n)), 'timeout');
     assert.deepEqual(heard, [3]);
     assert.deepEqual(await data.waitForStep(blocking, 4, session, 300, undefined, false), { crc: 7 });
+  });
+
+  test('a step opened deferred holds no parameters; a fetching waiter asks once (wanted) and returns when they are written', async () => {
+    await redis.del(data.keys.results);
+    const params = vector(11);
+    assert.equal(await data.publishParams(6, params, session, undefined, true), 0, 'nothing but the opening written');
+    const crc = zlib.crc32(bytesOf(params));
+    // A worker that derived them needs only the opening.
+    assert.deepEqual(await data.waitForStep(blocking, 6, session, 10_000, undefined, false), { crc, deferred: true });
+    assert.equal(await data.readParams(6, session), undefined);
+    assert.equal(await redis.llen(data.keys.results), 0, 'a deriving worker asks for nothing');
+    const fetch = data.fetchParams(6, session);
+    const waiting = data.waitForStep(blocking, 6, session, 10_000, (n) => fetch.ready(n));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(
+      (await redis.lrange(data.keys.results, 0, -1)).map((r) => blockResultSchema.parse(JSON.parse(r))),
+      [{ kind: 'wanted', step: 6 }],
+    );
+    assert.equal(await data.writeParams(6, params, session), 4 * PARAMS);
+    assert.deepEqual(await waiting, { crc, deferred: true });
+    const read = await fetch.done();
+    assert.ok(read && bytesOf(read.params).equals(bytesOf(params)), 'parameters changed on the way');
+    assert.equal(await redis.llen(data.keys.results), 1, 'asked once');
+    await redis.del(data.keys.results);
+    // Step 2 open again, for the tests below.
+    await data.publishParams(2, vector(2), session);
   });
 
   test("with the owner's lease as fence, steering writes are made only while the lease names this coordinator", async () => {

@@ -9,6 +9,10 @@ describe('exchangedBytes (gradq_exchanged_bytes_total per step)', () => {
     assert.equal(exchangedBytes(P, 1, 4, 0), 4 * 4 * P);
   });
 
+  test('sync, one job opened deferred and never asked for: the gradient written and read, no parameters', () => {
+    assert.equal(exchangedBytes(P, 1, 4, 0, false), 2 * 4 * P);
+  });
+
   test('sync, 3 jobs, bf16 gradients: (1 + 3) parameter transfers and 6 half-size gradient transfers', () => {
     assert.equal(exchangedBytes(P, 3, 2, 0), 4 * 4 * P + 6 * 2 * P);
   });

@@ -164,6 +164,13 @@ export class QueueGradientSource implements GradientSource {
    * parameter version itself while it computes whole steps (the opening's CRC-32 checks it), skipping their fetch.
    */
   private stateWanted = false;
+  /**
+   * The last step was one block whose worker derives the next parameters (`derives`): the next step, if it is one
+   * job again, opens `deferred`, its parameters written only if a worker asks for them (a `wanted` record).
+   */
+  private derivesNext = false;
+  /** The step being collected opened deferred: its parameters are not in Redis until asked for (then `written`). */
+  private deferred: { step: number; written?: Promise<number> } | undefined;
 
   constructor(private readonly o: QueueSourceOptions) {}
 
@@ -185,6 +192,7 @@ export class QueueGradientSource implements GradientSource {
         await this.o.reseed();
         this.publishedEpochs.clear();
         this.next = undefined;
+        this.derivesNext = false;
         this.counters.reseeded += 1;
       }
     }
@@ -213,7 +221,15 @@ export class QueueGradientSource implements GradientSource {
     // A local run's optimizer is the outer one; a worker derives only a synchronous run's parameters.
     const state = this.stateWanted && !this.o.local ? await this.o.trainee.optimizer.getState() : undefined;
     this.stateWanted = false;
-    const published = data.publishParams(work.step, this.o.trainee.params, this.o.session, state);
+    const deferred =
+      this.derivesNext &&
+      !state &&
+      !this.o.local &&
+      this.next?.work.step === work.step &&
+      this.next.book.entries.length === 1;
+    this.derivesNext = false;
+    this.deferred = deferred ? { step: work.step } : undefined;
+    const published = data.publishParams(work.step, this.o.trainee.params, this.o.session, state, deferred);
     published.catch(() => {}); // awaited below; handled meanwhile
     if (!(await present)) {
       await published.catch(() => {});
@@ -302,7 +318,9 @@ export class QueueGradientSource implements GradientSource {
         if (!grad) throw new Error(`step ${work.step} leaves [${entry.first}, ${entry.end}): used without a gradient`);
         this.measureCompute(result);
         block = { grad, losses: result.losses, counts: result.counts };
-        if (result.wantsState && entry.first === 0 && entry.end === leafCount) this.stateWanted = true;
+        const whole = entry.first === 0 && entry.end === leafCount;
+        if (result.wantsState && whole) this.stateWanted = true;
+        if (result.derives && whole) this.derivesNext = true;
         if (result.innerIterations !== undefined)
           inner.set(entry.first, { step: work.step, token: result.token, iterations: result.innerIterations });
       }
@@ -317,6 +335,11 @@ export class QueueGradientSource implements GradientSource {
     }
     queueNext.now();
     await queueNext.done;
+    // Parameters written on request go out without a copy: the optimizer must not change them before Redis has them.
+    const late = this.deferred?.written;
+    const paramsWritten = !this.deferred || late !== undefined;
+    this.deferred = undefined;
+    if (late) ev.onBytes?.('params', await late);
     if (this.o.local?.keep) await this.advanceInner(work, inner);
     // Not awaited: it goes ahead of the next publish on the same connection, and every leaf is accepted already, so a
     // late copy in between is a duplicate; closing makes it count as stale.
@@ -332,6 +355,7 @@ export class QueueGradientSource implements GradientSource {
         tokens.length,
         bytesPerValue(this.o.encoding),
         this.o.local?.keep ? inner.size : 0,
+        paramsWritten,
       ),
     );
     this.counters.shardsApplied += leafCount;
@@ -411,6 +435,10 @@ export class QueueGradientSource implements GradientSource {
       if (popped) {
         const record = parseRecord(popped[1]);
         if (!record) continue;
+        if (record.kind === 'wanted') {
+          this.writeDeferred(step.work.step, record.step);
+          continue;
+        }
         const action = step.book.onRecord(record);
         if (action.action === 'fetch') {
           this.workersSeen.set(action.result.worker, now);
@@ -445,7 +473,7 @@ export class QueueGradientSource implements GradientSource {
         if (stored !== undefined) {
           if (quietFor < checkAfter) continue;
           const record = parseRecord(stored);
-          const action = record ? step.book.onRecord(record) : undefined;
+          const action = record && record.kind !== 'wanted' ? step.book.onRecord(record) : undefined;
           if (action?.action !== 'fetch') continue;
           this.o.events?.log?.(
             `step ${step.work.step} leaves [${entry.first}, ${entry.end}): accepted in Redis but its result never arrived (lost in transit); taking it from the done set`,
@@ -472,6 +500,18 @@ export class QueueGradientSource implements GradientSource {
         lastProgress = now;
       }
     }
+  }
+
+  /**
+   * A worker asked for the parameters of `wanted`: written once, when that is the step being collected and it opened
+   * deferred (a request for any other step comes too late: its jobs are stale). The parameters are still the step's:
+   * the optimizer applies it only after this source returns.
+   */
+  private writeDeferred(collecting: number, wanted: number): void {
+    const deferred = this.deferred;
+    if (wanted !== collecting || deferred?.step !== wanted || deferred.written) return;
+    deferred.written = this.o.data.writeParams(wanted, this.o.trainee.params, this.o.session);
+    deferred.written.catch(() => {}); // awaited by the step; handled meanwhile
   }
 
   private async reissue(step: Enqueued, entry: BlockEntry, why: 'refused' | 'invalid' | 'straggler' | 'lost') {
@@ -661,9 +701,17 @@ export class QueueGradientSource implements GradientSource {
  * and fetched once per job, each job's change (or gradient) written and read, and with local `keep` each replica's
  * inner moments (two vectors) written and read. Re-fetches, duplicates and parameter caches are not counted.
  */
-export function exchangedBytes(paramCount: number, jobs: number, wireWidth: number, innerStates: number): number {
+export function exchangedBytes(
+  paramCount: number,
+  jobs: number,
+  wireWidth: number,
+  innerStates: number,
+  /** False when the step opened deferred and no worker asked for its parameters: neither written nor fetched. */
+  paramsWritten = true,
+): number {
   const params = 4 * paramCount;
-  return params + jobs * params + 2 * jobs * wireWidth * paramCount + 2 * innerStates * 2 * params;
+  const published = paramsWritten ? params + jobs * params : 0;
+  return published + 2 * jobs * wireWidth * paramCount + 2 * innerStates * 2 * params;
 }
 
 /** How long a worker whose job went past the deadline is not preferred (standby). */

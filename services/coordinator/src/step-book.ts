@@ -1,5 +1,5 @@
 import type { Leaf, LeafBlock } from '@gradq/engine';
-import type { BlockResult } from '@gradq/protocol';
+import type { BlockRecord, BlockResult } from '@gradq/protocol';
 
 type Accepted = Extract<BlockResult, { kind: 'accepted' }>;
 
@@ -75,7 +75,7 @@ export class StepBook {
   }
 
   /** A record from the results list. */
-  onRecord(record: BlockResult): RecordAction {
+  onRecord(record: BlockRecord): RecordAction {
     const entry = this.byFirst.get(record.first);
     // Records of other steps or other blocks are leftovers (a previous coordinator's, or a stale retry).
     if (record.step !== this.step || !entry || entry.end !== record.end || entry.accepted) return { action: 'ignore' };

@@ -207,6 +207,7 @@ export class GradientProcessor {
     const bytes = encodeVector(block.grad, encoding);
     const count = block.counts.reduce((a, b) => a + b, 0);
     const wantsState = run.asksForState(job.step, wholeStep);
+    const derives = !local && run.derivesFrom(job.step, wholeStep);
     // One submission in flight at a time, in order: the last job's has long had its answer by now.
     await this.inFlight?.done;
     t = performance.now();
@@ -227,6 +228,7 @@ export class GradientProcessor {
           worker: this.workerId,
           ...(innerIterations === undefined ? {} : { innerIterations }),
           ...(wantsState ? { wantsState } : {}),
+          ...(derives ? { derives } : {}),
         } satisfies Omit<Extract<BlockResult, { kind: 'accepted' }>, 'losses'> & { losses: (number | null)[] }),
       inner,
     );

@@ -106,6 +106,15 @@ export class RunCache {
     return true;
   }
 
+  /**
+   * Will this job's gradient give this worker parameters `step + 1`? The job is the whole step, and the copy of the
+   * optimizer and the parameters are at `step`. Its result says so (`derives`): the coordinator then opens the next
+   * step without writing them.
+   */
+  derivesFrom(step: number, wholeStep: boolean): boolean {
+    return !this.deriveOff && wholeStep && this.adamAt === step && this.params?.version === step;
+  }
+
   /** Loads the coordinator's Adam state written with parameters `version` (the step's opening names it). */
   async loadState(version: number, state: NonNullable<StepOpening['state']>): Promise<void> {
     if (this.deriveOff) return;

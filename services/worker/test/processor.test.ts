@@ -7,6 +7,7 @@ import { selectBackend } from '@gradq/backend';
 import { selectEngine } from '@gradq/engine';
 import { bindModel, createAutoencoder, FlatAdam, getParams, layoutOf, MNIST_PIXELS } from '@gradq/model';
 import {
+  type BlockRecord,
   blockResultSchema,
   closeRedis,
   createRedis,
@@ -69,8 +70,18 @@ async function gradientKeys(): Promise<string[]> {
   return (await redis.keys(`gradq:{${run.runId}#*}:grad:*`)).sort();
 }
 
-async function records() {
-  return (await redis.lrange(run.keys.results, 0, -1)).map((r) => blockResultSchema.parse(JSON.parse(r)));
+/** The steps whose parameters workers asked for (`wanted` records on the results list). */
+async function wanted(): Promise<number[]> {
+  return (await redis.lrange(run.keys.results, 0, -1))
+    .map((r) => blockResultSchema.parse(JSON.parse(r)))
+    .flatMap((r) => (r.kind === 'wanted' ? [r.step] : []));
+}
+
+/** The block records on the results list (a worker's `wanted` requests are not about a block). */
+async function records(): Promise<BlockRecord[]> {
+  return (await redis.lrange(run.keys.results, 0, -1))
+    .map((r) => blockResultSchema.parse(JSON.parse(r)))
+    .filter((r): r is BlockRecord => r.kind !== 'wanted');
 }
 
 async function expectUnrecoverable(promise: Promise<unknown>, pattern: RegExp): Promise<UnrecoverableError> {
@@ -389,12 +400,16 @@ describe('a worker computing whole steps derives the next parameters', () => {
     return bytes;
   }
   /** The gradient the last accepted record of `step` names, as bytes. */
-  async function submitted(step: number): Promise<{ bytes: Buffer; wantsState: boolean }> {
+  async function submitted(step: number): Promise<{ bytes: Buffer; wantsState: boolean; derives: boolean }> {
     const record = (await records()).filter((r) => r.kind === 'accepted' && r.step === step).at(-1);
     assert.ok(record?.kind === 'accepted', `no accepted record of step ${step}`);
     const read = await run.readGradient(step, record.token, 'f32');
     assert.ok('grad' in read);
-    return { bytes: Buffer.from(new Uint8Array(read.grad.buffer)), wantsState: record.wantsState === true };
+    return {
+      bytes: Buffer.from(new Uint8Array(read.grad.buffer)),
+      wantsState: record.wantsState === true,
+      derives: record.derives === true,
+    };
   }
   const shifted = (by: number) => params.map((x, i) => x + by * Math.sin(i));
 
@@ -424,7 +439,9 @@ describe('a worker computing whole steps derives the next parameters', () => {
       const p10 = shifted(1e-3);
       await run.publishParams(10, p10, session);
       assert.deepEqual(await processed(deriving, whole(10), 'w/10'), { status: 'accepted', count: 8 });
-      assert.equal((await submitted(10)).wantsState, true, 'the second whole step in a row asks for the state');
+      const g10 = await submitted(10);
+      assert.equal(g10.wantsState, true, 'the second whole step in a row asks for the state');
+      assert.equal(g10.derives, false, 'no copy of the optimizer: it will not derive parameters 11');
       await run.closeStep(10);
 
       // The coordinator writes its Adam state (5 steps in) beside parameters 11.
@@ -441,25 +458,37 @@ describe('a worker computing whole steps derives the next parameters', () => {
       assert.deepEqual(await processed(deriving, whole(11), 'w/11'), { status: 'accepted', count: 8 });
       const g11 = await submitted(11);
       assert.equal(g11.wantsState, false, 'holding the state, it does not ask again');
+      assert.equal(g11.derives, true, 'it will derive parameters 12: the coordinator need not write them');
       assert.ok(g11.bytes.equals(await expectedGradient(p11)));
       await run.closeStep(11);
       assert.equal(events.paramFetches, 3);
 
-      // The coordinator applies step 11: parameters 12 are what the worker derived. Computed with at once, no fetch.
+      // The coordinator applies step 11: parameters 12 are what the worker derived, and it opens step 12 without
+      // writing them (deferred). Computed with at once, no fetch, nothing asked.
       const p12 = p11.slice();
       adam.step(p12, new Float32Array(g11.bytes.buffer, g11.bytes.byteOffset, p12.length));
-      await run.publishParams(12, p12, session);
+      await run.publishParams(12, p12, session, undefined, true);
       assert.deepEqual(await processed(deriving, whole(12), 'w/12'), { status: 'accepted', count: 8 });
       assert.deepEqual(events.derived, [run.runId], 'step 12 ran on derived parameters');
       assert.equal(events.paramFetches, 3, 'parameters 12 were not fetched');
-      assert.ok((await submitted(12)).bytes.equals(await expectedGradient(p12)), 'the derived parameters were wrong');
+      const g12 = await submitted(12);
+      assert.ok(g12.bytes.equals(await expectedGradient(p12)), 'the derived parameters were wrong');
+      assert.equal(g12.derives, true);
+      assert.deepEqual(await wanted(), [], 'a deriving worker asks for no parameters');
       await run.closeStep(12);
 
       // Parameters 13 are not what Adam gives (a coordinator with another optimizer, say): the CRC-32 differs, so the
-      // worker fetches them, computes again, and derives no more for this run.
+      // worker asks for them (the step opened deferred), fetches them once written, computes again, and derives no
+      // more for this run.
       const p13 = shifted(5e-3);
-      await run.publishParams(13, p13, session);
-      assert.deepEqual(await processed(deriving, whole(13), 'w/13'), { status: 'accepted', count: 8 });
+      await run.publishParams(13, p13, session, undefined, true);
+      const job13 = processed(deriving, whole(13), 'w/13');
+      await waitUntil('the worker to ask for parameters 13', async () =>
+        (await wanted()).length > 0 ? true : undefined,
+      );
+      assert.deepEqual(await wanted(), [13]);
+      await run.writeParams(13, p13, session);
+      assert.deepEqual(await job13, { status: 'accepted', count: 8 });
       assert.equal(events.derived.length, 1);
       assert.equal(events.paramFetches, 4);
       assert.match(events.lines.join('\n'), /step 13: parameters derived here differ from the coordinator's/);
