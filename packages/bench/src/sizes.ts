@@ -47,11 +47,13 @@ export function benchSizes(quick: boolean, o: SizeOverrides = {}): BenchSizes {
       measuredSamples: full ? 150 * 128 : 0,
     },
     cluster: {
-      // 30,720 samples = 240 steps of 128 or 30 of 1,024; two epochs double that.
-      limit: o.clusterLimit ?? (full ? 30_720 : 8192),
+      // All 60,000 samples = 468 steps of 128 or 58 of 1,024; two epochs double that. Steady state: with 2 workers
+      // the first ~10 steps settle who computes (standby) and hand the optimizer's state to that worker; at 30,720
+      // samples those steps were 1 in 6 of a 1,024 run's.
+      limit: o.clusterLimit ?? (full ? 60_000 : 8192),
       epochs: o.clusterEpochs ?? (full ? 2 : 1),
       rounds: o.clusterRounds ?? (full ? 3 : 2),
-      warmupSteps: full ? 5 : 2,
+      warmupSteps: full ? 12 : 2,
     },
     encodings: {
       limit: o.encodingLimit ?? (full ? 0 : 8192),

@@ -236,7 +236,8 @@ export class QueueGradientSource implements GradientSource {
       throw new RunLostError(`run ${data.runId} is not in Redis at the start of step ${work.step}`);
     }
     ev.onBytes?.('params', await published);
-    this.measureTransfer(performance.now() - publishStart);
+    // A deferred opening wrote no parameters: its time says nothing of a transfer (it made 2 jobs look cheap).
+    if (!deferred) this.measureTransfer(performance.now() - publishStart);
     if (this.lastPublishAt !== undefined) this.stepMs = ewma(this.stepMs, publishStart - this.lastPublishAt);
     this.lastPublishAt = publishStart;
     this.writePlan(work.step);

@@ -46,7 +46,7 @@ const OPTIONS: readonly OptionSpec[] = [
   {
     key: 'clusterLimit',
     flag: 'cluster-limit',
-    doc: 'samples per epoch of the cluster section (default 30720, quick 8192)',
+    doc: 'samples per epoch of the cluster section (default 60000, quick 8192)',
   },
   { key: 'clusterEpochs', flag: 'cluster-epochs', doc: 'epochs of the cluster section (default 2, quick 1)' },
   { key: 'clusterRounds', flag: 'cluster-rounds', doc: 'rounds of the cluster section (default 3, quick 2)' },
