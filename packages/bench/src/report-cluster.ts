@@ -69,7 +69,7 @@ export function clusterTargets(r: BenchResults): TargetRow[] {
   // parameters it gives up.
   const fewerJobs =
     b1024?.jobsPerStep !== undefined && b1024.jobsPerStep < 1.95 && b1024.worker
-      ? `\`--jobs-per-step auto\` planned ${b1024.jobsPerStep.toFixed(2)} jobs per step for 2 workers: one worker computing whole steps derives the next parameters (no fetch; it computes while the coordinator reads, applies and publishes), and a second job would save half the block's compute (${ms(b1024.worker.compute / 2)} ms) but add a parameter fetch per job, a gradient push (${ms(b1024.worker.push)} ms) and a read, and end the derivation, so the second worker stands by; the cores are shared with the coordinator and Redis, so two computing workers would not get a core each either`
+      ? `\`--jobs-per-step auto\` planned ${b1024.jobsPerStep.toFixed(2)} jobs per step for 2 workers: one worker computing whole steps derives the next parameters (no fetch, and the next step opens without its parameters being written; it computes while the coordinator reads and applies), and a second job would save half the block's compute (${ms(b1024.worker.compute / 2)} ms) but add a parameter fetch per job, a gradient push (${ms(b1024.worker.push)} ms) and a read, and end the derivation, so the second worker stands by; the cores are shared with the coordinator and Redis, so two computing workers would not get a core each either`
       : '';
   const ratioRow = (
     target: string,
@@ -124,7 +124,7 @@ export function clusterTargets(r: BenchResults): TargetRow[] {
       c.figures.b1024_baseline,
       ['1 worker', 'baseline'],
       joined(
-        "a distributed step adds to the compute the baseline does alone the gradient's push and the submit, a queue round trip and the wait for the step's opening; with derived parameters the coordinator's read, Adam and publish overlap the next compute, but take CPU from the same 2 cores",
+        "a distributed step adds to the compute the baseline does alone the gradient's push and the submit, a queue round trip and the wait for the step's opening; with derived parameters the coordinator's read and Adam overlap the next compute (and it writes no parameters), but take CPU from the same 2 cores",
         stepLine(b1024w1),
       ),
     ),
