@@ -267,8 +267,9 @@ export class GradientProcessor {
         },
       ),
     };
-    // Derived after the job ends, while BullMQ's command that ends it and takes the next job travels.
-    if (wholeStep) run.deriveSoon(job.step, block.grad, finite());
+    // Derived after the job ends (the finiteness check too), while BullMQ's command that ends it and takes the next
+    // job travels.
+    if (wholeStep) run.deriveSoon(job.step, block.grad, finite);
     return { status: 'sent', count };
   }
 

@@ -148,9 +148,9 @@ export class RunCache {
    * `derive` on the next turn of the event loop, after the callers' promises have settled (the job has ended and
    * BullMQ has asked for the next one); `takeDerived` waits for it. A derivation that throws ends derivation.
    */
-  deriveSoon(version: number, grad: Float32Array, finite: boolean): void {
+  deriveSoon(version: number, grad: Float32Array, finite: () => boolean): void {
     this.deriving = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.derive(version, grad, finite))
+      .then(() => this.derive(version, grad, finite()))
       .catch(() => this.stopDeriving());
   }
 
