@@ -139,8 +139,7 @@ export class RunData {
     state?: AdamState,
     deferred = false,
   ): Promise<number> {
-    const entry = ['MAXLEN', '~', '64', '*', 'step', String(version), 'session', session] as const;
-    const opening: string[] = [...entry];
+    const opening: string[] = [...versionEntry(version, session)];
     const crc = paramsCrc(params);
     if (crc !== undefined) opening.push('crc', String(crc));
     const token = state && !deferred ? randomBytes(8).toString('hex') : undefined;
@@ -187,7 +186,7 @@ export class RunData {
         DATA_TTL_SECONDS,
       );
     };
-    const entry = ['MAXLEN', '~', '64', '*', 'step', String(version), 'session', session] as const;
+    const entry = versionEntry(version, session);
     const announce = (ready: number) => {
       const added = this.redis.xadd(this.keys.versions, ...entry, 'ready', String(ready));
       added.catch(() => {}); // awaited below; handled meanwhile
@@ -692,6 +691,11 @@ function openingOf(fields: string[]): StepOpening {
     ...(token !== undefined && Number.isInteger(iterations) ? { state: { token, iterations } } : {}),
     ...(announced(fields, 'deferred') === '1' ? { deferred: true as const } : {}),
   };
+}
+
+/** The head of a step's entry on the versions stream (XADD arguments, the stream capped near 64 entries). */
+function versionEntry(version: number, session: string) {
+  return ['MAXLEN', '~', '64', '*', 'step', String(version), 'session', session] as const;
 }
 
 /** A field of a stream entry's flat [name, value, ...] list. */

@@ -6,12 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { hyperparamsSchema } from '@gradq/trainer';
+import type { Redis } from 'ioredis';
 import { newSession, RunData } from '../src/data-plane';
 import { RunFencedError } from '../src/fence';
 import { blockResultSchema, PROTOCOL_VERSION } from '../src/jobs';
 import { runKeys } from '../src/keys';
 import { RunLease } from '../src/lease';
-import { closeRedis, createRedis, type RedisClient } from '../src/redis';
+import { closeRedis, createRedis, type RedisClient, whenSent } from '../src/redis';
 import { DEFAULT_REDIS_URL } from '../src/redis-options';
 
 // Not a multiple of the slice count: the last slices are one value longer.
@@ -299,6 +300,19 @@ describe('RunData on a real Redis', () => {
     await redis.del(data.keys.results);
     // Step 2 open again, for the tests below.
     await data.publishParams(2, vector(2), session);
+  });
+
+  test("whenSent resolves once a command's bytes have all left the process (16 MB, within its time limit)", async () => {
+    const client = redis as Redis;
+    const key = `${data.keys.step}:sent-probe`;
+    const written = client.set(key, Buffer.alloc(16 * 1024 * 1024, 7));
+    const started = Date.now();
+    await whenSent(client);
+    assert.equal(client.stream.writableLength, 0, 'bytes still queued in the process');
+    assert.ok(Date.now() - started < 2000, 'resolved by its time limit, not by the bytes leaving');
+    assert.equal(await written, 'OK');
+    assert.equal(await redis.strlen(key), 16 * 1024 * 1024);
+    await redis.del(key);
   });
 
   test("with the owner's lease as fence, steering writes are made only while the lease names this coordinator", async () => {

@@ -65,9 +65,7 @@ export class GradientProcessor {
    * The last job's submission until Redis answers it (`status: 'sent'`): its gradient array is still being read, so
    * the next job computes into the run's other one.
    */
-  private inFlight:
-    | { grad: Float32Array; sent: Promise<void>; status: Promise<SubmitStatus | undefined>; done: Promise<void> }
-    | undefined;
+  private inFlight: { grad: Float32Array; sent: Promise<void>; status: Promise<SubmitStatus | undefined> } | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -209,7 +207,7 @@ export class GradientProcessor {
     const wantsState = run.asksForState(job.step, wholeStep);
     const derives = !local && run.derivesFrom(job.step, wholeStep);
     // One submission in flight at a time, in order: the last job's has long had its answer by now.
-    await this.inFlight?.done;
+    await this.inFlight?.status;
     t = performance.now();
     const submission = run.data.sendGradient(
       { step: job.step, session: job.session, first: job.first, end },
@@ -254,16 +252,17 @@ export class GradientProcessor {
     this.inFlight = {
       grad: block.grad,
       sent: submission.sent,
-      status: answered.catch(() => undefined),
-      done: answered.then(
+      status: answered.then(
         (status) => {
           if (status !== 'accepted') this.events.onLog?.(`job ${jobId}: ${status}, dropped`);
+          return status;
         },
         (err: Error) => {
           this.events.onOutcome?.(runId, 'failed');
           this.events.onLog?.(
             `job ${jobId}: its gradient may not have reached Redis (${err.message}); the coordinator adds the block again`,
           );
+          return undefined;
         },
       ),
     };
@@ -280,7 +279,7 @@ export class GradientProcessor {
 
   /** Waits for the last submission's answer (before the worker closes its connections). */
   async drain(): Promise<void> {
-    await this.inFlight?.done;
+    await this.inFlight?.status;
   }
 
   /**

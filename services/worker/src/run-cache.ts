@@ -112,7 +112,12 @@ export class RunCache {
    * step without writing them.
    */
   derivesFrom(step: number, wholeStep: boolean): boolean {
-    return !this.deriveOff && wholeStep && this.adamAt === step && this.params?.version === step;
+    return wholeStep && this.holdsCopyAt(step);
+  }
+
+  /** Derivation is on and both the optimizer's copy and the parameters are at `version`. */
+  private holdsCopyAt(version: number): boolean {
+    return !this.deriveOff && this.adamAt === version && this.params?.version === version;
   }
 
   /** Loads the coordinator's Adam state written with parameters `version` (the step's opening names it). */
@@ -133,7 +138,7 @@ export class RunCache {
   async derive(version: number, grad: Float32Array, finite: boolean): Promise<void> {
     this.lastWhole = finite ? version : undefined;
     const params = this.params;
-    if (this.deriveOff || !finite || this.adamAt !== version || params?.version !== version) {
+    if (!finite || !this.holdsCopyAt(version) || !params) {
       this.adamAt = undefined;
       return;
     }
