@@ -31,6 +31,16 @@ export interface InnerMoments {
   readonly secondMoment: Float32Array;
 }
 
+/** A block gradient written under `token` and not submitted yet (`RunData.stageGradient`). */
+export interface StagedGradient {
+  readonly step: number;
+  readonly token: string;
+  /** Settles when Redis holds every slice (or a write failed). */
+  readonly written: Promise<unknown>;
+  /** Inner moments (`--algorithm local`) were written with it. */
+  readonly inner: boolean;
+}
+
 /** Where the run's step stands, as workers see it. */
 export type StepState = { step: number; open: boolean; session: string } | undefined;
 
@@ -534,27 +544,17 @@ export class RunData {
     result: (token: string) => string,
     inner?: InnerMoments,
   ): Promise<{ status: SubmitStatus; token: string }> {
-    return this.sendGradient(block, bytes, encoding, result, inner).done;
+    return this.sendGradient(block, this.stageGradient(block.step, bytes, encoding, inner), result).done;
   }
 
   /**
-   * Submits a block's gradient: its slices, then the submit script, which accepts the block's leaves once (or
-   * finds them done: `duplicate`; or the step gone: `stale`) and pushes `result` for the coordinator. `done`
-   * resolves with the script's word; `sent` once every byte has left this process, undefined where that cannot be
-   * told (a Cluster's slices go to several nodes). `bytes` must stay unchanged until `done`.
+   * Starts writing a block gradient's slices (and with `--algorithm local` the replica's inner moments) under a fresh
+   * token, before it is submitted: a worker that derived its parameters computes before its step opens, and its bytes
+   * travel while the coordinator still applies the step before. They count for nothing until {@link sendGradient}
+   * submits them; {@link discardGradient} deletes them when they will not be (their TTL would, later). `bytes` must
+   * stay unchanged until the submission's `done`.
    */
-  sendGradient(
-    block: { step: number; session: string; first: number; end: number },
-    bytes: Buffer,
-    encoding: WireEncoding,
-    result: (token: string) => string,
-    /**
-     * `--algorithm local`: the replica's inner moments, written under the same token before the submit script runs.
-     * They take effect only through a pointer the coordinator writes for an accepted result; a copy that is not
-     * accepted deletes them with its change.
-     */
-    inner?: InnerMoments,
-  ): { sent: Promise<void> | undefined; done: Promise<{ status: SubmitStatus; token: string }> } {
+  stageGradient(step: number, bytes: Buffer, encoding: WireEncoding, inner?: InnerMoments): StagedGradient {
     const token = randomBytes(8).toString('hex');
     const width = bytesPerValue(encoding);
     if (bytes.byteLength !== this.paramCount * width)
@@ -562,15 +562,38 @@ export class RunData {
     const written = Promise.all([
       ...this.ranges.map(({ start, end }, i) =>
         this.redis.set(
-          this.keys.grad(block.step, token, i),
+          this.keys.grad(step, token, i),
           bytes.subarray(start * width, end * width),
           'EX',
           DATA_TTL_SECONDS,
         ),
       ),
-      ...(inner ? this.momentWrites((i) => this.keys.inner(block.step, token, i), inner) : []),
+      ...(inner ? this.momentWrites((i) => this.keys.inner(step, token, i), inner) : []),
     ]);
-    written.catch(() => {}); // awaited below; handled meanwhile
+    written.catch(() => {}); // awaited by the submission or the discard; handled meanwhile
+    return { step, token, written, inner: inner !== undefined };
+  }
+
+  /** Deletes a staged gradient that will not be submitted (its step went stale, or it was computed on other parameters). */
+  async discardGradient(staged: StagedGradient): Promise<void> {
+    await staged.written.catch(() => {});
+    await this.deleteGradient(staged.step, staged.token);
+    if (staged.inner) await this.dropInnerStates([{ step: staged.step, token: staged.token }]);
+  }
+
+  /**
+   * Submits a staged block gradient: the submit script accepts the block's leaves once (or finds them done:
+   * `duplicate`; or the step gone: `stale`) and pushes `result(token)` for the coordinator. `done` resolves with the
+   * script's word (bytes not accepted are deleted); `sent` once every byte has left this process, undefined where
+   * that cannot be told (a Cluster's slices go to several nodes).
+   */
+  sendGradient(
+    block: { step: number; session: string; first: number; end: number },
+    staged: StagedGradient,
+    result: (token: string) => string,
+  ): { sent: Promise<void> | undefined; done: Promise<{ status: SubmitStatus; token: string }> } {
+    const { token, written } = staged;
+    if (staged.step !== block.step) throw new RangeError(`gradient staged for step ${staged.step}, not ${block.step}`);
     const cluster = 'nodes' in this.redis;
     const done = (async () => {
       // One Redis runs a connection's commands in order: the submit script follows the slices without waiting for
@@ -578,10 +601,7 @@ export class RunData {
       if (cluster) await written;
       const status = await submitBlock(this.redis, this.keys, block, result(token));
       await written;
-      if (status !== 'accepted') {
-        await this.deleteGradient(block.step, token);
-        if (inner) await this.dropInnerStates([{ step: block.step, token }]);
-      }
+      if (status !== 'accepted') await this.discardGradient(staged);
       return { status, token };
     })();
     return { sent: cluster ? undefined : whenSent(this.redis as Redis), done };

@@ -6,6 +6,7 @@ export {
   type ParamsFetch,
   paramsCrc,
   RunData,
+  type StagedGradient,
   type StepOpening,
 } from './data-plane';
 export { ErrorLines, REDIS_UNREACHABLE, redisHint } from './error-lines';

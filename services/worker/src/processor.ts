@@ -8,6 +8,7 @@ import {
   PROTOCOL_VERSION,
   type RedisClient,
   RunData,
+  type StagedGradient,
   type StepOpening,
   type SubmitStatus,
 } from '@gradq/protocol';
@@ -182,12 +183,28 @@ export class GradientProcessor {
         };
     const computeSeconds = (performance.now() - t) / 1000;
     this.events.onCompute?.(runId, computeSeconds);
+    const encoding = run.meta.hyperparams.gradEncoding;
+    // The engine already rounded every tree node to the encoding: encoding it loses nothing more.
+    const bytes = encodeVector(block.grad, encoding);
+    let staged: StagedGradient | undefined;
     if (derived) {
+      // Computed before its step opened: the gradient's bytes go out now, while the coordinator still reads and
+      // applies the step before, and count only once the opening's CRC-32 matches and it is submitted. Measured with
+      // one instant emulated worker: step 13.2 -> 10.2 ms (median of 3 paired runs); `pnpm start` no slower.
+      staged = run.data.stageGradient(job.step, bytes, encoding, inner);
+      const discard = () => run.data.discardGradient(staged as StagedGradient);
       // Only the opening: the parameters it names are here already.
-      const open = await this.waitOpen(run, job, jobId, createdAtMs, undefined, false);
-      if (open === 'stale') return stale(run.data);
+      const open = await this.waitOpen(run, job, jobId, createdAtMs, undefined, false).catch(async (err: Error) => {
+        await discard();
+        throw err;
+      });
+      if (open === 'stale') {
+        await discard();
+        return stale(run.data);
+      }
       if (open.crc !== derived.crc) {
         // Never expected (the same Adam on the same numbers): fetch what the coordinator published and compute again.
+        await discard();
         run.stopDeriving();
         this.events.onLog?.(
           `run ${runId} step ${job.step}: parameters derived here differ from the coordinator's (CRC-32 ${derived.crc}, published ${open.crc ?? 'none'}); fetching them instead, and from now on for this run`,
@@ -200,9 +217,6 @@ export class GradientProcessor {
     // Awaited, not a busy wait: BullMQ keeps renewing the job's lock, so the job stays active, as a slow worker's would.
     if (this.testSlowMs > 0) await new Promise((resolve) => setTimeout(resolve, this.testSlowMs));
 
-    const encoding = run.meta.hyperparams.gradEncoding;
-    // The engine already rounded every tree node to the encoding: encoding it loses nothing more.
-    const bytes = encodeVector(block.grad, encoding);
     const count = block.counts.reduce((a, b) => a + b, 0);
     const wantsState = run.asksForState(job.step, wholeStep);
     const derives = !local && run.derivesFrom(job.step, wholeStep);
@@ -211,8 +225,7 @@ export class GradientProcessor {
     t = performance.now();
     const submission = run.data.sendGradient(
       { step: job.step, session: job.session, first: job.first, end },
-      bytes,
-      encoding,
+      staged ?? run.data.stageGradient(job.step, bytes, encoding, inner),
       (token) =>
         JSON.stringify({
           kind: 'accepted',
@@ -228,7 +241,6 @@ export class GradientProcessor {
           ...(wantsState ? { wantsState } : {}),
           ...(derives ? { derives } : {}),
         } satisfies Omit<Extract<BlockResult, { kind: 'accepted' }>, 'losses'> & { losses: (number | null)[] }),
-      inner,
     );
     const answered = submission.done.then(({ status }) => {
       if (status === 'accepted') this.events.onPush?.(runId, bytes.byteLength, (performance.now() - t) / 1000);

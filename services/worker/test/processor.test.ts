@@ -65,9 +65,9 @@ function validJob(overrides: Partial<GradientJob> = {}): GradientJob {
   };
 }
 
-/** Every gradient slice of the run, whatever its token: the only bytes that reach the optimizer. */
-async function gradientKeys(): Promise<string[]> {
-  return (await redis.keys(`gradq:{${run.runId}#*}:grad:*`)).sort();
+/** Every gradient slice of the run (of `step` when given), whatever its token: the only bytes that reach the optimizer. */
+async function gradientKeys(step?: number): Promise<string[]> {
+  return (await redis.keys(`gradq:{${run.runId}#*}:grad:${step ?? '*'}:*`)).sort();
 }
 
 /** The steps whose parameters workers asked for (`wanted` records on the results list). */
@@ -464,11 +464,17 @@ describe('a worker computing whole steps derives the next parameters', () => {
       assert.equal(events.paramFetches, 3);
 
       // The coordinator applies step 11: parameters 12 are what the worker derived, and it opens step 12 without
-      // writing them (deferred). Computed with at once, no fetch, nothing asked.
+      // writing them (deferred). Computed with at once, no fetch, nothing asked; its gradient is in Redis before the
+      // step opens, and submitted once it has.
       const p12 = p11.slice();
       adam.step(p12, new Float32Array(g11.bytes.buffer, g11.bytes.byteOffset, p12.length));
+      const job12 = processed(deriving, whole(12), 'w/12');
+      await waitUntil('the gradient of step 12 written before its step opens', async () =>
+        (await gradientKeys(12)).length === run.slices ? true : undefined,
+      );
+      assert.deepEqual(await records().then((r) => r.filter((x) => x.step === 12)), [], 'not submitted yet');
       await run.publishParams(12, p12, session, undefined, true);
-      assert.deepEqual(await processed(deriving, whole(12), 'w/12'), { status: 'accepted', count: 8 });
+      assert.deepEqual(await job12, { status: 'accepted', count: 8 });
       assert.deepEqual(events.derived, [run.runId], 'step 12 ran on derived parameters');
       assert.equal(events.paramFetches, 3, 'parameters 12 were not fetched');
       const g12 = await submitted(12);
@@ -497,6 +503,7 @@ describe('a worker computing whole steps derives the next parameters', () => {
         'the submission used wrong parameters',
       );
       assert.equal((await records()).filter((r) => r.kind === 'accepted' && r.step === 13).length, 1, 'one submission');
+      assert.equal((await gradientKeys(13)).length, run.slices, 'the gradient computed on its own parameters deleted');
       await run.closeStep(13);
       const p14 = shifted(6e-3);
       await run.publishParams(14, p14, session);
