@@ -304,6 +304,19 @@ describe('jobsPerStep', () => {
     assert.equal(jobsPerStep({ ...o, workers: 4, computeSeconds: 4, derives: true }), 4);
   });
 
+  test('near the crossing, the derived single job stays: a split must be predicted 15% faster', () => {
+    // Batch 1024 here: compute 28 ms, transfer 2.3 ms. Deriving, J=1 costs 2.3 + 28 = 30.3 ms; J=2 costs 7 * 2.3 + 14
+    // = 30.1 ms: 1% less, inside the noise of one transfer measurement (the planner flipped step to step).
+    const o = { workers: 2, leaves: 4, computeSeconds: 0.028, transferSeconds: 0.0023, largestBlock: largest(4) };
+    assert.equal(jobsPerStep({ ...o, derives: true }), 1);
+    // At 40 ms of compute J=2 (36.1 ms) is 14.7% below J=1 (42.3 ms): not enough; at 44 ms, 17.7% (38.1 against
+    // 46.3 ms): the split pays.
+    assert.equal(jobsPerStep({ ...o, computeSeconds: 0.04, derives: true }), 1);
+    assert.equal(jobsPerStep({ ...o, computeSeconds: 0.044, derives: true }), 2);
+    // Without derivation (local runs) no margin: the cheapest count.
+    assert.equal(jobsPerStep(o), 2);
+  });
+
   test('never more jobs than leaves or workers', () => {
     for (const workers of [1, 2, 3, 5, 8, 40])
       for (const leaves of [1, 2, 3, 4, 7, 16]) {

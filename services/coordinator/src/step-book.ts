@@ -179,8 +179,19 @@ export function overdue(
  * (1 + 3J) * transfer + compute * largest block / leaves. One job per step lets its worker derive the next
  * parameters itself (`derives`: a synchronous run), so it fetches none and computes while the coordinator reads,
  * applies and publishes: transfer + max(compute, 2 * transfer). Picks the J in 1..min(workers, leaves) with the
- * smallest.
+ * smallest; a derived single job is left only for a split predicted {@link SPLIT_MARGIN} faster.
  */
+/**
+ * How much faster than a derived single job a split must be predicted to leave it. Why: near the crossing the model
+ * flipped from one step to the next on transfer-time noise (batch 1024 here: compute ~28 ms, transfer 2.3-3 ms, the
+ * two within 1%), and each flip to 2 jobs made the plan want both workers for 8 steps (`recentJobs`), ended the
+ * derivation and added fetches: `--workers 2` epochs with flips trained at 27,100 samples/s, without at 34,400. What
+ * the model does not see is what a split costs beyond its bytes: two workers computing on cores shared with the
+ * coordinator and Redis, and their fetches queued behind each other on one Redis; `--jobs-per-step 2` measured
+ * 0.90-0.99x of one derived job where the model predicted them equal.
+ */
+export const SPLIT_MARGIN = 0.85;
+
 export function jobsPerStep(o: {
   workers: number;
   leaves: number;
@@ -201,7 +212,7 @@ export function jobsPerStep(o: {
   for (let j = 1; j <= most; j++) {
     const time =
       j === 1 && o.derives
-        ? t + Math.max(o.computeSeconds, 2 * t)
+        ? (t + Math.max(o.computeSeconds, 2 * t)) * SPLIT_MARGIN
         : (1 + 3 * j) * t + (o.computeSeconds * o.largestBlock(j)) / o.leaves;
     if (time < bestTime * 0.999) {
       best = j;
