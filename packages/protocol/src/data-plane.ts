@@ -7,7 +7,7 @@ import { type Fence, type FencedCommand, fencedWrite } from './fence';
 import type { BlockResult, SubmitStatus } from './jobs';
 import { type RunKeys, runKeys } from './keys';
 import { type RunMeta, runMetaSchema } from './meta';
-import { type RedisClient, whenSent } from './redis';
+import { corked, type RedisClient, whenSent } from './redis';
 import { sliceRanges } from './slices';
 import { DATA_TTL_SECONDS, submitBlock } from './submit';
 
@@ -247,15 +247,17 @@ export class RunData {
   ): Promise<{ grad: Float32Array; bytes: number } | { missing: true } | { problem: string }> {
     const grad = into?.length === this.paramCount ? into : new Float32Array(this.paramCount);
     const width = bytesPerValue(encoding);
-    const parts = await Promise.all(
-      this.ranges.map(async ({ start, end }, i) => {
-        const part = await this.redis.getBuffer(this.keys.grad(step, token, i));
-        if (!part) return { missing: true } as const;
-        if (part.byteLength !== (end - start) * width)
-          return { problem: `slice ${i} has ${part.byteLength} bytes, expected ${(end - start) * width}` };
-        decodeInto(part, encoding, grad.subarray(start, end));
-        return part.byteLength;
-      }),
+    const parts = await corked(this.redis, () =>
+      Promise.all(
+        this.ranges.map(async ({ start, end }, i) => {
+          const part = await this.redis.getBuffer(this.keys.grad(step, token, i));
+          if (!part) return { missing: true } as const;
+          if (part.byteLength !== (end - start) * width)
+            return { problem: `slice ${i} has ${part.byteLength} bytes, expected ${(end - start) * width}` };
+          decodeInto(part, encoding, grad.subarray(start, end));
+          return part.byteLength;
+        }),
+      ),
     );
     let bytes = 0;
     for (const part of parts) {
@@ -279,16 +281,18 @@ export class RunData {
     const state = this.stateWritten?.version === step ? this.stateWritten.token : undefined;
     if (state) this.stateWritten = undefined;
     // One DEL per slice: a slice's parameters and gradients share its hash tag, so one slot even on a Cluster.
-    await Promise.all([
-      this.write([['DEL', [this.keys.done(step)], []]]),
-      ...this.ranges.map((_, i) =>
-        this.redis.del(
-          this.keys.params(session, step, i),
-          ...tokens.map((token) => this.keys.grad(step, token, i)),
-          ...(state ? [this.keys.moments(step, state, i)] : []),
+    await corked(this.redis, () =>
+      Promise.all([
+        this.write([['DEL', [this.keys.done(step)], []]]),
+        ...this.ranges.map((_, i) =>
+          this.redis.del(
+            this.keys.params(session, step, i),
+            ...tokens.map((token) => this.keys.grad(step, token, i)),
+            ...(state ? [this.keys.moments(step, state, i)] : []),
+          ),
         ),
-      ),
-    ]);
+      ]),
+    );
   }
 
   /**
@@ -394,7 +398,12 @@ export class RunData {
   /** Starts no transfer yet: {@link ParamsFetch.ready} asks for announced slices, `done` for the rest. */
   fetchParams(version: number, session: string, into?: Float32Array): ParamsFetch {
     const params = into?.length === this.paramCount ? into : new Float32Array(this.paramCount);
-    return new ParamsFetch((i) => this.readParamSlice(version, session, i, params), this.slices, params);
+    return new ParamsFetch(
+      (i) => this.readParamSlice(version, session, i, params),
+      this.slices,
+      params,
+      (issue) => corked(this.redis, issue),
+    );
   }
 
   /** One slice of parameters `version` into its place in `params`; false when Redis does not hold it. */
@@ -428,17 +437,19 @@ export class RunData {
   }
 
   private async readMoments(key: (slice: number) => string, what: string, into: InnerMoments): Promise<boolean> {
-    const parts = await Promise.all(
-      this.ranges.map(async ({ start, end }, i) => {
-        const part = await this.redis.getBuffer(key(i));
-        if (!part) return false;
-        const n = end - start;
-        if (part.byteLength !== 8 * n)
-          throw new Error(`${what} slice ${i}: ${part.byteLength} bytes, expected ${8 * n}`);
-        decodeInto(part.subarray(0, 4 * n), 'f32', into.firstMoment.subarray(start, end));
-        decodeInto(part.subarray(4 * n), 'f32', into.secondMoment.subarray(start, end));
-        return true;
-      }),
+    const parts = await corked(this.redis, () =>
+      Promise.all(
+        this.ranges.map(async ({ start, end }, i) => {
+          const part = await this.redis.getBuffer(key(i));
+          if (!part) return false;
+          const n = end - start;
+          if (part.byteLength !== 8 * n)
+            throw new Error(`${what} slice ${i}: ${part.byteLength} bytes, expected ${8 * n}`);
+          decodeInto(part.subarray(0, 4 * n), 'f32', into.firstMoment.subarray(start, end));
+          decodeInto(part.subarray(4 * n), 'f32', into.secondMoment.subarray(start, end));
+          return true;
+        }),
+      ),
     );
     return parts.every(Boolean);
   }
@@ -644,7 +655,9 @@ export class RunData {
   }
 
   private async deleteGradient(step: number, token: string): Promise<void> {
-    await Promise.all(this.ranges.map((_, i) => this.redis.del(this.keys.grad(step, token, i))));
+    await corked(this.redis, () =>
+      Promise.all(this.ranges.map((_, i) => this.redis.del(this.keys.grad(step, token, i)))),
+    );
   }
 
   /** Deletes by pattern on every master (a run's slices live on several nodes of a Cluster). */
@@ -676,14 +689,19 @@ export class ParamsFetch {
     private readonly readSlice: (i: number) => Promise<boolean>,
     private readonly slices: number,
     readonly params: Float32Array,
+    /** Issues the reads of several slices at once (`corked`: one write). */
+    private readonly batch: (issue: () => void) => void = (issue) => issue(),
   ) {}
 
   readonly ready = (count: number): void => {
-    for (; this.asked < Math.min(count, this.slices); this.asked++) {
-      const part = this.readSlice(this.asked);
-      part.catch(() => {}); // awaited by done(); a fetch given up on must not fail unhandled
-      this.parts.push(part);
-    }
+    if (this.asked >= Math.min(count, this.slices)) return;
+    this.batch(() => {
+      for (; this.asked < Math.min(count, this.slices); this.asked++) {
+        const part = this.readSlice(this.asked);
+        part.catch(() => {}); // awaited by done(); a fetch given up on must not fail unhandled
+        this.parts.push(part);
+      }
+    });
   };
 
   /** The parameters, or undefined when a slice is gone (the step moved on). */

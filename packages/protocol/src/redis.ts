@@ -151,6 +151,30 @@ export async function waitForRedis(client: RedisClient, url: string, timeoutMs =
 }
 
 /**
+ * Runs `issue`, which sends several small commands at once (the GETs of a gradient's or parameters' slices, their
+ * DELs), with the connection's socket corked, so that they leave in one write (writev) instead of a system call
+ * each; what `issue` returns is returned. Why: a CPU profile of the coordinator at the protocol point (W = 1,
+ * instant workers) showed ~0.8 ms per step in `write` system calls, one per command; corked, 0.28 ms less. Not for
+ * the 3 MB writes: corking the slices' SETs as well measured 0.93x (`pnpm start --workers 1`, batch 128, 6 rounds).
+ * ioredis's auto-pipelining would batch too, but its pipelines copy every value into one buffer, which the patched
+ * `Command.writeTo` exists to avoid. A Cluster (a socket per node), or a connection not ready (commands wait in
+ * ioredis's offline queue), runs `issue` as it is.
+ */
+export function corked<T>(redis: RedisClient, issue: () => T): T {
+  const stream =
+    'nodes' in redis || redis.status !== 'ready'
+      ? undefined
+      : (redis.stream as (NodeJS.WritableStream & { cork?: () => void; uncork?: () => void }) | undefined);
+  if (!stream?.cork || !stream.uncork) return issue();
+  stream.cork();
+  try {
+    return issue();
+  } finally {
+    stream.uncork();
+  }
+}
+
+/**
  * Resolves once every command issued so far on `redis` has left this process (its bytes are the kernel's), or after
  * `limitMs` (only a performance matter). A worker waits for this before computing its next block: the engine holds
  * the event loop for the whole compute, and bytes still queued here would reach Redis only after it.
