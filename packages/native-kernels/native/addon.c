@@ -189,6 +189,23 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* paramsHash(params): the two 32-bit halves of gq_params_hash as 16 hex digits, high half first. */
+static napi_value js_params_hash(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *p;
+  int64_t n;
+  if (argc != 1 || !get_f32(env, argv[0], &p, &n)) return fail(env, "paramsHash: expected one Float32Array");
+  uint32_t h[2];
+  gq_params_hash(n, (const uint32_t *)p, h);
+  char hex[17];
+  snprintf(hex, sizeof hex, "%08x%08x", h[0], h[1]);
+  napi_value out;
+  napi_create_string_utf8(env, hex, 16, &out);
+  return out;
+}
+
 /* ---------------------------------------------------------------------------------------------------------------
  * The fused engine (engine.c). Its arguments arrive once per job, so every size and index is checked here and a
  * bad one throws, naming the argument: the C side trusts what it is given.
@@ -435,6 +452,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"unary", NULL, js_unary, NULL, NULL, NULL, napi_default, NULL},
       {"reduce", NULL, js_reduce, NULL, NULL, NULL, napi_default, NULL},
       {"adamUpdate", NULL, js_adam, NULL, NULL, NULL, napi_default, NULL},
+      {"paramsHash", NULL, js_params_hash, NULL, NULL, NULL, napi_default, NULL},
       {"engineCreate", NULL, js_engine_create, NULL, NULL, NULL, napi_default, NULL},
       {"engineCompute", NULL, js_engine_compute, NULL, NULL, NULL, napi_default, NULL},
       {"treeAdd", NULL, js_tree_add, NULL, NULL, NULL, napi_default, NULL},

@@ -229,3 +229,57 @@ void gq_adam(int64_t n, float *params, float *m, float *v, const float *grad, do
     params[i] = (m_hat / (sqrtf(v_hat) + eps)) * neg_lr + params[i];
   }
 }
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * gq_params_hash: must give exactly what paramsHashJs (src/params-hash.ts) gives.
+ */
+#define GQ_HASH_LANES 16
+#define GQ_HASH_PRIME 0x01000193u
+
+static uint32_t hash_fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+/* The lanes over whole blocks of 16 words; one body, compiled for AVX2 and for any x86-64 (or other) CPU. */
+#define GQ_HASH_BLOCKS                                                                                               \
+  {                                                                                                                  \
+    uint32_t a[GQ_HASH_LANES];                                                                                       \
+    for (int l = 0; l < GQ_HASH_LANES; l++) a[l] = acc[l];                                                           \
+    for (int64_t b = 0; b < blocks; b++) {                                                                           \
+      const uint32_t *w = words + b * GQ_HASH_LANES;                                                                 \
+      for (int l = 0; l < GQ_HASH_LANES; l++) a[l] = (a[l] ^ w[l]) * GQ_HASH_PRIME;                                  \
+    }                                                                                                                \
+    for (int l = 0; l < GQ_HASH_LANES; l++) acc[l] = a[l];                                                           \
+  }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static void hash_blocks_avx2(int64_t blocks, const uint32_t *words, uint32_t *acc)
+    GQ_HASH_BLOCKS
+#endif
+static void hash_blocks_portable(int64_t blocks, const uint32_t *words, uint32_t *acc) GQ_HASH_BLOCKS
+
+void gq_params_hash(int64_t n, const uint32_t *words, uint32_t out[2]) {
+  uint32_t acc[GQ_HASH_LANES];
+  for (int l = 0; l < GQ_HASH_LANES; l++) acc[l] = 0x811c9dc5u + (uint32_t)l * 0x9e3779b9u;
+  const int64_t blocks = n / GQ_HASH_LANES;
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2"))
+    hash_blocks_avx2(blocks, words, acc);
+  else
+#endif
+    hash_blocks_portable(blocks, words, acc);
+  for (int64_t i = blocks * GQ_HASH_LANES; i < n; i++) acc[i % GQ_HASH_LANES] = (acc[i % GQ_HASH_LANES] ^ words[i]) * GQ_HASH_PRIME;
+  uint32_t h1 = 0x9747b28cu ^ (uint32_t)n, h2 = 0x1b873593u ^ (uint32_t)(n >> 32);
+  for (int l = 0; l < GQ_HASH_LANES; l++) {
+    h1 = hash_fmix32(h1 ^ acc[l]);
+    h2 = hash_fmix32(h2 ^ acc[GQ_HASH_LANES - 1 - l]);
+  }
+  out[0] = h1;
+  out[1] = h2;
+}

@@ -32,4 +32,8 @@ void gq_reduce(int rank, int kept, const int64_t *shape, const int64_t *strides,
 void gq_adam(int64_t n, float *params, float *m, float *v, const float *grad, double lr, double beta1, double beta2,
              double epsilon, float acc_beta1, float acc_beta2);
 
+/* The parameters' hash (src/params-hash.ts defines it and says why): 16 lanes of 32-bit xor-multiply over the
+ * vector's 32-bit words, word i into lane i % 16, then folded into two 32-bit halves. */
+void gq_params_hash(int64_t n, const uint32_t *words, uint32_t out[2]);
+
 #endif

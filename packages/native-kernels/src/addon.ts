@@ -57,6 +57,8 @@ export interface NativeAddon {
   ): void;
   /** left = round(left + right) in place (`rounding` 0 f32, 1 f16, 2 bf16): @gradq/engine's addRounded. */
   treeAdd(left: Float32Array, right: Float32Array, rounding: number): void;
+  /** The parameters' hash (params-hash.ts): 16 hex digits. Absent from an addon built before it existed. */
+  paramsHash?(params: Float32Array): string;
   /** The index of the first NaN or infinity in `values`, or -1 when every value is finite. */
   firstNonFinite(values: Float32Array): number;
   setNumThreads(n: number): void;

@@ -9,3 +9,4 @@ export {
   type NativeEngineHandle,
 } from './addon';
 export { NATIVE_BACKEND_NAME, registerNativeBackend } from './backend';
+export { paramsHash, paramsHashJs } from './params-hash';

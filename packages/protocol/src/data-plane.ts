@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import zlib from 'node:zlib';
 import { type AdamState, bytesPerValue, decodeInto, encodeVector, type WireEncoding } from '@gradq/model';
+import { paramsHash } from '@gradq/native-kernels';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type Fence, type FencedCommand, fencedWrite } from './fence';
@@ -45,24 +45,15 @@ export interface StagedGradient {
 export type StepState = { step: number; open: boolean; session: string } | undefined;
 
 /**
- * What a step's opening says besides "open": the CRC-32 of its parameters' bytes, and where the coordinator wrote its
+ * What a step's opening says besides "open": its parameters' hash ({@link paramsHash}), and where the coordinator wrote its
  * Adam state at those parameters when a worker asked (`wantsState`). Both absent when the step was found open
  * without its announcement (the stream was trimmed) or published by a coordinator that gives none.
  */
 export interface StepOpening {
-  readonly crc?: number;
+  readonly hash?: string;
   readonly state?: { readonly token: string; readonly iterations: number };
   /** Its parameters are written only when a worker asks (a `wanted` record): the step's worker derives them. */
   readonly deferred?: true;
-}
-
-/**
- * CRC-32 of a float32 vector's little-endian bytes (zlib's, SIMD: ~0.5 ms per 3 MB here), or undefined on a Node
- * without `zlib.crc32` (before 20.15): a worker there never derives parameters, it fetches them.
- */
-export function paramsCrc(params: Float32Array): number | undefined {
-  const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-  return crc32?.(encodeVector(params, 'f32'));
 }
 
 /**
@@ -133,7 +124,7 @@ export class RunData {
   /**
    * Publishes parameters `version` (always float32: only gradients are ever rounded), opens step `version` for
    * gradients and wakes the workers waiting for it. Returns the bytes written. The step opens first: its opening
-   * names the parameters' CRC-32 ({@link StepOpening}), so a worker that derived them itself submits at once, while
+   * names the parameters' hash ({@link StepOpening}), so a worker that derived them itself submits at once, while
    * they are written for the others. Every slice is then sent at once, each quarter announced on the versions stream
    * as soon as Redis holds it (the last: all of them), so a waiting worker fetches those while the rest are still
    * being written ({@link ParamsFetch}). `state` (the optimizer's, at these parameters) is written beside them when
@@ -150,8 +141,7 @@ export class RunData {
     deferred = false,
   ): Promise<number> {
     const opening: string[] = [...versionEntry(version, session)];
-    const crc = paramsCrc(params);
-    if (crc !== undefined) opening.push('crc', String(crc));
+    opening.push('hash', paramsHash(params));
     const token = state && !deferred ? randomBytes(8).toString('hex') : undefined;
     if (state && token) {
       opening.push('state', token, 'iterations', String(state.iterations));
@@ -721,11 +711,11 @@ export function announcementPoints(slices: number): number[] {
 
 /** What an opening entry says ({@link StepOpening}); fields that do not parse are left out. */
 function openingOf(fields: string[]): StepOpening {
-  const crc = Number(announced(fields, 'crc') ?? Number.NaN);
+  const hash = announced(fields, 'hash');
   const token = announced(fields, 'state');
   const iterations = Number(announced(fields, 'iterations') ?? Number.NaN);
   return {
-    ...(Number.isInteger(crc) ? { crc } : {}),
+    ...(hash !== undefined && /^[0-9a-f]{16}$/.test(hash) ? { hash } : {}),
     ...(token !== undefined && Number.isInteger(iterations) ? { state: { token, iterations } } : {}),
     ...(announced(fields, 'deferred') === '1' ? { deferred: true as const } : {}),
   };

@@ -1,10 +1,11 @@
+/** The hash a step's opening names (its vectorised form lives beside the native kernels). */
+export { paramsHash } from '@gradq/native-kernels';
 export {
   type InnerMoments,
   type InnerPointer,
   innerPointerSchema,
   newSession,
   type ParamsFetch,
-  paramsCrc,
   RunData,
   type StagedGradient,
   type StepOpening,

@@ -13,9 +13,11 @@ import { z } from 'zod';
  * of 5 would drop such a result as malformed); a step opens before its parameters are written (`ready` = all
  * slices announces them: a worker of 5 would fetch them too early). 7: a step computed by a worker that derives the
  * next parameters (`derives`) opens the next one without writing them (`deferred`); a worker that needs them asks
- * (a `wanted` record): a worker of 6 would wait for them forever.
+ * (a `wanted` record): a worker of 6 would wait for them forever. 8: the opening names the parameters' hash
+ * (`paramsHash`, 16 lanes, 0.06 ms per 3 MB native) instead of their CRC-32 (0.5 ms): a worker of 7 would find no CRC
+ * and fetch every step.
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 /** The one queue of gradient jobs, shared by every run: any worker serves any run. */
 export const GRADIENT_QUEUE = 'gradients';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import zlib from 'node:zlib';
+import { paramsHash } from '@gradq/native-kernels';
 import { hyperparamsSchema } from '@gradq/trainer';
 import type { Redis } from 'ioredis';
 import { newSession, RunData } from '../src/data-plane';
@@ -210,11 +210,11 @@ describe('RunData on a real Redis', () => {
     const publishedAt = Date.now();
     await data.publishParams(1, vector(6), session);
     const { r, at } = await waiting;
-    assert.deepEqual(r, { crc: zlib.crc32(bytesOf(vector(6))) }, 'the opening names its bytes CRC-32');
+    assert.deepEqual(r, { hash: paramsHash(vector(6)) }, "the opening names its parameters' hash");
     assert.ok(publishedAt - started >= 1200, 'published too early to tell a wake from a poll');
     assert.ok(at - publishedAt < 500, `returned ${at - publishedAt} ms after the publish`);
     // Already open: at once.
-    assert.deepEqual(await data.waitForStep(blocking, 1, session, 10_000), { crc: zlib.crc32(bytesOf(vector(6))) });
+    assert.deepEqual(await data.waitForStep(blocking, 1, session, 10_000), { hash: paramsHash(vector(6)) });
   });
 
   test('the step opens first; a waiter hears of each quarter of the slices once Redis holds it, and returns with the last', async () => {
@@ -238,7 +238,7 @@ describe('RunData on a real Redis', () => {
     assert.deepEqual(
       announced.map((fields) => fields.slice(4)),
       [
-        ['crc', String(zlib.crc32(bytesOf(params)))],
+        ['hash', paramsHash(params)],
         ['ready', '3'],
         ['ready', '6'],
         ['ready', '9'],
@@ -254,7 +254,7 @@ describe('RunData on a real Redis', () => {
     await data.publishParams(3, params, session, state);
     const opening = await data.waitForStep(blocking, 3, session, 10_000);
     assert.ok(typeof opening === 'object' && opening.state, 'the opening names the state');
-    assert.equal(opening.crc, zlib.crc32(bytesOf(params)));
+    assert.equal(opening.hash, paramsHash(params));
     assert.equal(opening.state.iterations, 41);
     const into = { firstMoment: new Float32Array(PARAMS), secondMoment: new Float32Array(PARAMS) };
     assert.equal(await data.readState(3, opening.state.token, into), true);
@@ -268,21 +268,21 @@ describe('RunData on a real Redis', () => {
 
   test('a step whose publish stopped part-way is open to derived parameters only: a fetching waiter times out', async () => {
     // A coordinator that died while writing step 4: opened, its first quarter announced, no more.
-    await redis.xadd(data.keys.versions, '*', 'step', '4', 'session', session, 'crc', '7');
+    await redis.xadd(data.keys.versions, '*', 'step', '4', 'session', session, 'hash', '0123456789abcdef');
     await redis.xadd(data.keys.versions, '*', 'step', '4', 'session', session, 'ready', '3');
     const heard: number[] = [];
     assert.equal(await data.waitForStep(blocking, 4, session, 300, (n) => heard.push(n)), 'timeout');
     assert.deepEqual(heard, [3]);
-    assert.deepEqual(await data.waitForStep(blocking, 4, session, 300, undefined, false), { crc: 7 });
+    assert.deepEqual(await data.waitForStep(blocking, 4, session, 300, undefined, false), { hash: '0123456789abcdef' });
   });
 
   test('a step opened deferred holds no parameters; a fetching waiter asks once (wanted) and returns when they are written', async () => {
     await redis.del(data.keys.results);
     const params = vector(11);
     assert.equal(await data.publishParams(6, params, session, undefined, true), 0, 'nothing but the opening written');
-    const crc = zlib.crc32(bytesOf(params));
+    const hash = paramsHash(params);
     // A worker that derived them needs only the opening.
-    assert.deepEqual(await data.waitForStep(blocking, 6, session, 10_000, undefined, false), { crc, deferred: true });
+    assert.deepEqual(await data.waitForStep(blocking, 6, session, 10_000, undefined, false), { hash, deferred: true });
     assert.equal(await data.readParams(6, session), undefined);
     assert.equal(await redis.llen(data.keys.results), 0, 'a deriving worker asks for nothing');
     const fetch = data.fetchParams(6, session);
@@ -293,7 +293,7 @@ describe('RunData on a real Redis', () => {
       [{ kind: 'wanted', step: 6 }],
     );
     assert.equal(await data.writeParams(6, params, session), 4 * PARAMS);
-    assert.deepEqual(await waiting, { crc, deferred: true });
+    assert.deepEqual(await waiting, { hash, deferred: true });
     const read = await fetch.done();
     assert.ok(read && bytesOf(read.params).equals(bytesOf(params)), 'parameters changed on the way');
     assert.equal(await redis.llen(data.keys.results), 1, 'asked once');

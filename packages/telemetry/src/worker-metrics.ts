@@ -38,7 +38,7 @@ export interface WorkerMetrics {
   paramsCacheMisses: LabeledCounter<Run>;
   /**
    * `gradq_params_derived_total{run}`: jobs computed on parameters this worker derived itself (its copy of the
-   * optimizer applied to the step it computed whole), confirmed by the step's CRC-32: no fetch.
+   * optimizer applied to the step it computed whole), confirmed by the step's parameters' hash: no fetch.
    */
   paramsDerived: LabeledCounter<Run>;
   /** `gradq_queue_latency_seconds{run}`: time from job creation to the start of processing. */
@@ -106,7 +106,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
   const paramsCacheMisses = counter(N.paramsCacheMisses, 'Jobs that had to fetch their parameter version.');
   const paramsDerived = counter(
     N.paramsDerived,
-    'Jobs computed on parameters the worker derived itself (its optimizer copy), confirmed by CRC-32: no fetch.',
+    'Jobs computed on parameters the worker derived itself (its optimizer copy), confirmed by the hash of the parameters: no fetch.',
   );
   const perRun = [
     queueLatency,

@@ -161,7 +161,7 @@ export class QueueGradientSource implements GradientSource {
   /**
    * The worker that computed the last step whole holds no copy of the optimizer's state and asked for one
    * (`wantsState`): it is written beside the next parameters, and from then on that worker derives each next
-   * parameter version itself while it computes whole steps (the opening's CRC-32 checks it), skipping their fetch.
+   * parameter version itself while it computes whole steps (the opening's parameters' hash checks it), skipping their fetch.
    */
   private stateWanted = false;
   /**

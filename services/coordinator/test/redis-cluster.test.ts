@@ -4,8 +4,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import zlib from 'node:zlib';
-import { closeRedis, createRedis, DEFAULT_SLICES, newSession, PROTOCOL_VERSION, RunData } from '@gradq/protocol';
+import {
+  closeRedis,
+  createRedis,
+  DEFAULT_SLICES,
+  newSession,
+  PROTOCOL_VERSION,
+  paramsHash,
+  RunData,
+} from '@gradq/protocol';
 import { CLI, cliEnv, type RedisClusterInstance, serviceRig, startRedisCluster, uniqueRunId } from '@gradq/testing';
 import { hyperparamsSchema } from '@gradq/trainer';
 import type { CoordinatorSummary } from '../src/coordinator';
@@ -80,7 +87,7 @@ test("a run's parameter and gradient slices spread evenly over the 3 masters; su
     assert.deepEqual(
       announced.map(([, fields]) => fields.slice(4)),
       [
-        ['crc', String(zlib.crc32(new Uint8Array(params.buffer)))],
+        ['hash', paramsHash(params)],
         ['ready', '3'],
         ['ready', '6'],
         ['ready', '9'],

@@ -3,7 +3,7 @@ import { createAutoencoder, type FlatAdam, layoutOf, type ParamLayout } from '@g
 import {
   type InnerMoments,
   type ParamsFetch,
-  paramsCrc,
+  paramsHash,
   type RedisClient,
   RunData,
   type RunMeta,
@@ -31,20 +31,20 @@ export class RunCache {
   /**
    * Derived parameters (synchronous runs). A worker that computes a whole step (one job per step) holds a copy of the
    * coordinator's Adam, fetched once from Redis (`wantsState`), and applies it to the gradient it just submitted:
-   * the next parameters without fetching them. Checked against the next step's CRC-32 before its gradient is
+   * the next parameters without fetching them. Checked against the next step's parameters' hash before its gradient is
    * submitted; on a mismatch the worker fetches and computes again, and derives no more for this run.
    */
   private adam: Promise<FlatAdam> | undefined;
   /** The parameter version `adam` is at (it can apply that step's gradient next); undefined: no copy. */
   private adamAt: number | undefined;
-  private derived: { version: number; params: Float32Array; crc: number } | undefined;
+  private derived: { version: number; params: Float32Array; hash: string } | undefined;
   /** A derivation `deriveSoon` started. */
   private deriving: Promise<void> | undefined;
   /** The last step whose result asked for the optimizer's state: once per 4 steps at most. */
   private askedAt = Number.NEGATIVE_INFINITY;
   /** The last step this worker computed whole (accepted, finite). */
   private lastWhole: number | undefined;
-  /** Derivation is off for this run: not a synchronous run, no CRC-32 here, or a derived version did not match. */
+  /** Derivation is off for this run: not a synchronous run, or a derived version did not match. */
   private deriveOff: boolean;
 
   private constructor(
@@ -62,7 +62,7 @@ export class RunCache {
     this.layout = layoutOf(model);
     this.fingerprint = this.layout.fingerprint;
     model.dispose();
-    this.deriveOff = h.algorithm === 'local' || paramsCrc(new Float32Array(1)) === undefined;
+    this.deriveOff = h.algorithm === 'local';
   }
 
   /** An array to compute a gradient into: not `busy`, the one a submission in flight still reads. */
@@ -71,7 +71,7 @@ export class RunCache {
   }
 
   /** Parameters derived for `version`, to compute with before its step opens; undefined when there are none. */
-  async takeDerived(version: number): Promise<{ params: Float32Array; crc: number } | undefined> {
+  async takeDerived(version: number): Promise<{ params: Float32Array; hash: string } | undefined> {
     await this.deriving;
     const derived = this.derived;
     if (derived?.version !== version) {
@@ -81,7 +81,7 @@ export class RunCache {
     return derived;
   }
 
-  /** The step opened with the derived parameters' CRC-32: they are its parameters now. */
+  /** The step opened with the derived parameters' hash: they are its parameters now. */
   adoptDerived(): void {
     if (this.derived) this.params = { version: this.derived.version, params: this.derived.params };
     this.derived = undefined;
@@ -145,7 +145,7 @@ export class RunCache {
     const adam = await this.optimizerCopy();
     adam.step(params.params, grad);
     this.params = undefined;
-    this.derived = { version: version + 1, params: params.params, crc: paramsCrc(params.params) as number };
+    this.derived = { version: version + 1, params: params.params, hash: paramsHash(params.params) };
     this.adamAt = version + 1;
   }
 

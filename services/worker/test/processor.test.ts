@@ -413,7 +413,7 @@ describe('a worker computing whole steps derives the next parameters', () => {
   }
   const shifted = (by: number) => params.map((x, i) => x + by * Math.sin(i));
 
-  test('from the state the coordinator writes when asked; checked by CRC-32, refetched and recomputed on a mismatch', async () => {
+  test('from the state the coordinator writes when asked; checked by the hash of the parameters, refetched and recomputed on a mismatch', async () => {
     const events = { derived: [] as string[], paramFetches: 0, lines: [] as string[] };
     const deriving = new GradientProcessor(
       redis,
@@ -483,7 +483,7 @@ describe('a worker computing whole steps derives the next parameters', () => {
       assert.deepEqual(await wanted(), [], 'a deriving worker asks for no parameters');
       await run.closeStep(12);
 
-      // Parameters 13 are not what Adam gives (a coordinator with another optimizer, say): the CRC-32 differs, so the
+      // Parameters 13 are not what Adam gives (a coordinator with another optimizer, say): the hash differs, so the
       // worker asks for them (the step opened deferred), fetches them once written, computes again, and derives no
       // more for this run.
       const p13 = shifted(5e-3);
