@@ -254,7 +254,8 @@ export function renderScaling(r: BenchResults, chartLink: string): string {
       'gradient; the coordinator reads W gradients; 2 x P at W = 1, whose worker derives the next parameters: none ' +
       `are written or fetched), P = ${f0(s.param_bytes)} bytes (${f0(s.param_bytes / 4)} float32 parameters), over the step ` +
       "time. *Raw* = SET then GET of one P-byte vector cut in the protocol's 12 slices (all 12 in flight at once, as " +
-      'the protocol sends them), median of 30, on the same Redis or Cluster, measured just before each point. It is ' +
+      'the protocol sends them), median of 30, on the same Redis or Cluster, measured just before and just after each ' +
+      'point, the faster of the two (one slow moment of the shared machine would flatter the point). It is ' +
       'what one client gets: several clients at once can move more through the same Redis (its CPU per step below ' +
       'says how busy it was), so a point can pass 100% of its bound. ' +
       "*Bound* = batch / (those bytes / raw + one block's compute): every byte at the raw bandwidth back to back plus " +

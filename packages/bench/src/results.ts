@@ -247,7 +247,7 @@ export interface ScalingPoint {
   readonly bound_samples_per_s: number;
   /** samples_per_s / bound_samples_per_s. */
   readonly bound_share: number;
-  /** Raw SET+GET bandwidth of the same Redis or Cluster, measured just before this point. */
+  /** Raw SET+GET bandwidth of the same Redis or Cluster: the faster of a measurement just before and just after. */
   readonly raw_mb_per_s: number;
   /** Bytes moved through Redis per second by the whole step protocol: (1 + 3W) x P per step (2 x P at W = 1) / step time. */
   readonly redis_mb_per_s: number;

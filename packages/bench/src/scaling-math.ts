@@ -61,7 +61,7 @@ export interface PointInput {
   /** The engine's ms per sample at this block size; 0 for instant workers. */
   readonly msPerSample: number;
   readonly paramBytes: number;
-  /** Raw SET+GET bandwidth of the same Redis (or Cluster), measured just before the point. */
+  /** Raw SET+GET bandwidth of the same Redis (or Cluster): the faster of just before and just after the point. */
   readonly raw: RawBandwidth;
   /** Every step's wall seconds, in order, warm-up included. */
   readonly stepSeconds: readonly number[];

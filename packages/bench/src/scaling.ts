@@ -2,8 +2,9 @@
  * Section `scaling` (issue "Step protocol v2"): the real coordinator and W emulated workers (the real worker code and
  * data plane, the engine replaced by a stand-in that waits the engine's measured time) on one Redis and on a 3-node
  * Redis Cluster, weak scaling at a fixed number of samples per worker. Beside each point: the bound that the Redis
- * bandwidth measured just before allows (scaling-math.ts), and where the CPU went during the measured steps. Each
- * point runs in a fresh process (cli/scaling-point.ts): one run's heap, JIT and GC state never carries into the next.
+ * bandwidth measured just before and just after allows (the faster of the two; scaling-math.ts), and where the CPU
+ * went during the measured steps. Each point runs in a fresh process (cli/scaling-point.ts): one run's heap, JIT and
+ * GC state never carries into the next.
  */
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
