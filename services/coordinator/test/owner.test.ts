@@ -12,9 +12,11 @@ import type { CoordinatorSummary } from '../src/coordinator';
 const rig = serviceRig('owner');
 let redis: RedisClient;
 
-// 12,800 samples, batch 128, 6 epochs: 600 steps, long enough to outlast the second coordinator's wait (12 s). The
-// wasm backend (no native addon) is 20-100x slower: a fifth of the samples outlasts the wait there too, where all of
-// them took its baseline past 5 minutes on a loaded machine.
+// 12,800 samples, batch 128, 6 epochs: 600 steps. The run's only worker stops once the second coordinator is
+// started, so that the owner cannot finish during the second's wait (12 s) however fast the steps are (a native run
+// of 600 steps once finished inside it, and the second then trained the run after it); a new worker finishes it. The
+// wasm backend (no native addon) is 20-100x slower: a fifth of the samples, where all of them took its baseline past
+// 5 minutes on a loaded machine.
 const LIMIT = testBackend() === 'wasm' ? '2560' : '12800';
 const HYPER = ['--limit', LIMIT, '--epochs', '6', '--seed', '6'];
 
@@ -38,7 +40,9 @@ test('a second coordinator on a live run waits for its lease, then refuses namin
     .spawn(CLI.baseline, [...HYPER, '--run-id', uniqueRunId('owner-ref')], { name: 'baseline' })
     .summary<RunSummary>(300_000);
   const owner = coordinator('owner');
-  rig.procs.spawn(CLI.worker, ['--redis-url', rig.server.url, '--worker-id', 'owner-w1'], { name: 'owner-w1' });
+  const worker = (id: string) =>
+    rig.procs.spawn(CLI.worker, ['--redis-url', rig.server.url, '--worker-id', id], { name: id });
+  const first = worker('owner-w1');
   await waitUntil(
     'step 3',
     async () => {
@@ -48,12 +52,16 @@ test('a second coordinator on a live run waits for its lease, then refuses namin
     180_000,
     20,
   );
+  await first.stop();
+  const stoppedAt = stepOf(await redis.get(runKeys(runId).step));
   const second = coordinator('second');
   const exit = await second.exited;
   assert.equal(exit.code, 2, second.tail());
   assert.match(second.stderr(), /is owned by coordinator session \S+ .*waiting up to 12 s/);
   assert.match(second.stderr(), new RegExp(`run ${runId} is being trained by another coordinator \\(session `));
   assert.ok(owner.running(), `the owner stopped before the second gave up:\n${owner.tail()}`);
+  assert.ok(stepOf(await redis.get(runKeys(runId).step)) <= stoppedAt + 1, 'the run went on without a worker');
+  worker('owner-w2');
 
   const [s, ref] = await Promise.all([owner.summary<CoordinatorSummary>(300_000), reference]);
   assert.equal(s.distributed.shards_applied, s.distributed.shards_planned, JSON.stringify(s.distributed));
