@@ -33,6 +33,14 @@ static int get_f32(napi_env env, napi_value v, float **data, int64_t *len) {
   return 1;
 }
 
+/* The only argument of a call that takes one Float32Array; 0 when there is not exactly one, or it is something else. */
+static int get_only_f32(napi_env env, napi_callback_info info, float **data, int64_t *len) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  return argc == 1 && get_f32(env, argv[0], data, len);
+}
+
 static int get_i32s(napi_env env, napi_value v, int32_t **data, int64_t *len) {
   bool is_ta = false;
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
@@ -191,12 +199,9 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
 
 /* paramsHash(params): the two 32-bit halves of gq_params_hash as 16 hex digits, high half first. */
 static napi_value js_params_hash(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   float *p;
   int64_t n;
-  if (argc != 1 || !get_f32(env, argv[0], &p, &n)) return fail(env, "paramsHash: expected one Float32Array");
+  if (!get_only_f32(env, info, &p, &n)) return fail(env, "paramsHash: expected one Float32Array");
   uint32_t h[2];
   gq_params_hash(n, (const uint32_t *)p, h);
   char hex[17];
@@ -400,13 +405,9 @@ static napi_value js_tree_add(napi_env env, napi_callback_info info) {
 
 /* firstNonFinite(values): the index of the first NaN or infinity, or -1. */
 static napi_value js_first_non_finite(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   float *values;
   int64_t n;
-  if (argc != 1 || !get_f32(env, argv[0], &values, &n))
-    return failf(env, 0, "firstNonFinite: expected one Float32Array");
+  if (!get_only_f32(env, info, &values, &n)) return failf(env, 0, "firstNonFinite: expected one Float32Array");
   napi_value out;
   napi_create_double(env, (double)gq_first_non_finite(values, n), &out);
   return out;
