@@ -51,6 +51,9 @@ describe('paramsHash', () => {
       const part = v.subarray(start, start + length);
       assert.equal(addon.paramsHash?.(part), paramsHashJs(part), `[${start}, ${start + length})`);
     }
-    assert.throws(() => (addon.paramsHash as (x: unknown) => string)(new Uint8Array(4)), /Float32Array/);
+    const loose = addon.paramsHash as (...x: unknown[]) => string;
+    assert.throws(() => loose(new Uint8Array(4)), /paramsHash: expected one Float32Array/);
+    assert.throws(() => loose(), /paramsHash: expected one Float32Array/);
+    assert.throws(() => loose(v, v), /paramsHash: expected one Float32Array/);
   });
 });
